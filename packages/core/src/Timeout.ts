@@ -1,0 +1,44 @@
+/**
+ * A time limit on one attempt: the attempt is interrupted (its finalizers run) and the call fails with
+ * `TimeoutError { scope: "attempt" }`. Inside a `Deadline`, the limit is cut to what is left of it.
+ *
+ * @since 0.1.0
+ */
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import * as internal from "./internal/timeout.js"
+
+/**
+ * An attempt (scope `"attempt"`) or a whole deadline (scope `"deadline"`) ran out of time. `duration` is the
+ * limit that ran out: the attempt's timeout, or the deadline's whole budget.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const TimeoutError: typeof internal.TimeoutError = internal.TimeoutError
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type TimeoutError = internal.TimeoutError
+
+/**
+ * Interrupts `effect` when it takes longer than `duration` and fails with `TimeoutError`.
+ *
+ * @example
+ * ```ts
+ * import { Timeout } from "@effect-resilience/core"
+ * import { Effect } from "effect"
+ *
+ * const slow = Effect.sleep("5 seconds").pipe(Timeout.timeout("1 second"))
+ * // Effect<void, TimeoutError>
+ * ```
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const timeout: {
+  (duration: Duration.DurationInput): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | TimeoutError, R>
+  <A, E, R>(self: Effect.Effect<A, E, R>, duration: Duration.DurationInput): Effect.Effect<A, E | TimeoutError, R>
+} = internal.timeout

@@ -1,0 +1,35 @@
+/**
+ * Resilience policies for Effect.
+ *
+ * @since 0.1.0
+ */
+
+/**
+ * @since 0.1.0
+ */
+export * as Deadline from "./Deadline.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as InvalidOptionsError from "./InvalidOptionsError.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as ResilienceMetrics from "./ResilienceMetrics.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as ResilienceRegistry from "./ResilienceRegistry.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as RetryAfter from "./RetryAfter.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Timeout from "./Timeout.js"

@@ -1,0 +1,93 @@
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import { InvalidOptionsError } from "../InvalidOptionsError.js"
+
+/** @internal */
+export class OptionsValidator {
+  constructor(readonly constructorName: string) {}
+
+  fail(field: string, value: unknown, expected: string): never {
+    throw new InvalidOptionsError({ constructorName: this.constructorName, field, value, expected })
+  }
+
+  /** A duration input that is not negative and not NaN (zero allowed unless `positive`). */
+  duration(
+    field: string,
+    input: Duration.DurationInput,
+    options?: { readonly positive?: boolean; readonly finite?: boolean }
+  ): Duration.Duration {
+    const expected = `a ${options?.positive ? "positive" : "non-negative"}${
+      options?.finite ? " finite" : ""
+    } duration (e.g. 100, "2 seconds", Duration.millis(100))`
+    if (typeof input === "number" && (Number.isNaN(input) || input < 0)) this.fail(field, input, expected)
+    if (typeof input === "bigint" && input < BigInt(0)) this.fail(field, input, expected)
+    if (typeof input === "string" && input.trim().startsWith("-")) this.fail(field, input, expected)
+    if (Array.isArray(input) && input.some((n) => typeof n !== "number" || Number.isNaN(n) || n < 0)) {
+      this.fail(field, input, expected)
+    }
+    const decoded = Duration.decodeUnknown(input)
+    if (decoded._tag === "None") return this.fail(field, input, expected)
+    const d = decoded.value
+    if (options?.positive && Duration.lessThanOrEqualTo(d, Duration.zero)) this.fail(field, input, expected)
+    if (options?.finite && !Duration.isFinite(d)) this.fail(field, input, expected)
+    return d
+  }
+
+  /** An integer `>= min` (and `<= max` when given). */
+  int(field: string, value: number, min: number, max?: number): number {
+    if (typeof value !== "number" || !Number.isInteger(value) || value < min || (max !== undefined && value > max)) {
+      this.fail(field, value, `an integer >= ${min}${max !== undefined ? ` and <= ${max}` : ""}`)
+    }
+    return value
+  }
+
+  /** A finite number in a range; `exclusiveMin` makes the lower bound open. */
+  number(
+    field: string,
+    value: number,
+    range: { readonly min: number; readonly max?: number; readonly exclusiveMin?: boolean }
+  ): number {
+    const lowOk = range.exclusiveMin ? value > range.min : value >= range.min
+    const highOk = range.max === undefined || value <= range.max
+    if (typeof value !== "number" || !Number.isFinite(value) || !lowOk || !highOk) {
+      const low = range.exclusiveMin ? `(${range.min}` : `[${range.min}`
+      const high = range.max === undefined ? "∞)" : `${range.max}]`
+      this.fail(field, value, `a number in ${low}, ${high}`)
+    }
+    return value
+  }
+
+  /** A non-empty string. */
+  nonEmpty(field: string, value: string): string {
+    if (typeof value !== "string" || value.length === 0) this.fail(field, value, "a non-empty string")
+    return value
+  }
+}
+
+/**
+ * Runs a synchronous validation: an `InvalidOptionsError` thrown by the validator becomes a typed failure,
+ * anything else stays a defect.
+ *
+ * @internal
+ */
+export const validated = <A>(
+  constructorName: string,
+  f: (v: OptionsValidator) => A
+): Effect.Effect<A, InvalidOptionsError> =>
+  Effect.suspend(() => {
+    try {
+      return Effect.succeed(f(new OptionsValidator(constructorName)))
+    } catch (error) {
+      if (error instanceof InvalidOptionsError) return Effect.fail(error)
+      return Effect.die(error)
+    }
+  })
+
+/**
+ * Validates synchronously and throws the `InvalidOptionsError`: for pure constructors such as `Backoff` builders
+ * that return a `Schedule`, where a failure cannot be typed.
+ *
+ * @internal
+ */
+export const validatedSync = <A>(constructorName: string, f: (v: OptionsValidator) => A): A =>
+  f(new OptionsValidator(constructorName))

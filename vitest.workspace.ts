@@ -1,0 +1,13 @@
+/**
+ * The one list of test projects: one vitest project per package. The root `vitest.config.ts` feeds it to
+ * `test.projects` (vitest 3.2 deprecates picking this file up on its own).
+ */
+export default [
+  "packages/testing",
+  "packages/core",
+  "packages/pool",
+  "packages/platform",
+  "packages/redis",
+  "packages/demo",
+  "packages/bench"
+]
