@@ -72,6 +72,12 @@ export default tseslint.config(
     }
   },
   {
+    files: ["**/*.js", "**/*.mjs"],
+    languageOptions: {
+      globals: { process: "readonly", console: "readonly", URL: "readonly" }
+    }
+  },
+  {
     files: ["packages/*/src/**/*.ts"],
     ignores: ["packages/bench/**", "packages/testing/**"],
     rules: {
