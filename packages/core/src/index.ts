@@ -7,6 +7,11 @@
 /**
  * @since 0.1.0
  */
+export * as Backoff from "./Backoff.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as Deadline from "./Deadline.js"
 
 /**
@@ -28,6 +33,16 @@ export * as ResilienceRegistry from "./ResilienceRegistry.js"
  * @since 0.1.0
  */
 export * as RetryAfter from "./RetryAfter.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Retry from "./Retry.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as RetryBudget from "./RetryBudget.js"
 
 /**
  * @since 0.1.0
