@@ -6,3 +6,8 @@
  * @since 0.1.0
  */
 export * as Health from "./Health.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Prometheus from "./Prometheus.js"
