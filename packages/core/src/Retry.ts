@@ -52,7 +52,7 @@ export declare namespace Retry {
      * The waits between attempts; it receives each error as input and may end the retries. Default:
      * `Backoff.exponential({ base: "100 millis", cap: "10 seconds" })` with `Backoff.fullJitter`.
      */
-    readonly schedule?: Schedule.Schedule<unknown, E, R> | undefined
+    readonly schedule?: Schedule.Schedule<unknown, NoInfer<E>, R> | undefined
     /**
      * Attempts in total, the first included: an integer >= 1. Default: 3 when no `schedule` is given; otherwise
      * unlimited (the schedule alone decides when to stop).
