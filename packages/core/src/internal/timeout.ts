@@ -1,10 +1,15 @@
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Data from "effect/Data"
+import * as DefaultServices from "effect/DefaultServices"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
 import { dual } from "effect/Function"
 import * as Option from "effect/Option"
+import * as Runtime from "effect/Runtime"
 
 /** @internal */
 export class TimeoutError extends Data.TaggedError("TimeoutError")<{
@@ -31,14 +36,33 @@ export const currentDeadline: FiberRef.FiberRef<DeadlineState | undefined> = Fib
   DeadlineState | undefined
 >(undefined)
 
+const liveClock: Clock.Clock = Context.get(DefaultServices.liveServices, Clock.Clock)
+
+/** The largest delay a JS timer accepts; longer limits never fire (as with Effect's own clock). */
+const MAX_TIMER_MILLIS = 2 ** 31 - 1
+
+/** The `Clock` a fiber sees (the `TestClock` in tests). @internal */
+export const clockOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): Clock.Clock =>
+  Context.get(fiber.currentDefaultServices, Clock.Clock)
+
+/**
+ * What is left of the fiber's deadline in millis, `undefined` outside any deadline. Synchronous: for policies
+ * that already hold their fiber (`Effect.withFiberRuntime`).
+ *
+ * @internal
+ */
+export const unsafeRemainingMillis = (fiber: Fiber.RuntimeFiber<unknown, unknown>): number | undefined => {
+  const deadline = fiber.getFiberRef(currentDeadline)
+  return deadline === undefined ? undefined : Math.max(0, deadline.at - clockOf(fiber).unsafeCurrentTimeMillis())
+}
+
+const succeedUndefined = Effect.succeed(undefined)
+
 /** @internal */
-export const remainingMillis: Effect.Effect<number | undefined> = Effect.flatMap(
-  FiberRef.get(currentDeadline),
-  (deadline) =>
-    deadline === undefined
-      ? Effect.succeed(undefined)
-      : Effect.map(Clock.currentTimeMillis, (now) => Math.max(0, deadline.at - now))
-)
+export const remainingMillis: Effect.Effect<number | undefined> = Effect.withFiberRuntime((fiber) => {
+  const left = unsafeRemainingMillis(fiber)
+  return left === undefined ? succeedUndefined : Effect.succeed(left)
+})
 
 /** @internal */
 export const remaining: Effect.Effect<Option.Option<Duration.Duration>> = Effect.map(
@@ -46,31 +70,99 @@ export const remaining: Effect.Effect<Option.Option<Duration.Duration>> = Effect
   (millis) => millis === undefined ? Option.none() : Option.some(Duration.millis(millis))
 )
 
+const noop = () => {}
+
+/**
+ * Runs `task` after `millis` of `clock` time and returns a function that cancels it. On the live clock this is
+ * one JS timer; on any other clock (`TestClock`) it is a fiber sleeping on that clock, so tests stay exact.
+ *
+ * @internal
+ */
+export const schedule = (
+  clock: Clock.Clock,
+  runtime: Runtime.Runtime<never>,
+  millis: number,
+  task: () => void
+): () => void => {
+  if (clock === liveClock) {
+    if (millis > MAX_TIMER_MILLIS) return noop
+    // A raw timer on purpose: this is the hot path of every timed attempt, and the live Clock's own sleep is
+    // this same setTimeout behind a fiber. Other clocks (TestClock) take the branch below.
+    // eslint-disable-next-line no-restricted-syntax
+    const handle = setTimeout(task, millis)
+    return () => clearTimeout(handle)
+  }
+  const sleeper = Runtime.runFork(runtime)(Effect.andThen(clock.sleep(Duration.millis(millis)), Effect.sync(task)))
+  return () => sleeper.unsafeInterruptAsFork(FiberId.none)
+}
+
+/**
+ * Runs `self` on a child fiber started at once (no scheduler round-trip: an attempt that completes synchronously
+ * never leaves the caller's stack) and interrupts it after `millis`; then fails with `onTimeout()`. The caller's
+ * fiber only waits: no second fiber races it, and the timer is cancelled as soon as the attempt ends. If the
+ * caller is interrupted, the attempt is interrupted and awaited (its finalizers run) first.
+ *
+ * @internal
+ */
+export const interruptAfter = <A, E, R, E2>(
+  self: Effect.Effect<A, E, R>,
+  millis: number,
+  onTimeout: () => E2
+): Effect.Effect<A, E | E2, R> =>
+  Effect.withFiberRuntime<A, E | E2, R>((parent, status) => {
+    const runtime = Runtime.make({
+      // The caller's context holds `R`: the attempt runs with exactly what the caller was given.
+      context: parent.currentContext as Context.Context<R>,
+      runtimeFlags: status.runtimeFlags,
+      fiberRefs: parent.getFiberRefs()
+    })
+    const child = Runtime.runFork(runtime)(self)
+    const done = child.unsafePoll()
+    if (done !== null) return done
+    let timedOut = false
+    const cancel = schedule(clockOf(parent), runtime as Runtime.Runtime<never>, millis, () => {
+      timedOut = true
+      child.unsafeInterruptAsFork(parent.id())
+    })
+    return Effect.async<A, E | E2>((resume) => {
+      child.addObserver((exit) => {
+        cancel()
+        resume(timedOut && exit._tag === "Failure" ? Effect.fail(onTimeout()) : exit)
+      })
+      return Fiber.interrupt(child)
+    })
+  })
+
 /** @internal */
 export const within = dual<
   (
     duration: Duration.DurationInput
   ) => <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | TimeoutError, R>,
   <A, E, R>(self: Effect.Effect<A, E, R>, duration: Duration.DurationInput) => Effect.Effect<A, E | TimeoutError, R>
->(2, (self, duration) => {
+>(2, <A, E, R>(self: Effect.Effect<A, E, R>, duration: Duration.DurationInput) => {
   const budget = Duration.decode(duration)
   const budgetMillis = Duration.toMillis(budget)
-  return Effect.flatMap(
-    Effect.zip(FiberRef.get(currentDeadline), Clock.currentTimeMillis),
-    ([outer, now]) => {
-      const at = now + budgetMillis
-      // An outer deadline that ends first governs: its own timer fires, nothing to add here.
-      if (outer !== undefined && outer.at <= at) return self
-      const state: DeadlineState = { at, budget }
-      return Effect.locally(self, currentDeadline, state).pipe(
-        Effect.timeoutFail({
-          duration: budget,
-          onTimeout: () => new TimeoutError({ duration: budget, scope: "deadline" })
-        })
-      )
-    }
-  )
+  if (!Duration.isFinite(budget)) return self
+  const onTimeout = () => new TimeoutError({ duration: budget, scope: "deadline" })
+  return Effect.withFiberRuntime<A, E | TimeoutError, R>((fiber) => {
+    const outer = fiber.getFiberRef(currentDeadline)
+    const at = clockOf(fiber).unsafeCurrentTimeMillis() + budgetMillis
+    // An outer deadline that ends first governs: its own timer fires, nothing to add here.
+    if (outer !== undefined && outer.at <= at) return self
+    const state: DeadlineState = { at, budget }
+    return interruptAfter(Effect.locally(self, currentDeadline, state), budgetMillis, onTimeout)
+  })
 })
+
+/**
+ * Whether an attempt limit needs a timer of its own: not when the deadline ends first (its timer governs).
+ *
+ * @internal
+ */
+export const needsOwnTimer = (fiber: Fiber.RuntimeFiber<unknown, unknown>, limitMillis: number): boolean => {
+  const left = unsafeRemainingMillis(fiber)
+  return left === undefined || left > limitMillis
+}
 
 /** @internal */
 export const timeout = dual<
@@ -78,14 +170,14 @@ export const timeout = dual<
     duration: Duration.DurationInput
   ) => <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | TimeoutError, R>,
   <A, E, R>(self: Effect.Effect<A, E, R>, duration: Duration.DurationInput) => Effect.Effect<A, E | TimeoutError, R>
->(2, (self, duration) => {
+>(2, <A, E, R>(self: Effect.Effect<A, E, R>, duration: Duration.DurationInput) => {
   const limit = Duration.decode(duration)
+  if (!Duration.isFinite(limit)) return self
   const limitMillis = Duration.toMillis(limit)
-  const timed = Effect.timeoutFail(self, {
-    duration: limit,
-    onTimeout: () => new TimeoutError({ duration: limit, scope: "attempt" })
-  })
-  return Effect.flatMap(remainingMillis, (left) =>
+  const onTimeout = () => new TimeoutError({ duration: limit, scope: "attempt" })
+  const timed = interruptAfter(self, limitMillis, onTimeout)
+  return Effect.withFiberRuntime<A, E | TimeoutError, R>((fiber) =>
     // The deadline's own timer fires first when it is shorter than this attempt's limit.
-    left !== undefined && left <= limitMillis ? self : timed)
+    needsOwnTimer(fiber, limitMillis) ? timed : self
+  )
 })
