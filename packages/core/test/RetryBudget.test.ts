@@ -153,7 +153,7 @@ describe("RetryBudget", () => {
         [{ name: "b", minPerSecond: -1 }, "minPerSecond", -1],
         [{ name: "b", window: 0 }, "window", 0],
         [{ name: "b", window: "-1 second" }, "window", "-1 second"],
-        [{ name: "b", window: "Infinity" }, "window", "Infinity"]
+        [{ name: "b", window: Number.POSITIVE_INFINITY }, "window", Number.POSITIVE_INFINITY]
       ]
       for (const [options, field, value] of cases) {
         const error = yield* Effect.flip(RetryBudget.make(options))
