@@ -1,0 +1,350 @@
+/**
+ * The results of a run: the JSON written to `results/`, the ratios and targets, and the tables printed to the
+ * terminal and written into `docs/benchmarks.md`.
+ *
+ * @since 0.1.0
+ */
+import type { Config, Row } from "./harness.js"
+import { overheadOf } from "./harness.js"
+import type { Machine } from "./machine.js"
+import type { MemoryResult } from "./scenarios/memory.js"
+import type { PgResult } from "./scenarios/postgres.js"
+import type { StormResult } from "./scenarios/storm.js"
+import { check, ratio, type Spread, type Target, type TargetResult } from "./stats.js"
+
+/**
+ * A scenario's outcome: its figures, or the error it crashed with.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Outcome<A> =
+  | { readonly ok: true; readonly value: A }
+  | { readonly ok: false; readonly error: string }
+  | undefined
+
+/**
+ * Everything a run measured.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Results {
+  readonly generatedAt: string
+  readonly mode: "full" | "quick"
+  readonly durationSeconds: number
+  readonly machine: Machine
+  readonly method: Config & { readonly library: string; readonly summary: string }
+  readonly scenarios: {
+    readonly breaker?: Outcome<Array<Row>>
+    readonly retry?: Outcome<Array<Row>>
+    readonly client?: Outcome<Array<Row>>
+    readonly pool?: Outcome<Array<Row>>
+    readonly postgres?: Outcome<PgResult>
+    readonly memory?: Outcome<MemoryResult>
+    readonly storm?: Outcome<StormResult>
+  }
+  /** The ratios the targets are about. */
+  readonly ratios: Record<RatioKey, number | null>
+  /** More ratios, reported without a target. */
+  readonly otherRatios: Record<string, number | null>
+  readonly targets: ReadonlyArray<TargetResult>
+  readonly errors: ReadonlyArray<string>
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type RatioKey =
+  | "breaker_vs_effect_floor"
+  | "breaker_vs_cockatiel"
+  | "client_vs_cockatiel"
+  | "client_vs_effect_native"
+  | "pool_vs_effect_pool"
+  | "pgpool_throughput_vs_pg"
+  | "pgpool_p99_vs_pg"
+  | "keyed_breakers_heap_mb"
+  | "storm_amplification_with_budget"
+
+/**
+ * The goals of the policy issues.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const targets: ReadonlyArray<Target> = [
+  { key: "breaker_vs_effect_floor", op: "<=", target: 1.2 },
+  { key: "client_vs_cockatiel", op: "<=", target: 0.5 },
+  { key: "client_vs_effect_native", op: "<=", target: 0.25 },
+  { key: "pool_vs_effect_pool", op: "<=", target: 1.25 },
+  { key: "pgpool_throughput_vs_pg", op: ">=", target: 0.95 },
+  { key: "pgpool_p99_vs_pg", op: "<=", target: 1.1 },
+  { key: "keyed_breakers_heap_mb", op: "<=", target: 64 },
+  { key: "storm_amplification_with_budget", op: "<=", target: 1.3 }
+]
+
+const rows = (o: Outcome<Array<Row>>): Array<Row> => (o?.ok ? o.value : [])
+
+const overheadRatio = (o: Outcome<Array<Row>>, ours: string, other: string) =>
+  ratio(overheadOf(rows(o), ours), overheadOf(rows(o), other))
+
+const pgSide = (o: Outcome<PgResult>, id: string) => (o?.ok ? o.value.sides.find((s) => s.id === id) : undefined)
+
+/**
+ * The ratios of a run: overhead over overhead for per-call scenarios, end to end for PostgreSQL.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const computeRatios = (s: Results["scenarios"]): Pick<Results, "ratios" | "otherRatios" | "targets"> => {
+  const memoryOurs = s.memory?.ok ? s.memory.value.sides.find((x) => x.id === "ours") : undefined
+  const stormSide = (id: string) => s.storm?.ok ? s.storm.value.sides.find((x) => x.id === id) : undefined
+  const ratios: Record<RatioKey, number | null> = {
+    breaker_vs_effect_floor: overheadRatio(s.breaker, "ours", "effect-floor"),
+    breaker_vs_cockatiel: overheadRatio(s.breaker, "ours", "cockatiel"),
+    client_vs_cockatiel: overheadRatio(s.client, "ours", "cockatiel"),
+    client_vs_effect_native: overheadRatio(s.client, "ours", "effect-native"),
+    pool_vs_effect_pool: overheadRatio(s.pool, "ours", "effect-pool"),
+    pgpool_throughput_vs_pg: ratio(
+      pgSide(s.postgres, "ours")?.throughputPerSecond?.median,
+      pgSide(s.postgres, "pg")?.throughputPerSecond?.median
+    ),
+    pgpool_p99_vs_pg: ratio(pgSide(s.postgres, "ours")?.p99Millis?.median, pgSide(s.postgres, "pg")?.p99Millis?.median),
+    keyed_breakers_heap_mb: memoryOurs?.heapMb ?? null,
+    storm_amplification_with_budget: stormSide("ours-budget")?.amplification ?? null
+  }
+  const otherRatios: Record<string, number | null> = {
+    breaker_vs_opossum: overheadRatio(s.breaker, "ours", "opossum"),
+    retry_vs_effect_retry: overheadRatio(s.retry, "ours", "effect-retry"),
+    retry_vs_cockatiel: overheadRatio(s.retry, "ours", "cockatiel"),
+    retry_vs_p_retry: overheadRatio(s.retry, "ours", "p-retry"),
+    client_runpromise_vs_cockatiel: overheadRatio(s.client, "ours-runpromise", "cockatiel"),
+    client_runpromise_vs_effect_native_runpromise: overheadRatio(
+      s.client,
+      "ours-runpromise",
+      "effect-native-runpromise"
+    ),
+    pool_vs_generic_pool: overheadRatio(s.pool, "ours", "generic-pool"),
+    pool_vs_tarn: overheadRatio(s.pool, "ours", "tarn"),
+    pgpool_p50_vs_pg: ratio(pgSide(s.postgres, "ours")?.p50Millis?.median, pgSide(s.postgres, "pg")?.p50Millis?.median),
+    keyed_breakers_timers_after: memoryOurs?.timersAfter ?? null,
+    storm_amplification_without_budget: stormSide("ours-no-budget")?.amplification ?? null
+  }
+  return { ratios, otherRatios, targets: targets.map((t) => check(t, ratios[t.key as RatioKey])) }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// tables
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * A table, rendered as text for the terminal or as Markdown for the docs.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Table {
+  readonly title: string
+  readonly notes: ReadonlyArray<string>
+  readonly header: ReadonlyArray<string>
+  /** Which columns are right-aligned. */
+  readonly numeric: ReadonlyArray<boolean>
+  readonly rows: ReadonlyArray<ReadonlyArray<string>>
+}
+
+const num = (x: number | null | undefined, digits?: number): string => {
+  if (x === null || x === undefined || !Number.isFinite(x)) return "–"
+  const d = digits ?? (Math.abs(x) >= 100 ? 0 : Math.abs(x) >= 10 ? 1 : 2)
+  return x.toLocaleString("en-US", { minimumFractionDigits: d, maximumFractionDigits: d })
+}
+
+const withSpread = (s: Spread | null, digits?: number): string =>
+  s === null ? "–" : `${num(s.median, digits)} (${num(s.min, digits)} … ${num(s.max, digits)})`
+
+const failed = (title: string, error: string): Table => ({
+  title,
+  notes: [`CRASHED: ${error}`],
+  header: [],
+  numeric: [],
+  rows: []
+})
+
+const perCallTable = (title: string, o: Outcome<Array<Row>>, notes: ReadonlyArray<string>): Table | undefined => {
+  if (o === undefined) return undefined
+  if (!o.ok) return failed(title, o.error)
+  return {
+    title,
+    notes,
+    header: ["variant", "runtime", "ns per call (median, min … max)", "overhead ns (median, min … max)"],
+    numeric: [false, false, true, true],
+    rows: o.value.map((r) =>
+      r.available
+        ? [
+          r.label,
+          r.runtime,
+          withSpread(r.perCallNs),
+          r.side === "bare" ? "(the bare call)" : withSpread(r.overheadNs)
+        ]
+        : [r.label, r.runtime, r.reason ?? "not available", "–"]
+    )
+  }
+}
+
+const status = (t: TargetResult): string => t.met === null ? "not measured" : t.met ? "met" : "MISSED ✗"
+
+/**
+ * The tables of a run, in order.
+ *
+ * @since 0.1.0
+ * @category rendering
+ */
+export const tables = (r: Results): Array<Table> => {
+  const s = r.scenarios
+  const out: Array<Table | undefined> = [
+    perCallTable("1. Circuit breaker, closed, success path", s.breaker, []),
+    perCallTable("2. Retry, success on the first try", s.retry, []),
+    perCallTable("3. Full client (bulkhead + retry + breaker + timeout), success path", s.client, [
+      "The runPromise rows are Promise callers: one Effect.runPromise per call, overhead over the bare `await op()`."
+    ]),
+    perCallTable("4. Pool borrow + release (10 ready resources)", s.pool, [])
+  ]
+  if (s.postgres !== undefined) {
+    const title = "5. PostgreSQL `SELECT 1`, end to end"
+    if (!s.postgres.ok) out.push(failed(title, s.postgres.error))
+    else {
+      const p = s.postgres.value
+      out.push({
+        title,
+        notes: p.skipped !== undefined
+          ? [p.skipped]
+          : [
+            `${p.queries} queries at concurrency ${p.concurrency}, pools of ${p.poolSize} connections, ${p.rounds} round(s) each, alternating.`
+          ],
+        header: ["side", "queries/s", "p50 ms", "p99 ms"],
+        numeric: [false, true, true, true],
+        rows: p.sides.map((x) =>
+          x.available
+            ? [x.label, withSpread(x.throughputPerSecond, 0), withSpread(x.p50Millis, 2), withSpread(x.p99Millis, 2)]
+            : [x.label, x.reason ?? "not available", "–", "–"]
+        )
+      })
+    }
+  }
+  if (s.memory !== undefined) {
+    const title = "6. Memory: idle keyed breakers"
+    if (!s.memory.ok) out.push(failed(title, s.memory.error))
+    else {
+      const m = s.memory.value
+      out.push({
+        title,
+        notes: [
+          `${m.keys} keys, each called once; heap after a full GC minus heap before; timers still pending afterwards (unref'd included).`
+        ],
+        header: ["side", "heap MB", "bytes per key", "timers after"],
+        numeric: [false, true, true, true],
+        rows: m.sides.map((x) =>
+          x.available
+            ? [x.label, num(x.heapMb, 1), num(x.bytesPerKey, 0), num(x.timersAfter, 0)]
+            : [x.label, x.reason ?? "not available", "–", "–"]
+        )
+      })
+    }
+  }
+  if (s.storm !== undefined) {
+    const title = "7. Retry storm: downstream failing 100%"
+    if (!s.storm.ok) out.push(failed(title, s.storm.error))
+    else {
+      const st = s.storm.value
+      out.push({
+        title,
+        notes: [
+          `${st.callers} callers in a closed loop for ${
+            st.durationMillis / 1000
+          } s; every downstream call fails after ${st.downstreamLatencyMillis} ms.`
+        ],
+        header: ["side", "caller requests", "downstream calls", "calls per request"],
+        numeric: [false, true, true, true],
+        rows: st.sides.map((x) =>
+          x.available
+            ? [x.label, num(x.requests, 0), num(x.downstreamCalls, 0), num(x.amplification, 2)]
+            : [x.label, x.reason ?? "not available", "–", "–"]
+        )
+      })
+    }
+  }
+  out.push({
+    title: "Ratios and targets",
+    notes: [
+      "Per-call ratios are overhead ÷ overhead (ours ÷ theirs); PostgreSQL ratios are end to end; lower is better except throughput."
+    ],
+    header: ["figure", "value", "target", "status"],
+    numeric: [false, true, true, false],
+    rows: [
+      ...Object.entries(r.ratios).map(([key, value]) => {
+        const t = r.targets.find((x) => x.key === key)
+        return [key, num(value, 2), t ? `${t.op === "<=" ? "≤" : "≥"} ${t.target}` : "(reported)", t ? status(t) : ""]
+      }),
+      ...Object.entries(r.otherRatios).map(([key, value]) => [key, num(value, 2), "(reported)", ""])
+    ]
+  })
+  return out.filter((t): t is Table => t !== undefined)
+}
+
+const width = (s: string) => [...s].length
+
+/**
+ * A table as aligned text.
+ *
+ * @since 0.1.0
+ * @category rendering
+ */
+export const renderText = (t: Table): string => {
+  const lines = [t.title, ...t.notes.map((n) => `  ${n}`)]
+  if (t.header.length > 0) {
+    const all = [t.header, ...t.rows]
+    const widths = t.header.map((_, i) => Math.max(...all.map((row) => width(row[i] ?? ""))))
+    const line = (row: ReadonlyArray<string>) =>
+      "  " + row.map((cell, i) => {
+        const pad = " ".repeat(widths[i]! - width(cell))
+        return t.numeric[i] ? pad + cell : cell + pad
+      }).join("  ")
+    lines.push(line(t.header), "  " + widths.map((w) => "-".repeat(w)).join("  "), ...t.rows.map(line))
+  }
+  return lines.join("\n")
+}
+
+const escapeMd = (s: string) => s.replaceAll("|", "\\|")
+
+/**
+ * A table as Markdown.
+ *
+ * @since 0.1.0
+ * @category rendering
+ */
+export const renderMarkdown = (t: Table): string => {
+  const lines = [`### ${t.title}`, "", ...t.notes.map((n) => `${n}`)]
+  if (t.notes.length > 0) lines.push("")
+  if (t.header.length > 0) {
+    lines.push(
+      `| ${t.header.map(escapeMd).join(" | ")} |`,
+      `|${t.numeric.map((n) => (n ? " ---: " : " --- ")).join("|")}|`,
+      ...t.rows.map((row) => `| ${row.map(escapeMd).join(" | ")} |`)
+    )
+  }
+  return lines.join("\n")
+}
+
+/**
+ * What a run was measured on, in a line or two.
+ *
+ * @since 0.1.0
+ * @category rendering
+ */
+export const runLine = (r: Results): string =>
+  `${r.mode} run of ${r.generatedAt} (${
+    Math.round(r.durationSeconds)
+  } s): ${r.machine.cpu}, ${r.machine.cores} cores, ` +
+  `Node ${r.machine.node}, effect ${r.machine.versions.effect ?? "?"}, load average at start ${
+    r.machine.loadAverageAtStart.join(" / ")
+  }; ${r.method.rounds} rounds × ${r.method.budgetMillis} ms per variant, ${r.method.calls} calls per batch.`

@@ -1,0 +1,217 @@
+/**
+ * Scenario 5: PostgreSQL `SELECT 1` at concurrency 32 for a fixed count, end to end: throughput and latency
+ * percentiles of our `PgPool` beside node-postgres's `pg.Pool`, both with 10 connections.
+ *
+ * @since 0.1.0
+ */
+import { Effect, type Scope } from "effect"
+import * as net from "node:net"
+import { performance } from "node:perf_hooks"
+import pg from "pg"
+import { loadOurs, makeScope } from "../common.js"
+import { quantile, type Spread, spread } from "../stats.js"
+
+/**
+ * Where and how to connect.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PgOptions {
+  readonly host: string
+  readonly port: number
+  readonly user: string
+  readonly database: string
+  readonly max: number
+  readonly applicationName: string
+}
+
+/**
+ * Our side: a pool with these options and how to run one statement.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PgAdapter {
+  readonly label: string
+  readonly make: (
+    options: PgOptions
+  ) => Effect.Effect<(sql: string) => Effect.Effect<unknown, unknown>, unknown, Scope.Scope>
+}
+
+/**
+ * The figures of one side.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PgSide {
+  readonly id: string
+  readonly label: string
+  readonly available: boolean
+  readonly reason?: string
+  readonly throughputPerSecond: Spread | null
+  readonly p50Millis: Spread | null
+  readonly p99Millis: Spread | null
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface PgResult {
+  readonly skipped?: string
+  readonly queries: number
+  readonly concurrency: number
+  readonly poolSize: number
+  readonly rounds: number
+  readonly sides: ReadonlyArray<PgSide>
+}
+
+interface Load {
+  readonly throughput: number
+  readonly p50: number
+  readonly p99: number
+}
+
+const summarize = (latencies: Float64Array, elapsedMillis: number): Load => {
+  const values = Array.from(latencies)
+  return {
+    throughput: latencies.length / (elapsedMillis / 1000),
+    p50: quantile(values, 0.5),
+    p99: quantile(values, 0.99)
+  }
+}
+
+const loadPromise = async (count: number, concurrency: number, query: () => Promise<unknown>): Promise<Load> => {
+  const latencies = new Float64Array(count)
+  let next = 0
+  const worker = async () => {
+    for (let i = next++; i < count; i = next++) {
+      const start = performance.now()
+      await query()
+      latencies[i] = performance.now() - start
+    }
+  }
+  const start = performance.now()
+  await Promise.all(Array.from({ length: concurrency }, worker))
+  return summarize(latencies, performance.now() - start)
+}
+
+const loadEffect = (count: number, concurrency: number, query: Effect.Effect<unknown, unknown>) =>
+  Effect.suspend(() => {
+    const latencies = new Float64Array(count)
+    let next = 0
+    const worker = Effect.gen(function*() {
+      for (let i = next++; i < count; i = next++) {
+        const start = performance.now()
+        yield* query
+        latencies[i] = performance.now() - start
+      }
+    })
+    const start = performance.now()
+    return Effect.all(Array.from({ length: concurrency }, () => worker), { concurrency: "unbounded", discard: true })
+      .pipe(Effect.map(() => summarize(latencies, performance.now() - start)))
+  })
+
+/**
+ * Whether something answers on a TCP port: `undefined` when it does, otherwise why not.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const probe = (host: string, port: number): Promise<string | undefined> =>
+  new Promise((resolve) => {
+    const socket = net.connect({ host, port })
+    const done = (reason: string | undefined) => {
+      socket.removeAllListeners()
+      socket.destroy()
+      resolve(reason)
+    }
+    socket.setTimeout(1_000, () => done(`no answer from ${host}:${port} within 1 s`))
+    socket.once("connect", () => done(undefined))
+    socket.once("error", (error) => done(`${host}:${port}: ${error.message}`))
+  })
+
+/**
+ * @since 0.1.0
+ * @category scenarios
+ */
+export const run = async (quick: boolean, progress: (line: string) => void): Promise<PgResult> => {
+  const queries = quick ? 1_000 : 10_000
+  const rounds = quick ? 1 : 3
+  const concurrency = 32
+  const poolSize = 10
+  const options: PgOptions = {
+    host: "127.0.0.1",
+    port: 5432,
+    user: "postgres",
+    database: "test",
+    max: poolSize,
+    applicationName: `effect-resilience-bench-${process.pid}`
+  }
+  const base = { queries, concurrency, poolSize, rounds }
+  const unreachable = await probe(options.host, options.port)
+  if (unreachable !== undefined) {
+    return { ...base, skipped: `PostgreSQL is not reachable (${unreachable}): scenario skipped`, sides: [] }
+  }
+  const scope = makeScope()
+  const ours = await loadOurs<PgAdapter>("pgpool", "PgPool")
+  const pgPool = new pg.Pool({
+    host: options.host,
+    port: options.port,
+    user: options.user,
+    database: options.database,
+    max: poolSize,
+    application_name: options.applicationName
+  })
+  try {
+    const runners: Array<{ id: string; label: string; load: (count: number) => Promise<Load> }> = [{
+      id: "pg",
+      label: "node-postgres `pg.Pool.query`",
+      load: (count) => loadPromise(count, concurrency, () => pgPool.query("SELECT 1"))
+    }]
+    if (ours._tag === "Loaded") {
+      const query = await scope.build(ours.adapter.make(options))
+      runners.push({
+        id: "ours",
+        label: ours.adapter.label,
+        load: (count) => Effect.runPromise(loadEffect(count, concurrency, query("SELECT 1")))
+      })
+    }
+    const loads = new Map<string, Array<Load>>(runners.map((r) => [r.id, []]))
+    progress("postgres: warm-up")
+    for (const r of runners) await r.load(Math.min(500, queries))
+    for (let round = 0; round < rounds; round++) {
+      progress(`postgres: round ${round + 1}/${rounds}`)
+      const order = round % 2 === 0 ? runners : [...runners].reverse()
+      for (const r of order) loads.get(r.id)!.push(await r.load(queries))
+    }
+    const sides: Array<PgSide> = runners.map((r) => {
+      const ls = loads.get(r.id)!
+      return {
+        id: r.id,
+        label: r.label,
+        available: true,
+        throughputPerSecond: spread(ls.map((l) => l.throughput)),
+        p50Millis: spread(ls.map((l) => l.p50)),
+        p99Millis: spread(ls.map((l) => l.p99))
+      }
+    })
+    if (ours._tag === "Missing") {
+      sides.push({
+        id: "ours",
+        label: "ours: PgPool query",
+        available: false,
+        reason: ours.reason,
+        throughputPerSecond: null,
+        p50Millis: null,
+        p99Millis: null
+      })
+    }
+    return { ...base, sides }
+  } finally {
+    await pgPool.end()
+    await scope.close()
+  }
+}
