@@ -62,7 +62,7 @@ const scenarios: Results["scenarios"] = {
   client: await attempt("client", () => client.run(config, progress)),
   pool: await attempt("pool", () => pool.run(config, progress)),
   postgres: await attempt("postgres", () => postgres.run(quick, progress)),
-  memory: await attempt("memory", () => memory.run(keys, progress)),
+  memory: await attempt("memory", () => memory.run(keys, quick ? 10_000 : keys, progress)),
   storm: await attempt("storm", () => storm.run(quick, progress))
 }
 

@@ -239,14 +239,17 @@ export const tables = (r: Results): Array<Table> => {
       out.push({
         title,
         notes: [
-          `${m.keys} keys, each called once; heap after a full GC minus heap before; timers still pending afterwards (unref'd included).`
+          "Each key called once; heap after a full GC minus heap before; timers still pending afterwards (unref'd included).",
+          ...(m.sides.some((x) => x.keys !== m.keys)
+            ? ["Quick runs measure the peers with fewer keys: compare bytes per key."]
+            : [])
         ],
-        header: ["side", "heap MB", "bytes per key", "timers after"],
-        numeric: [false, true, true, true],
+        header: ["side", "keys", "heap MB", "bytes per key", "timers after"],
+        numeric: [false, true, true, true, true],
         rows: m.sides.map((x) =>
           x.available
-            ? [x.label, num(x.heapMb, 1), num(x.bytesPerKey, 0), num(x.timersAfter, 0)]
-            : [x.label, x.reason ?? "not available", "–", "–"]
+            ? [x.label, num(x.keys, 0), num(x.heapMb, 1), num(x.bytesPerKey, 0), num(x.timersAfter, 0)]
+            : [x.label, num(x.keys, 0), x.reason ?? "not available", "–", "–"]
         )
       })
     }

@@ -138,16 +138,16 @@ const held = async (build: () => Promise<unknown>) => {
  * @since 0.1.0
  * @category scenarios
  */
-export const run = async (keys: number, progress: (line: string) => void): Promise<MemoryResult> => {
+export const run = async (keys: number, peerKeys: number, progress: (line: string) => void): Promise<MemoryResult> => {
   const sides: Array<MemorySide> = []
-  const record = (id: string, label: string, r: { heapMb: number; timersAfter: number }) =>
+  const record = (id: string, label: string, count: number, r: { heapMb: number; timersAfter: number }) =>
     sides.push({
       id,
       label,
       available: true,
-      keys,
+      keys: count,
       heapMb: r.heapMb,
-      bytesPerKey: (r.heapMb * 1024 * 1024) / keys,
+      bytesPerKey: (r.heapMb * 1024 * 1024) / count,
       timersAfter: r.timersAfter
     })
 
@@ -163,7 +163,7 @@ export const run = async (keys: number, progress: (line: string) => void): Promi
         }))
         return execute
       })
-      record("ours", ours.adapter.label, r)
+      record("ours", ours.adapter.label, keys, r)
     } finally {
       await scope.close()
     }
@@ -180,30 +180,30 @@ export const run = async (keys: number, progress: (line: string) => void): Promi
     })
   }
 
-  progress(`memory: ${keys} breakers in a Map (cockatiel)`)
+  progress(`memory: ${peerKeys} breakers in a Map (cockatiel)`)
   const c = await held(async () => {
     const map = new Map<string, ReturnType<typeof circuitBreaker>>()
-    for (let i = 0; i < keys; i++) {
+    for (let i = 0; i < peerKeys; i++) {
       const breaker = circuitBreaker(handleAll, { halfOpenAfter: 30_000, breaker: new ConsecutiveBreaker(5) })
       map.set(`key-${i}`, breaker)
       await breaker.execute(opPromise)
     }
     return map
   })
-  record("cockatiel", "cockatiel `circuitBreaker` per key in a Map", c)
+  record("cockatiel", "cockatiel `circuitBreaker` per key in a Map", peerKeys, c)
 
-  progress(`memory: ${keys} breakers in a Map (opossum)`)
+  progress(`memory: ${peerKeys} breakers in a Map (opossum)`)
   const map = new Map<string, OpossumBreaker>()
   try {
     const o = await held(async () => {
-      for (let i = 0; i < keys; i++) {
+      for (let i = 0; i < peerKeys; i++) {
         const breaker = new OpossumBreaker(opPromise)
         map.set(`key-${i}`, breaker)
         await breaker.fire()
       }
       return map
     })
-    record("opossum", "opossum `CircuitBreaker` per key in a Map (defaults)", o)
+    record("opossum", "opossum `CircuitBreaker` per key in a Map (defaults)", peerKeys, o)
   } finally {
     for (const breaker of map.values()) breaker.shutdown()
   }
