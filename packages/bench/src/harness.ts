@@ -115,7 +115,7 @@ export interface Config {
  * @since 0.1.0
  * @category constants
  */
-export const fullConfig: Config = { quick: false, rounds: 7, calls: 1_000, budgetMillis: 150, minSamples: 12 }
+export const fullConfig: Config = { quick: false, rounds: 9, calls: 1_000, budgetMillis: 150, minSamples: 6 }
 
 /**
  * @since 0.1.0
