@@ -1,0 +1,1049 @@
+import * as Cause from "effect/Cause"
+import type * as Clock from "effect/Clock"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import { dual } from "effect/Function"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as PubSub from "effect/PubSub"
+import * as Schedule from "effect/Schedule"
+import * as ScheduleDecision from "effect/ScheduleDecision"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import type { InvalidOptionsError } from "../InvalidOptionsError.js"
+import * as ResilienceMetrics from "../ResilienceMetrics.js"
+import * as ResilienceRegistry from "../ResilienceRegistry.js"
+import * as RetryAfter from "../RetryAfter.js"
+import {
+  CircuitBreakerStore,
+  type Connection,
+  type Proposal,
+  type Report,
+  type Snapshot,
+  type State,
+  type Store
+} from "./circuitBreakerStore.js"
+import { makeWindow, type StrategyConfig, type Window, type WindowCounts } from "./circuitBreakerWindow.js"
+import { LruMap } from "./lru.js"
+import { type OptionsValidator, validated } from "./validate.js"
+
+// -----------------------------------------------------------------------------
+// Public models (re-exported by CircuitBreaker.ts)
+// -----------------------------------------------------------------------------
+
+/** @internal */
+export const TypeId: unique symbol = Symbol.for("@effect-resilience/core/CircuitBreaker")
+
+/** @internal */
+export const KeyedTypeId: unique symbol = Symbol.for("@effect-resilience/core/CircuitBreaker/Keyed")
+
+/** @internal */
+export type Strategy =
+  | { readonly _tag: "Consecutive"; readonly threshold: number }
+  | {
+    readonly _tag: "CountWindow"
+    readonly size: number
+    readonly failureRate: number
+    readonly minimumCalls?: number | undefined
+  }
+  | {
+    readonly _tag: "TimeWindow"
+    readonly duration: Duration.DurationInput
+    readonly buckets: number
+    readonly failureRate: number
+    readonly minimumCalls?: number | undefined
+  }
+
+/** @internal */
+export interface StateChange {
+  readonly breakerName: string
+  readonly from: State
+  readonly to: State
+  readonly at: number
+  readonly key?: string
+}
+
+/** @internal */
+export interface Stats {
+  readonly state: State
+  readonly successes: number
+  readonly failures: number
+  readonly slowCalls: number
+  readonly rejected: number
+  readonly failureRate: number
+  readonly slowCallRate: number
+}
+
+/** @internal */
+export interface Options {
+  readonly name: string
+  readonly strategy?: Strategy | undefined
+  readonly openDuration?: Duration.DurationInput | Schedule.Schedule<unknown, unknown> | undefined
+  readonly halfOpen?: { readonly maxProbes?: number | undefined; readonly successesToClose?: number | undefined }
+  readonly isFailure?: ((cause: Cause.Cause<unknown>) => boolean) | undefined
+  readonly slowCall?: { readonly duration: Duration.DurationInput; readonly rate: number } | undefined
+  readonly onStateChange?: ((change: StateChange) => Effect.Effect<void>) | undefined
+}
+
+/** @internal */
+export interface KeyedOptions extends Options {
+  readonly maxKeys: number
+  readonly idleTtl: Duration.DurationInput
+}
+
+/** @internal */
+export interface CircuitBreaker {
+  readonly [TypeId]: typeof TypeId
+  readonly name: string
+  readonly execute: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | CircuitBreakerOpenError, R>
+  readonly state: Effect.Effect<State>
+  readonly stats: Effect.Effect<Stats>
+  readonly changes: Stream.Stream<StateChange>
+  readonly isolate: Effect.Effect<void>
+  readonly reset: Effect.Effect<void>
+}
+
+/** @internal */
+export interface KeyedCircuitBreaker {
+  readonly [KeyedTypeId]: typeof KeyedTypeId
+  readonly name: string
+  readonly execute: <A, E, R>(
+    key: string,
+    self: Effect.Effect<A, E, R>
+  ) => Effect.Effect<A, E | CircuitBreakerOpenError, R>
+  readonly state: (key: string) => Effect.Effect<State>
+  readonly stats: (key: string) => Effect.Effect<Stats>
+  readonly isolate: (key: string) => Effect.Effect<void>
+  readonly reset: (key: string) => Effect.Effect<void>
+  readonly size: Effect.Effect<number>
+  readonly changes: Stream.Stream<StateChange>
+}
+
+/** @internal */
+export class CircuitBreakerOpenError extends Data.TaggedError("CircuitBreakerOpenError")<{
+  readonly breakerName: string
+  readonly state: "Open" | "HalfOpen" | "Isolated"
+  readonly retryAfter: Duration.Duration
+}> {
+  declare readonly [RetryAfter.symbol]?: Duration.Duration
+  constructor(args: {
+    readonly breakerName: string
+    readonly state: "Open" | "HalfOpen" | "Isolated"
+    readonly retryAfter: Duration.Duration
+  }) {
+    super(args)
+    // An isolated breaker stays closed to calls until someone resets it: no hint to wait for.
+    if (args.state !== "Isolated") {
+      Object.defineProperty(this, RetryAfter.symbol, { value: args.retryAfter, enumerable: true })
+    }
+  }
+  override get message(): string {
+    const what = this.state === "Isolated" ? "is isolated" : this.state === "Open" ? "is open" : "is half-open and full"
+    return `circuit breaker ${JSON.stringify(this.breakerName)} ${what}${
+      this.state === "Isolated" ? "" : `; retry after ${Duration.format(this.retryAfter)}`
+    }`
+  }
+}
+
+/** @internal */
+export const consecutive = (threshold: number): Strategy => ({ _tag: "Consecutive", threshold })
+
+/** @internal */
+export const countWindow = (options: {
+  readonly size: number
+  readonly failureRate: number
+  readonly minimumCalls?: number | undefined
+}): Strategy => ({ _tag: "CountWindow", ...options })
+
+/** @internal */
+export const timeWindow = (options: {
+  readonly duration: Duration.DurationInput
+  readonly buckets: number
+  readonly failureRate: number
+  readonly minimumCalls?: number | undefined
+}): Strategy => ({ _tag: "TimeWindow", ...options })
+
+// -----------------------------------------------------------------------------
+// Settings: the validated options, shared by every key of a keyed breaker
+// -----------------------------------------------------------------------------
+
+const defaultIsFailure = (cause: Cause.Cause<unknown>): boolean => !Cause.isInterruptedOnly(cause)
+
+interface Settings {
+  readonly name: string
+  readonly strategy: StrategyConfig
+  readonly slowMillis: number | undefined
+  readonly slowRate: number
+  readonly openMillis: number
+  readonly schedule: Schedule.Schedule<Duration.Duration, unknown> | undefined
+  readonly maxProbes: number
+  readonly successesToClose: number
+  readonly isFailure: (cause: Cause.Cause<unknown>) => boolean
+  readonly onStateChange: ((change: StateChange) => Effect.Effect<void>) | undefined
+  /** Whether a closed call needs the clock (time window or slow calls). */
+  readonly timed: boolean
+}
+
+const validateStrategy = (v: OptionsValidator, strategy: Strategy): StrategyConfig => {
+  switch (strategy._tag) {
+    case "Consecutive":
+      return { _tag: "Consecutive", threshold: v.int("strategy.threshold", strategy.threshold, 1) }
+    case "CountWindow": {
+      const size = v.int("strategy.size", strategy.size, 1)
+      const failureRate = v.number("strategy.failureRate", strategy.failureRate, { min: 0, max: 1, exclusiveMin: true })
+      const minimumCalls = strategy.minimumCalls === undefined
+        ? size
+        : v.int("strategy.minimumCalls", strategy.minimumCalls, 1, size)
+      return { _tag: "CountWindow", size, failureRate, minimumCalls }
+    }
+    case "TimeWindow": {
+      const duration = v.duration("strategy.duration", strategy.duration, { positive: true, finite: true })
+      const buckets = v.int("strategy.buckets", strategy.buckets, 1)
+      const failureRate = v.number("strategy.failureRate", strategy.failureRate, { min: 0, max: 1, exclusiveMin: true })
+      const minimumCalls = strategy.minimumCalls === undefined
+        ? 20
+        : v.int("strategy.minimumCalls", strategy.minimumCalls, 1)
+      return { _tag: "TimeWindow", durationMillis: Duration.toMillis(duration), buckets, failureRate, minimumCalls }
+    }
+    default:
+      return v.fail("strategy", strategy, "consecutive(n), countWindow({...}) or timeWindow({...})")
+  }
+}
+
+const makeSettings = (constructorName: string, options: Options): Effect.Effect<Settings, InvalidOptionsError> =>
+  Effect.flatMap(
+    validated(constructorName, (v) => {
+      const name = v.nonEmpty("name", options.name)
+      const strategy = validateStrategy(v, options.strategy ?? consecutive(5))
+      const openInput = options.openDuration ?? "30 seconds"
+      let openMillis = 0
+      let schedule: Schedule.Schedule<Duration.Duration, unknown> | undefined
+      if (Schedule.isSchedule(openInput)) {
+        schedule = Schedule.delays(openInput as Schedule.Schedule<unknown, unknown>)
+      } else {
+        openMillis = Duration.toMillis(v.duration("openDuration", openInput, { finite: true }))
+      }
+      const maxProbes = v.int("halfOpen.maxProbes", options.halfOpen?.maxProbes ?? 1, 1)
+      const successesToClose = v.int("halfOpen.successesToClose", options.halfOpen?.successesToClose ?? 1, 1)
+      let slowMillis: number | undefined
+      let slowRate = Infinity
+      if (options.slowCall !== undefined) {
+        slowMillis = Duration.toMillis(v.duration("slowCall.duration", options.slowCall.duration, { finite: true }))
+        slowRate = v.number("slowCall.rate", options.slowCall.rate, { min: 0, max: 1, exclusiveMin: true })
+      }
+      const settings: Settings = {
+        name,
+        strategy,
+        slowMillis,
+        slowRate,
+        openMillis,
+        schedule,
+        maxProbes,
+        successesToClose,
+        isFailure: options.isFailure ?? defaultIsFailure,
+        onStateChange: options.onStateChange,
+        timed: slowMillis !== undefined || strategy._tag === "TimeWindow"
+      }
+      return settings
+    }),
+    (settings) => {
+      const schedule = settings.schedule
+      if (schedule === undefined) return Effect.succeed(settings)
+      // A schedule that gives no delay at all cannot say how long to stay open.
+      return Effect.flatMap(
+        Effect.clockWith((clock) => schedule.step(clock.unsafeCurrentTimeMillis(), undefined, schedule.initial)),
+        ([, , decision]) =>
+          ScheduleDecision.isDone(decision)
+            ? validated(
+              constructorName,
+              (v): Settings => v.fail("openDuration", options.openDuration, "a Schedule that recurs at least once")
+            )
+            : Effect.succeed(settings)
+      )
+    }
+  )
+
+// -----------------------------------------------------------------------------
+// Sink: where a breaker (or every key of a keyed breaker) reports
+// -----------------------------------------------------------------------------
+
+const stateLabel = (state: State): string =>
+  state === "Closed" ? "closed" : state === "Open" ? "open" : state === "HalfOpen" ? "half_open" : "isolated"
+
+const stateValue = (state: State): number =>
+  state === "Closed" ? 0 : state === "Open" ? 1 : state === "HalfOpen" ? 2 : 3
+
+const allStates: ReadonlyArray<State> = ["Closed", "Open", "HalfOpen", "Isolated"]
+
+class Sink {
+  readonly successes: ResilienceMetrics.LocalCounter
+  readonly failures: Metric.Metric.Counter<number>
+  readonly rejections: Metric.Metric.Counter<number>
+  readonly transitions: Map<string, Metric.Metric.Counter<number>>
+  readonly stateGauge: Metric.Metric.Gauge<number> | undefined
+
+  constructor(
+    readonly settings: Settings,
+    readonly pubsub: PubSub.PubSub<StateChange>,
+    keyed: boolean
+  ) {
+    const name = settings.name
+    const calls = ResilienceMetrics.callsTotal.pipe(
+      Metric.tagged("policy", "circuit_breaker"),
+      Metric.tagged("name", name)
+    )
+    this.successes = new ResilienceMetrics.LocalCounter(Metric.tagged(calls, "outcome", "success"))
+    ResilienceMetrics.registerCollector(this.successes)
+    this.failures = Metric.tagged(calls, "outcome", "failure")
+    this.rejections = Metric.tagged(calls, "outcome", "rejected")
+    this.transitions = new Map()
+    for (const from of allStates) {
+      for (const to of allStates) {
+        if (from === to) continue
+        this.transitions.set(
+          `${from}>${to}`,
+          ResilienceMetrics.circuitBreakerTransitionsTotal.pipe(
+            Metric.tagged("name", name),
+            Metric.tagged("from", stateLabel(from)),
+            Metric.tagged("to", stateLabel(to))
+          )
+        )
+      }
+    }
+    // A keyed breaker has no one state: it reports transitions and calls, summed over its keys.
+    this.stateGauge = keyed ? undefined : Metric.tagged(ResilienceMetrics.circuitBreakerState, "name", name)
+    this.stateGauge?.unsafeUpdate(0, [])
+  }
+}
+
+// -----------------------------------------------------------------------------
+// Machine: one breaker's local state, read and written synchronously
+// -----------------------------------------------------------------------------
+
+/** The link to a store: what this replica saw since its last report. */
+class Link {
+  successes = 0
+  failures = 0
+  slowCalls = 0
+  /** A local transition the store has not been told about. */
+  proposal = false
+  /** The newest store version applied here. */
+  confirmed = 0
+  signalled = false
+  constructor(readonly wake: () => void) {}
+
+  signal(): void {
+    if (!this.signalled) {
+      this.signalled = true
+      this.wake()
+    }
+  }
+}
+
+class Machine {
+  state: State = "Closed"
+  /** Bumped on every transition: a probe admitted in one half-open episode does not count in the next. */
+  epoch = 0
+  /** When the state was entered (Clock millis). */
+  since = 0
+  /** When Open: the instant probes are admitted. */
+  openUntil = 0
+  /** Consecutive openings since the breaker last closed. */
+  openings = 0
+  probes = 0
+  probeSuccesses = 0
+  rejected = 0
+  pending: Array<StateChange> | undefined = undefined
+  link: Link | undefined = undefined
+  // openDuration as a Schedule: the delays of the current run of openings, stepped on demand.
+  delays: Array<number> | undefined = undefined
+  scheduleState: unknown = undefined
+  scheduleDone = false
+  readonly window: Window
+
+  constructor(readonly sink: Sink, readonly key: string | undefined) {
+    this.window = makeWindow(sink.settings.strategy, sink.settings.slowRate)
+  }
+
+  // --- open durations --------------------------------------------------------
+
+  /** The delay of the n-th consecutive opening (n >= 1): a finished schedule keeps its last delay. */
+  openDelay(n: number): number {
+    const settings = this.sink.settings
+    if (settings.schedule === undefined) return settings.openMillis
+    const delays = this.delays
+    if (delays === undefined || delays.length === 0) return 0
+    return delays[Math.min(n, delays.length) - 1]!
+  }
+
+  resetSchedule(): void {
+    this.delays = undefined
+    this.scheduleState = undefined
+    this.scheduleDone = false
+  }
+
+  /** Steps the schedule until the n-th delay is known (or it is done). */
+  ensureDelay(n: number, now: number): Effect.Effect<void> {
+    const schedule = this.sink.settings.schedule
+    if (schedule === undefined) return Effect.void
+    if (this.scheduleDone || (this.delays !== undefined && this.delays.length >= n)) return Effect.void
+    return Effect.suspend(() => {
+      if (this.delays === undefined) {
+        this.delays = []
+        this.scheduleState = schedule.initial
+      }
+      const delays = this.delays
+      const before = delays.length
+      return Effect.flatMap(schedule.step(now, undefined, this.scheduleState), ([state, delay, decision]) => {
+        // Another fiber stepped it meanwhile, or the breaker closed: keep what is there.
+        if (this.delays !== delays || delays.length !== before) return this.ensureDelay(n, now)
+        this.scheduleState = state
+        if (ScheduleDecision.isDone(decision)) {
+          this.scheduleDone = true
+          return Effect.void
+        }
+        delays.push(Duration.toMillis(delay))
+        return this.ensureDelay(n, now)
+      })
+    })
+  }
+
+  // --- transitions -------------------------------------------------------------
+
+  private change(from: State, to: State, at: number, remote: boolean): void {
+    this.epoch++
+    this.state = to
+    this.since = at
+    this.probes = 0
+    this.probeSuccesses = 0
+    const sink = this.sink
+    sink.transitions.get(`${from}>${to}`)?.unsafeUpdate(1, [])
+    sink.stateGauge?.unsafeUpdate(stateValue(to), [])
+    const change: StateChange = this.key === undefined
+      ? { breakerName: sink.settings.name, from, to, at }
+      : { breakerName: sink.settings.name, from, to, at, key: this.key }
+    if (this.pending === undefined) this.pending = [change]
+    else this.pending.push(change)
+    if (!remote && to !== "HalfOpen" && this.link !== undefined) {
+      this.link.proposal = true
+      this.link.signal()
+    }
+  }
+
+  /** Opens as the n-th consecutive opening; `ensureDelay(openings)` must have run. */
+  open(at: number, openings: number, remote: boolean): void {
+    const from = this.state
+    this.openings = openings
+    this.openUntil = at + this.openDelay(openings)
+    this.change(from, "Open", at, remote)
+  }
+
+  close(at: number, remote: boolean): void {
+    const from = this.state
+    this.openings = 0
+    this.window.clear()
+    this.resetSchedule()
+    this.change(from, "Closed", at, remote)
+  }
+
+  isolate(at: number, remote: boolean): void {
+    this.change(this.state, "Isolated", at, remote)
+  }
+
+  /** Open turns half-open once openDuration has passed (inclusive), stamped with the instant it ended. */
+  observe(now: number): void {
+    if (this.state === "Open" && now >= this.openUntil) this.change("Open", "HalfOpen", this.openUntil, false)
+  }
+
+  // --- outcomes ----------------------------------------------------------------
+
+  /** A closed call's outcome; says whether the window asks to open. */
+  recordClosed(failed: boolean, slow: boolean, now: number): boolean {
+    if (this.state !== "Closed") return false
+    const link = this.link
+    if (link !== undefined) {
+      if (failed) link.failures++
+      else link.successes++
+      if (slow) link.slowCalls++
+      link.signal()
+    }
+    return this.window.record(failed ? 1 : 0, slow ? 1 : 0, 1, now)
+  }
+
+  /** Opens from Closed after a window said so; the epoch check drops a second fiber's concurrent verdict. */
+  tripFromClosed(epoch: number, now: number): void {
+    if (this.state === "Closed" && this.epoch === epoch) this.open(now, this.openings + 1, false)
+  }
+
+  counts(now: number): WindowCounts {
+    return this.window.counts(now)
+  }
+
+  stats(now: number): Stats {
+    this.observe(now)
+    const counts = this.counts(now)
+    const calls = counts.successes + counts.failures
+    return {
+      state: this.state,
+      successes: counts.successes,
+      failures: counts.failures,
+      slowCalls: counts.slowCalls,
+      rejected: this.rejected,
+      failureRate: calls === 0 ? 0 : counts.failures / calls,
+      slowCallRate: calls === 0 ? 0 : counts.slowCalls / calls
+    }
+  }
+
+  // --- store -------------------------------------------------------------------
+
+  takeReport(now: number): Report {
+    const link = this.link!
+    let proposal: Proposal | undefined
+    if (link.proposal) {
+      // Half-open is derived from time on every replica: what is proposed is the opening.
+      proposal = this.state === "HalfOpen"
+        ? {
+          baseVersion: link.confirmed,
+          state: "Open",
+          at: this.openUntil - this.openDelay(this.openings),
+          openings: this.openings
+        }
+        : { baseVersion: link.confirmed, state: this.state, at: this.since, openings: this.openings }
+    }
+    const report: Report = {
+      at: now,
+      successes: link.successes,
+      failures: link.failures,
+      slowCalls: link.slowCalls,
+      proposal
+    }
+    link.successes = 0
+    link.failures = 0
+    link.slowCalls = 0
+    link.proposal = false
+    return report
+  }
+
+  restoreReport(report: Report): void {
+    const link = this.link!
+    link.successes += report.successes
+    link.failures += report.failures
+    link.slowCalls += report.slowCalls
+    if (report.proposal !== undefined) link.proposal = true
+  }
+
+  /** Applies a snapshot pushed by the store: only a newer version than any applied counts. */
+  applyRemote(snapshot: Snapshot): Effect.Effect<void> {
+    const link = this.link!
+    if (snapshot.version <= link.confirmed) return Effect.void
+    return Effect.flatMap(
+      snapshot.state === "Open" ? this.ensureDelay(snapshot.openings, snapshot.at) : Effect.void,
+      () =>
+        Effect.suspend(() => {
+          if (snapshot.version <= link.confirmed) return Effect.void
+          link.confirmed = snapshot.version
+          link.proposal = false
+          switch (snapshot.state) {
+            case "Closed":
+              if (this.state !== "Closed") this.close(snapshot.at, true)
+              break
+            case "Open":
+              if (this.state === "Open" || this.state === "HalfOpen") {
+                const openedAt = this.openUntil - this.openDelay(this.openings)
+                if (openedAt !== snapshot.at || this.openings !== snapshot.openings) {
+                  if (this.state === "HalfOpen") this.open(snapshot.at, snapshot.openings, true)
+                  else {
+                    this.openings = snapshot.openings
+                    this.openUntil = snapshot.at + this.openDelay(snapshot.openings)
+                  }
+                }
+              } else {
+                this.open(snapshot.at, snapshot.openings, true)
+              }
+              break
+            case "HalfOpen":
+              if (this.state !== "HalfOpen") {
+                this.openings = Math.max(1, snapshot.openings)
+                this.change(this.state, "HalfOpen", snapshot.at, true)
+              }
+              break
+            case "Isolated":
+              if (this.state !== "Isolated") this.isolate(snapshot.at, true)
+              break
+          }
+          return drain(this)
+        })
+    )
+  }
+}
+
+/** Publishes the changes a synchronous step made and runs the hook, in order. */
+const drain = (m: Machine): Effect.Effect<void> => {
+  const changes = m.pending
+  if (changes === undefined) return Effect.void
+  m.pending = undefined
+  const sink = m.sink
+  const hook = sink.settings.onStateChange
+  return Effect.forEach(
+    changes,
+    (change) =>
+      hook === undefined
+        ? PubSub.publish(sink.pubsub, change)
+        : Effect.zipRight(PubSub.publish(sink.pubsub, change), hook(change)),
+    { discard: true }
+  )
+}
+
+const thenDrain = <A, E, R>(m: Machine, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  m.pending === undefined ? effect : Effect.zipRight(drain(m), effect)
+
+// -----------------------------------------------------------------------------
+// Execution
+// -----------------------------------------------------------------------------
+
+const reject = (m: Machine, now: number): Effect.Effect<never, CircuitBreakerOpenError> => {
+  m.rejected++
+  m.sink.rejections.unsafeUpdate(1, [])
+  const state = m.state
+  const retryAfter = state === "Open"
+    ? Duration.millis(Math.max(0, m.openUntil - now))
+    : state === "HalfOpen"
+    ? Duration.millis(m.openDelay(m.openings))
+    : Duration.infinity
+  return thenDrain(
+    m,
+    Effect.fail(
+      new CircuitBreakerOpenError({
+        breakerName: m.sink.settings.name,
+        state: state === "Closed" ? "Open" : state,
+        retryAfter
+      })
+    )
+  )
+}
+
+/**
+ * A closed call's failure (or a cause `isFailure` let through as a success). Interruption counts as nothing.
+ */
+const closedFailure = <E>(m: Machine, cause: Cause.Cause<E>, slow: boolean, clock: Clock.Clock | undefined) => {
+  if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause)
+  const failed = m.sink.settings.isFailure(cause)
+  if (failed) m.sink.failures.unsafeUpdate(1, [])
+  else m.sink.successes.count++
+  if (clock === undefined) {
+    return Effect.clockWith((clock) => recordClosedWithClock(m, failed, slow, clock, Effect.failCause(cause)))
+  }
+  return recordClosedWithClock(m, failed, slow, clock, Effect.failCause(cause))
+}
+
+const recordClosedWithClock = <A, E>(
+  m: Machine,
+  failed: boolean,
+  slow: boolean,
+  clock: Clock.Clock,
+  result: Effect.Effect<A, E>
+): Effect.Effect<A, E> => {
+  const now = clock.unsafeCurrentTimeMillis()
+  return Effect.zipRight(
+    m.ensureDelay(m.openings + 1, now),
+    Effect.suspend(() => {
+      const epoch = m.epoch
+      if (m.recordClosed(failed, slow, now)) m.tripFromClosed(epoch, now)
+      return thenDrain(m, result)
+    })
+  )
+}
+
+/** A success in Closed with a window that just asked to open (rare: the count of calls reached minimumCalls). */
+const tripAfterSuccess = <A>(m: Machine, epoch: number, value: A): Effect.Effect<A> =>
+  Effect.clockWith((clock) => {
+    const now = clock.unsafeCurrentTimeMillis()
+    return Effect.zipRight(
+      m.ensureDelay(m.openings + 1, now),
+      Effect.suspend(() => {
+        m.tripFromClosed(epoch, now)
+        return thenDrain(m, Effect.succeed(value))
+      })
+    )
+  })
+
+interface ClosedHandlers {
+  readonly onSuccess: <A>(value: A) => Effect.Effect<A>
+  readonly onFailure: <E>(cause: Cause.Cause<E>) => Effect.Effect<never, E>
+}
+
+/** The observer of the closed fast path (no clock): allocated once per breaker. */
+const closedHandlers = (m: Machine): ClosedHandlers => ({
+  onSuccess: <A>(value: A): Effect.Effect<A> => {
+    m.sink.successes.count++
+    if (m.recordClosed(false, false, 0)) return tripAfterSuccess(m, m.epoch, value)
+    return Effect.succeed(value)
+  },
+  onFailure: <E>(cause: Cause.Cause<E>): Effect.Effect<never, E> => closedFailure(m, cause, false, undefined)
+})
+
+/** A closed call that needs the clock: a time window, or slow-call detection. */
+const executeClosedTimed = <A, E, R>(
+  m: Machine,
+  self: Effect.Effect<A, E, R>,
+  clock: Clock.Clock
+): Effect.Effect<A, E, R> => {
+  const start = clock.unsafeCurrentTimeMillis()
+  const slowMillis = m.sink.settings.slowMillis
+  return Effect.matchCauseEffect(self, {
+    onSuccess: (value) => {
+      const now = clock.unsafeCurrentTimeMillis()
+      const slow = slowMillis !== undefined && now - start > slowMillis
+      m.sink.successes.count++
+      const epoch = m.epoch
+      if (m.recordClosed(false, slow, now)) {
+        return Effect.zipRight(
+          m.ensureDelay(m.openings + 1, now),
+          Effect.suspend(() => {
+            m.tripFromClosed(epoch, now)
+            return thenDrain(m, Effect.succeed(value))
+          })
+        )
+      }
+      return Effect.succeed(value)
+    },
+    onFailure: (cause) => {
+      const slow = slowMillis !== undefined && clock.unsafeCurrentTimeMillis() - start > slowMillis
+      return closedFailure(m, cause, slow, clock)
+    }
+  })
+}
+
+/** A half-open probe: its slot is freed however it ends, interruption included. */
+const executeProbe = <A, E, R>(
+  m: Machine,
+  self: Effect.Effect<A, E, R>,
+  clock: Clock.Clock,
+  restore: <AX, EX, RX>(effect: Effect.Effect<AX, EX, RX>) => Effect.Effect<AX, EX, RX>
+): Effect.Effect<A, E, R> => {
+  const epoch = m.epoch
+  const start = clock.unsafeCurrentTimeMillis()
+  const slowMillis = m.sink.settings.slowMillis
+  const settle = <X, Y>(failed: boolean | undefined, result: Effect.Effect<X, Y>): Effect.Effect<X, Y> => {
+    // A probe of an episode that is over (reset, isolated, reopened) settles nothing.
+    if (m.epoch !== epoch || m.state !== "HalfOpen") return result
+    m.probes--
+    if (failed === undefined) return result
+    const now = clock.unsafeCurrentTimeMillis()
+    const slow = slowMillis !== undefined && now - start > slowMillis
+    if (failed || slow) {
+      return Effect.zipRight(
+        m.ensureDelay(m.openings + 1, now),
+        Effect.suspend(() => {
+          if (m.epoch === epoch && m.state === "HalfOpen") m.open(now, m.openings + 1, false)
+          return thenDrain(m, result)
+        })
+      )
+    }
+    if (++m.probeSuccesses >= m.sink.settings.successesToClose) m.close(now, false)
+    return thenDrain(m, result)
+  }
+  return Effect.matchCauseEffect(restore(self), {
+    onSuccess: (value) => {
+      m.sink.successes.count++
+      return settle(false, Effect.succeed(value))
+    },
+    onFailure: (cause) => {
+      if (Cause.isInterruptedOnly(cause)) return settle(undefined, Effect.failCause(cause))
+      const failed = m.sink.settings.isFailure(cause)
+      if (failed) m.sink.failures.unsafeUpdate(1, [])
+      else m.sink.successes.count++
+      return settle(failed, Effect.failCause(cause))
+    }
+  })
+}
+
+/** Every path but the closed fast one: reads the clock, admits or rejects, observes. */
+const executeSlow = <A, E, R>(
+  m: Machine,
+  self: Effect.Effect<A, E, R>
+): Effect.Effect<A, E | CircuitBreakerOpenError, R> =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.clockWith((clock) =>
+      Effect.suspend((): Effect.Effect<A, E | CircuitBreakerOpenError, R> => {
+        const now = clock.unsafeCurrentTimeMillis()
+        m.observe(now)
+        switch (m.state) {
+          case "Closed":
+            return thenDrain(m, restore(executeClosedTimed(m, self, clock)))
+          case "HalfOpen":
+            if (m.probes < m.sink.settings.maxProbes) {
+              m.probes++
+              return thenDrain(m, executeProbe(m, self, clock, restore))
+            }
+            return reject(m, now)
+          default:
+            return reject(m, now)
+        }
+      })
+    )
+  )
+
+/** The closed fast path: one observer, no clock. */
+const observeClosed = <A, E, R>(self: Effect.Effect<A, E, R>, handlers: ClosedHandlers): Effect.Effect<A, E, R> =>
+  Effect.matchCauseEffect<A, E, R, never, E, never, A, never, never>(self, handlers)
+
+const makeExecute = (m: Machine) => {
+  const handlers = closedHandlers(m)
+  const fast = !m.sink.settings.timed
+  return <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | CircuitBreakerOpenError, R> =>
+    Effect.suspend(() => fast && m.state === "Closed" ? observeClosed(self, handlers) : executeSlow(m, self))
+}
+
+const executeWith = <A, E, R>(
+  m: Machine,
+  self: Effect.Effect<A, E, R>
+): Effect.Effect<A, E | CircuitBreakerOpenError, R> =>
+  !m.sink.settings.timed && m.state === "Closed"
+    ? observeClosed(self, closedHandlers(m))
+    : executeSlow(m, self)
+
+// --- read-outs and controls ----------------------------------------------------
+
+const withNow = <A>(f: (now: number) => A): Effect.Effect<A> =>
+  Effect.clockWith((clock) => Effect.sync(() => f(clock.unsafeCurrentTimeMillis())))
+
+const readState = (m: Machine): Effect.Effect<State> =>
+  Effect.flatMap(
+    withNow((now) => {
+      m.observe(now)
+      return m.state
+    }),
+    (state) => thenDrain(m, Effect.succeed(state))
+  )
+
+const readStats = (m: Machine): Effect.Effect<Stats> =>
+  Effect.flatMap(withNow((now) => m.stats(now)), (stats) => thenDrain(m, Effect.succeed(stats)))
+
+const isolateMachine = (m: Machine): Effect.Effect<void> =>
+  Effect.flatMap(
+    withNow((now) => {
+      m.observe(now)
+      if (m.state !== "Isolated") m.isolate(now, false)
+    }),
+    () => drain(m)
+  )
+
+const resetMachine = (m: Machine): Effect.Effect<void> =>
+  Effect.flatMap(
+    withNow((now) => {
+      if (m.state !== "Closed") m.close(now, false)
+      else {
+        m.window.clear()
+        m.openings = 0
+        m.resetSchedule()
+      }
+    }),
+    () => drain(m)
+  )
+
+// -----------------------------------------------------------------------------
+// Store sync
+// -----------------------------------------------------------------------------
+
+const connectStore = (m: Machine, store: Store): Effect.Effect<void, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const settings = m.sink.settings
+    const connection: Connection = yield* store.connect({
+      name: settings.name,
+      strategy: settings.strategy,
+      slowCallRate: settings.slowRate
+    })
+    const latch = yield* Effect.makeLatch(false)
+    const link = new Link(() => latch.unsafeOpen())
+    m.link = link
+    const errors = Metric.tagged(ResilienceMetrics.storeErrorsTotal, "store", store.storeName)
+    const flushMillis = Duration.toMillis(store.flushInterval)
+    yield* m.applyRemote(connection.initial)
+    // Pushed transitions: applied in the order of their versions, stale ones dropped.
+    yield* Effect.forkScoped(Stream.runForEach(connection.updates, (snapshot) => m.applyRemote(snapshot)))
+    // Reports: woken by the first outcome or transition after a report, then batched for flushInterval; idle, it
+    // sleeps on the latch with no timer. The caller's fiber never waits on it.
+    const flush = Effect.clockWith((clock) => {
+      const report = m.takeReport(clock.unsafeCurrentTimeMillis())
+      if (report.successes + report.failures === 0 && report.proposal === undefined) return Effect.void
+      return Effect.catchAll(connection.report(report), (error) =>
+        Effect.zipRight(
+          Effect.sync(() => {
+            m.restoreReport(report)
+            errors.unsafeUpdate(1, [])
+          }),
+          Effect.logDebug("circuit breaker store report failed", error)
+        ))
+    })
+    yield* Effect.forkScoped(Effect.forever(
+      Effect.gen(function*() {
+        yield* latch.await
+        latch.unsafeClose()
+        if (flushMillis > 0) yield* Effect.sleep(flushMillis)
+        else yield* Effect.yieldNow()
+        link.signalled = false
+        yield* flush
+      })
+    ))
+  })
+
+// -----------------------------------------------------------------------------
+// Constructors
+// -----------------------------------------------------------------------------
+
+const changesCapacity = 256
+
+const statusOf = (state: State, stats: Stats): ResilienceRegistry.EntryStatus => ({
+  healthy: state === "Closed",
+  state,
+  details: {
+    successes: stats.successes,
+    failures: stats.failures,
+    rejected: stats.rejected,
+    failureRate: stats.failureRate
+  }
+})
+
+/** @internal */
+export const make = (
+  options: Options
+): Effect.Effect<CircuitBreaker, InvalidOptionsError | ResilienceRegistry.DuplicateNameError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const settings = yield* makeSettings("CircuitBreaker.make", options)
+    const pubsub = yield* PubSub.sliding<StateChange>(changesCapacity)
+    const sink = new Sink(settings, pubsub, false)
+    const m = new Machine(sink, undefined)
+    const stats = readStats(m)
+    const breaker: CircuitBreaker & { readonly sink: Sink } = {
+      [TypeId]: TypeId,
+      name: settings.name,
+      // Keeps the success collector alive as long as the breaker.
+      sink,
+      execute: makeExecute(m),
+      state: readState(m),
+      stats,
+      changes: Stream.fromPubSub(pubsub),
+      isolate: isolateMachine(m),
+      reset: resetMachine(m)
+    }
+    yield* Effect.acquireRelease(
+      ResilienceRegistry.registerIfPresent({
+        kind: "circuit_breaker",
+        name: settings.name,
+        status: Effect.map(stats, (s) => statusOf(s.state, s))
+      }),
+      () =>
+        Effect.flatMap(
+          Effect.serviceOption(ResilienceRegistry.ResilienceRegistry),
+          Option.match({
+            onNone: () => Effect.void,
+            onSome: (registry) => registry.unregister("circuit_breaker", settings.name)
+          })
+        )
+    )
+    const store = yield* Effect.serviceOption(CircuitBreakerStore)
+    if (Option.isSome(store)) yield* connectStore(m, store.value)
+    return breaker
+  })
+
+/** @internal */
+export const withBreaker = dual<
+  (
+    breaker: CircuitBreaker
+  ) => <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | CircuitBreakerOpenError, R>,
+  <A, E, R>(self: Effect.Effect<A, E, R>, breaker: CircuitBreaker) => Effect.Effect<A, E | CircuitBreakerOpenError, R>
+>(2, (self, breaker) => breaker.execute(self))
+
+/** @internal */
+export const keyed = (
+  options: KeyedOptions
+): Effect.Effect<KeyedCircuitBreaker, InvalidOptionsError | ResilienceRegistry.DuplicateNameError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const settings = yield* makeSettings("CircuitBreaker.keyed", options)
+    const { idleTtlMillis, maxKeys } = yield* validated("CircuitBreaker.keyed", (v) => ({
+      maxKeys: v.int("maxKeys", options.maxKeys, 1),
+      idleTtlMillis: Duration.toMillis(v.duration("idleTtl", options.idleTtl, { positive: true }))
+    }))
+    const pubsub = yield* PubSub.sliding<StateChange>(changesCapacity)
+    const sink = new Sink(settings, pubsub, true)
+    const machines = new LruMap<string, Machine>(maxKeys, idleTtlMillis)
+    const create = (key: string) => new Machine(sink, key)
+    const get = (key: string, clock: Clock.Clock) => machines.getOrCreate(key, clock.unsafeCurrentTimeMillis(), create)
+    const peek = (key: string, f: (m: Machine) => Effect.Effect<void>): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        const m = machines.peek(key)
+        return m === undefined ? Effect.void : f(m)
+      })
+    const openCount = () => {
+      let open = 0
+      for (const m of machines.values()) if (m.state !== "Closed") open++
+      return open
+    }
+    const breaker: KeyedCircuitBreaker & { readonly sink: Sink } = {
+      [KeyedTypeId]: KeyedTypeId,
+      name: settings.name,
+      sink,
+      execute: (key, self) => Effect.clockWith((clock) => executeWith(get(key, clock), self)),
+      state: (key) =>
+        Effect.suspend(() => {
+          const m = machines.peek(key)
+          return m === undefined ? Effect.succeed("Closed" as const) : readState(m)
+        }),
+      stats: (key) =>
+        Effect.suspend(() => {
+          const m = machines.peek(key)
+          return m === undefined
+            ? Effect.succeed<Stats>({
+              state: "Closed",
+              successes: 0,
+              failures: 0,
+              slowCalls: 0,
+              rejected: 0,
+              failureRate: 0,
+              slowCallRate: 0
+            })
+            : readStats(m)
+        }),
+      isolate: (key) => Effect.clockWith((clock) => isolateMachine(get(key, clock))),
+      reset: (key) => peek(key, resetMachine),
+      size: Effect.clockWith((clock) =>
+        Effect.sync(() => {
+          machines.evictIdle(clock.unsafeCurrentTimeMillis())
+          return machines.size
+        })
+      ),
+      changes: Stream.fromPubSub(pubsub)
+    }
+    yield* Effect.acquireRelease(
+      ResilienceRegistry.registerIfPresent({
+        kind: "circuit_breaker",
+        name: settings.name,
+        status: Effect.sync(() => {
+          const open = openCount()
+          return {
+            healthy: true,
+            state: open === 0 ? "Closed" : "PartlyOpen",
+            details: { keys: machines.size, notClosed: open }
+          }
+        })
+      }),
+      () =>
+        Effect.flatMap(
+          Effect.serviceOption(ResilienceRegistry.ResilienceRegistry),
+          Option.match({
+            onNone: () => Effect.void,
+            onSome: (registry) => registry.unregister("circuit_breaker", settings.name)
+          })
+        )
+    )
+    return breaker
+  })
+
+/** @internal */
+export const isCircuitBreaker = (u: unknown): u is CircuitBreaker => typeof u === "object" && u !== null && TypeId in u
+
+/** @internal */
+export const isKeyedCircuitBreaker = (u: unknown): u is KeyedCircuitBreaker =>
+  typeof u === "object" && u !== null && KeyedTypeId in u
