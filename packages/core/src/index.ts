@@ -12,6 +12,11 @@ export * as Backoff from "./Backoff.js"
 /**
  * @since 0.1.0
  */
+export * as Bulkhead from "./Bulkhead.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as CircuitBreaker from "./CircuitBreaker.js"
 
 /**

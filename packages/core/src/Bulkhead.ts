@@ -1,0 +1,194 @@
+/**
+ * Bounded concurrency: at most `maxConcurrent` calls run at once, at most `maxQueue` more wait in a FIFO queue
+ * (for at most `queueTimeout`), and the rest are rejected at once with `BulkheadRejectedError`. Below the limit a
+ * bulkhead is a plain counter: no semaphore, no fiber, no allocation per call.
+ *
+ * @since 0.1.0
+ */
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import * as internal from "./internal/bulkhead.js"
+import type { InvalidOptionsError } from "./InvalidOptionsError.js"
+import type { DuplicateNameError } from "./ResilienceRegistry.js"
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export const TypeId: unique symbol = internal.TypeId as TypeId
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export type TypeId = typeof TypeId
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export const KeyedTypeId: unique symbol = internal.KeyedTypeId as KeyedTypeId
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export type KeyedTypeId = typeof KeyedTypeId
+
+/**
+ * The bulkhead turned a call away: its queue was full (`"QueueFull"`, at once) or the call waited
+ * `queueTimeout` without getting a slot (`"QueueTimeout"`).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const BulkheadRejectedError: typeof internal.BulkheadRejectedError = internal.BulkheadRejectedError
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type BulkheadRejectedError = internal.BulkheadRejectedError
+
+/**
+ * What a bulkhead holds right now, and how many calls it has turned away since it was made.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface BulkheadStats {
+  readonly active: number
+  readonly queued: number
+  readonly rejected: number
+}
+
+/**
+ * A bulkhead: `execute` runs an effect in one of its slots.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Bulkhead {
+  readonly [TypeId]: TypeId
+  readonly name: string
+  readonly maxConcurrent: number
+  /** Runs `effect` in a slot, waiting in the queue when all are taken, or fails with `BulkheadRejectedError`. */
+  execute<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | BulkheadRejectedError, R>
+  /** Running, queued and rejected calls. */
+  readonly stats: Effect.Effect<BulkheadStats>
+}
+
+/**
+ * One bulkhead per key (per host, per tenant), created on first use; at most `maxKeys` are kept, idle ones
+ * (nothing running or queued for `idleTtl`) are forgotten lazily. A bulkhead with calls running or queued is
+ * never forgotten. Metrics are per name, never per key.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface KeyedBulkhead<K> {
+  readonly [KeyedTypeId]: KeyedTypeId
+  readonly name: string
+  /** The bulkhead of `key`. */
+  get(key: K): Effect.Effect<Bulkhead>
+  /** Runs `effect` in the bulkhead of `key`. */
+  execute<A, E, R>(key: K, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | BulkheadRejectedError, R>
+  /** Totals over every live key, and how many keys are live. */
+  readonly stats: Effect.Effect<BulkheadStats & { readonly keys: number }>
+}
+
+/**
+ * @since 0.1.0
+ */
+export declare namespace Bulkhead {
+  /**
+   * @since 0.1.0
+   * @category models
+   */
+  export interface Options {
+    /** The name in metrics, errors and the registry. */
+    readonly name: string
+    /** Calls that may run at once (an integer >= 1). */
+    readonly maxConcurrent: number
+    /** Calls that may wait for a slot (default 0: reject as soon as all slots are taken). */
+    readonly maxQueue?: number | undefined
+    /**
+     * How long a call may wait in the queue (default: until a slot frees, or the `Deadline` ends). It bounds the
+     * wait only, not the run.
+     */
+    readonly queueTimeout?: Duration.DurationInput | undefined
+    /** Record `bulkhead_*` metrics (default true). */
+    readonly metrics?: boolean | undefined
+  }
+
+  /**
+   * @since 0.1.0
+   * @category models
+   */
+  export interface KeyedOptions extends Options {
+    /** Keys kept at most (default 10,000). */
+    readonly maxKeys?: number | undefined
+    /** A key idle this long may be forgotten (default 10 minutes). */
+    readonly idleTtl?: Duration.DurationInput | undefined
+  }
+}
+
+/**
+ * Makes a bulkhead. It registers in the `ResilienceRegistry` (kind `"bulkhead"`) when one is provided.
+ *
+ * @example
+ * ```ts
+ * import { Bulkhead } from "@effect-resilience/core"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const bulkhead = yield* Bulkhead.make({ name: "payments", maxConcurrent: 10, maxQueue: 100, queueTimeout: "5 seconds" })
+ *   return yield* bulkhead.execute(Effect.succeed("charged"))
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: (options: Bulkhead.Options) => Effect.Effect<Bulkhead, InvalidOptionsError | DuplicateNameError> =
+  internal.make
+
+/**
+ * Makes a keyed bulkhead: one bulkhead of the same options per key.
+ *
+ * @example
+ * ```ts
+ * import { Bulkhead } from "@effect-resilience/core"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const perHost = yield* Bulkhead.keyed({ name: "http", maxConcurrent: 20, maxKeys: 1000 })
+ *   return yield* perHost.execute("api.example.com", Effect.succeed(200))
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const keyed: <K = string>(
+  options: Bulkhead.KeyedOptions
+) => Effect.Effect<KeyedBulkhead<K>, InvalidOptionsError | DuplicateNameError> = internal.keyed
+
+/**
+ * Runs an effect in a bulkhead: `effect.pipe(Bulkhead.withBulkhead(bulkhead))`.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const withBulkhead: {
+  (bulkhead: Bulkhead): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | BulkheadRejectedError, R>
+  <A, E, R>(self: Effect.Effect<A, E, R>, bulkhead: Bulkhead): Effect.Effect<A, E | BulkheadRejectedError, R>
+} = internal.withBulkhead
+
+/**
+ * Whether a value is a `Bulkhead`.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isBulkhead: (u: unknown) => u is Bulkhead = internal.isBulkhead

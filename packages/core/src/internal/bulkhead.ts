@@ -1,0 +1,328 @@
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
+import { dual } from "effect/Function"
+import * as Metric from "effect/Metric"
+import * as Predicate from "effect/Predicate"
+import * as Runtime from "effect/Runtime"
+import type * as Bulkhead from "../Bulkhead.js"
+import type { InvalidOptionsError } from "../InvalidOptionsError.js"
+import * as ResilienceMetrics from "../ResilienceMetrics.js"
+import * as ResilienceRegistry from "../ResilienceRegistry.js"
+import { LruMap } from "./lru.js"
+import { clockOf, schedule, unsafeRemainingMillis } from "./timeout.js"
+import { type OptionsValidator, validated } from "./validate.js"
+
+/** @internal */
+export const TypeId: Bulkhead.TypeId = Symbol.for("@effect-resilience/core/Bulkhead") as Bulkhead.TypeId
+
+/** @internal */
+export class BulkheadRejectedError extends Data.TaggedError("BulkheadRejectedError")<{
+  readonly bulkheadName: string
+  readonly reason: "QueueFull" | "QueueTimeout"
+}> {
+  override get message(): string {
+    return `bulkhead ${JSON.stringify(this.bulkheadName)} rejected the call: ${
+      this.reason === "QueueFull" ? "queue full" : "timed out in the queue"
+    }`
+  }
+}
+
+/** A caller waiting for a slot: a node of the FIFO queue (a doubly linked list, O(1) removal). */
+class Waiter {
+  prev: Waiter | undefined = undefined
+  next: Waiter | undefined = undefined
+  /** Set once the slot has been handed over to this waiter. */
+  granted = false
+  /** Set while the waiter is linked in the queue. */
+  linked = true
+  resume: ((effect: Effect.Effect<void, BulkheadRejectedError>) => void) | undefined = undefined
+  cancelTimer: (() => void) | undefined = undefined
+}
+
+interface Resolved {
+  readonly name: string
+  readonly maxConcurrent: number
+  readonly maxQueue: number
+  readonly queueTimeoutMillis: number | undefined
+}
+
+const resolve = (v: OptionsValidator, options: Bulkhead.Bulkhead.Options): Resolved => {
+  const queueTimeout = options.queueTimeout === undefined
+    ? undefined
+    : v.duration("queueTimeout", options.queueTimeout)
+  return {
+    name: v.nonEmpty("name", options.name),
+    maxConcurrent: v.int("maxConcurrent", options.maxConcurrent, 1),
+    maxQueue: v.int("maxQueue", options.maxQueue ?? 0, 0),
+    queueTimeoutMillis: queueTimeout === undefined || !Duration.isFinite(queueTimeout)
+      ? undefined
+      : Duration.toMillis(queueTimeout)
+  }
+}
+
+/** The state machine of one bulkhead, without registration: shared by `make` and `keyed`. @internal */
+export class BulkheadImpl implements Bulkhead.Bulkhead, ResilienceMetrics.Collector {
+  readonly [TypeId]: Bulkhead.TypeId = TypeId
+  readonly name: string
+  readonly maxConcurrent: number
+  readonly maxQueue: number
+  readonly queueTimeoutMillis: number | undefined
+  active = 0
+  queued = 0
+  rejected = 0
+  private head: Waiter | undefined = undefined
+  private tail: Waiter | undefined = undefined
+  private readonly release: Effect.Effect<void>
+  private readonly rejectedQueueFull: Metric.Metric.Counter<number>
+  private readonly rejectedQueueTimeout: Metric.Metric.Counter<number>
+  private readonly activeGauge: Metric.Metric.Gauge<number>
+  private readonly queuedGauge: Metric.Metric.Gauge<number>
+
+  constructor(options: Resolved, readonly metrics: boolean) {
+    this.name = options.name
+    this.maxConcurrent = options.maxConcurrent
+    this.maxQueue = options.maxQueue
+    this.queueTimeoutMillis = options.queueTimeoutMillis
+    this.release = Effect.sync(() => this.releaseSlot())
+    const rejected = ResilienceMetrics.bulkheadRejectedTotal.pipe(Metric.tagged("name", this.name))
+    this.rejectedQueueFull = rejected.pipe(Metric.tagged("reason", "queue_full"))
+    this.rejectedQueueTimeout = rejected.pipe(Metric.tagged("reason", "queue_timeout"))
+    this.activeGauge = ResilienceMetrics.bulkheadActive.pipe(Metric.tagged("name", this.name))
+    this.queuedGauge = ResilienceMetrics.bulkheadQueued.pipe(Metric.tagged("name", this.name))
+  }
+
+  get stats(): Effect.Effect<Bulkhead.BulkheadStats> {
+    return Effect.sync(() => ({ active: this.active, queued: this.queued, rejected: this.rejected }))
+  }
+
+  /** Pushes the gauges (run by `ResilienceMetrics.flush` before a scrape). */
+  collect(): void {
+    if (!this.metrics) return
+    this.activeGauge.unsafeUpdate(this.active, [])
+    this.queuedGauge.unsafeUpdate(this.queued, [])
+  }
+
+  /** Hands the slot to the first waiter, or frees it. */
+  releaseSlot(): void {
+    const waiter = this.head
+    if (waiter === undefined) {
+      this.active--
+      return
+    }
+    this.unlink(waiter)
+    waiter.granted = true
+    waiter.cancelTimer?.()
+    waiter.resume?.(Effect.void)
+  }
+
+  private unlink(waiter: Waiter): void {
+    if (!waiter.linked) return
+    waiter.linked = false
+    if (waiter.prev === undefined) this.head = waiter.next
+    else waiter.prev.next = waiter.next
+    if (waiter.next === undefined) this.tail = waiter.prev
+    else waiter.next.prev = waiter.prev
+    waiter.prev = waiter.next = undefined
+    this.queued--
+  }
+
+  private reject(reason: "QueueFull" | "QueueTimeout"): BulkheadRejectedError {
+    this.rejected++
+    if (this.metrics) (reason === "QueueFull" ? this.rejectedQueueFull : this.rejectedQueueTimeout).unsafeUpdate(1, [])
+    return new BulkheadRejectedError({ bulkheadName: this.name, reason })
+  }
+
+  execute<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | BulkheadRejectedError, R> {
+    return Effect.uninterruptibleMask((restore) =>
+      Effect.withFiberRuntime<A, E | BulkheadRejectedError, R>((fiber) => {
+        // Below the limit a bulkhead is a counter.
+        if (this.active < this.maxConcurrent) {
+          this.active++
+          return Effect.ensuring(restore(effect), this.release)
+        }
+        if (this.queued >= this.maxQueue) return Effect.fail(this.reject("QueueFull"))
+        return this.enqueue(restore, effect, fiber)
+      })
+    )
+  }
+
+  private enqueue<A, E, R>(
+    restore: <X, Y, Z>(effect: Effect.Effect<X, Y, Z>) => Effect.Effect<X, Y, Z>,
+    effect: Effect.Effect<A, E, R>,
+    fiber: Fiber.RuntimeFiber<unknown, unknown>
+  ): Effect.Effect<A, E | BulkheadRejectedError, R> {
+    const waiter = new Waiter()
+    if (this.tail === undefined) this.head = this.tail = waiter
+    else {
+      waiter.prev = this.tail
+      this.tail.next = waiter
+      this.tail = waiter
+    }
+    this.queued++
+    // The wait is bounded by queueTimeout; a deadline that ends first interrupts the wait itself.
+    const left = unsafeRemainingMillis(fiber)
+    const timerMillis = this.queueTimeoutMillis !== undefined && (left === undefined || this.queueTimeoutMillis < left)
+      ? this.queueTimeoutMillis
+      : undefined
+    const wait = Effect.async<void, BulkheadRejectedError>((resume) => {
+      waiter.resume = resume
+      if (timerMillis !== undefined) {
+        const runtime = Runtime.make({
+          context: fiber.currentContext,
+          runtimeFlags: Runtime.defaultRuntimeFlags,
+          fiberRefs: fiber.getFiberRefs()
+        })
+        waiter.cancelTimer = schedule(clockOf(fiber), runtime, timerMillis, () => {
+          if (waiter.granted || !waiter.linked) return
+          this.unlink(waiter)
+          resume(Effect.fail(this.reject("QueueTimeout")))
+        })
+      }
+      return Effect.sync(() => {
+        waiter.cancelTimer?.()
+        this.unlink(waiter)
+      })
+    })
+    return Effect.matchCauseEffect(restore(wait), {
+      onFailure: (cause) => {
+        waiter.cancelTimer?.()
+        // Interrupted after the slot was handed over: pass it on.
+        if (waiter.granted) this.releaseSlot()
+        else this.unlink(waiter)
+        return Effect.failCause(cause)
+      },
+      onSuccess: () => Effect.ensuring(restore(effect), this.release)
+    })
+  }
+}
+
+const bulkheadStatus = (impl: BulkheadImpl): Effect.Effect<ResilienceRegistry.EntryStatus> =>
+  Effect.sync(() => ({
+    healthy: true,
+    state: impl.active >= impl.maxConcurrent ? (impl.queued >= impl.maxQueue ? "full" : "saturated") : "ok",
+    details: {
+      active: impl.active,
+      queued: impl.queued,
+      rejected: impl.rejected,
+      maxConcurrent: impl.maxConcurrent,
+      maxQueue: impl.maxQueue
+    }
+  }))
+
+/** @internal */
+export const make = (
+  options: Bulkhead.Bulkhead.Options
+): Effect.Effect<Bulkhead.Bulkhead, InvalidOptionsError | ResilienceRegistry.DuplicateNameError> =>
+  Effect.flatMap(validated("Bulkhead.make", (v) => resolve(v, options)), (resolved) => {
+    const impl = new BulkheadImpl(resolved, options.metrics !== false)
+    ResilienceMetrics.registerCollector(impl)
+    return Effect.as(
+      ResilienceRegistry.registerIfPresent({ kind: "bulkhead", name: resolved.name, status: bulkheadStatus(impl) }),
+      impl
+    )
+  })
+
+/** @internal */
+export const withBulkhead = dual<
+  (
+    bulkhead: Bulkhead.Bulkhead
+  ) => <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | BulkheadRejectedError, R>,
+  <A, E, R>(self: Effect.Effect<A, E, R>, bulkhead: Bulkhead.Bulkhead) => Effect.Effect<A, E | BulkheadRejectedError, R>
+>(2, (self, bulkhead) => bulkhead.execute(self))
+
+/** @internal */
+export const KeyedTypeId: Bulkhead.KeyedTypeId = Symbol.for(
+  "@effect-resilience/core/Bulkhead/Keyed"
+) as Bulkhead.KeyedTypeId
+
+class KeyedImpl<K> implements Bulkhead.KeyedBulkhead<K>, ResilienceMetrics.Collector {
+  readonly [KeyedTypeId]: Bulkhead.KeyedTypeId = KeyedTypeId
+  readonly entries: LruMap<K, BulkheadImpl>
+  private readonly activeGauge: Metric.Metric.Gauge<number>
+  private readonly queuedGauge: Metric.Metric.Gauge<number>
+
+  constructor(readonly name: string, readonly resolved: Resolved, maxKeys: number, idleTtlMillis: number) {
+    this.entries = new LruMap<K, BulkheadImpl>(
+      maxKeys,
+      idleTtlMillis,
+      // Never forget a bulkhead that has calls running or waiting: its slots are real.
+      (b) => b.active === 0 && b.queued === 0
+    )
+    this.activeGauge = ResilienceMetrics.bulkheadActive.pipe(Metric.tagged("name", name))
+    this.queuedGauge = ResilienceMetrics.bulkheadQueued.pipe(Metric.tagged("name", name))
+  }
+
+  collect(): void {
+    let active = 0
+    let queued = 0
+    for (const b of this.entries.values()) {
+      active += b.active
+      queued += b.queued
+    }
+    this.activeGauge.unsafeUpdate(active, [])
+    this.queuedGauge.unsafeUpdate(queued, [])
+  }
+
+  unsafeGet(key: K, now: number): BulkheadImpl {
+    return this.entries.getOrCreate(key, now, () => new BulkheadImpl(this.resolved, true))
+  }
+
+  get(key: K): Effect.Effect<Bulkhead.Bulkhead> {
+    return Effect.withFiberRuntime((fiber) =>
+      Effect.succeed(this.unsafeGet(key, clockOf(fiber).unsafeCurrentTimeMillis()))
+    )
+  }
+
+  execute<A, E, R>(key: K, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | BulkheadRejectedError, R> {
+    return Effect.withFiberRuntime((fiber) =>
+      this.unsafeGet(key, clockOf(fiber).unsafeCurrentTimeMillis()).execute(effect)
+    )
+  }
+
+  get stats(): Effect.Effect<Bulkhead.BulkheadStats & { readonly keys: number }> {
+    return Effect.sync(() => {
+      let active = 0
+      let queued = 0
+      let rejected = 0
+      for (const b of this.entries.values()) {
+        active += b.active
+        queued += b.queued
+        rejected += b.rejected
+      }
+      return { active, queued, rejected, keys: this.entries.size }
+    })
+  }
+}
+
+/** @internal */
+export const keyed = <K = string>(
+  options: Bulkhead.Bulkhead.KeyedOptions
+): Effect.Effect<Bulkhead.KeyedBulkhead<K>, InvalidOptionsError | ResilienceRegistry.DuplicateNameError> =>
+  Effect.flatMap(
+    validated("Bulkhead.keyed", (v) => ({
+      resolved: resolve(v, options),
+      maxKeys: v.int("maxKeys", options.maxKeys ?? 10_000, 1),
+      idleTtlMillis: Duration.toMillis(v.duration("idleTtl", options.idleTtl ?? "10 minutes", { positive: true }))
+    })),
+    ({ idleTtlMillis, maxKeys, resolved }) => {
+      const impl = new KeyedImpl<K>(resolved.name, resolved, maxKeys, idleTtlMillis)
+      if (options.metrics !== false) ResilienceMetrics.registerCollector(impl)
+      return Effect.as(
+        ResilienceRegistry.registerIfPresent({
+          kind: "bulkhead",
+          name: resolved.name,
+          status: Effect.map(impl.stats, (stats) => ({
+            healthy: true,
+            state: "ok",
+            details: { active: stats.active, queued: stats.queued, rejected: stats.rejected, keys: stats.keys }
+          }))
+        }),
+        impl
+      )
+    }
+  )
+
+/** @internal */
+export const isBulkhead = (u: unknown): u is Bulkhead.Bulkhead => Predicate.hasProperty(u, TypeId)

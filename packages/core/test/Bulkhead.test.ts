@@ -1,0 +1,212 @@
+import { Bulkhead, Deadline, InvalidOptionsError, ResilienceRegistry, Timeout } from "@effect-resilience/core"
+import { describe, expect, it } from "@effect/vitest"
+import { Deferred, Duration, Effect, Exit, FastCheck, Fiber, Random, TestClock } from "effect"
+
+describe("Bulkhead", () => {
+  it.effect("runs calls below the limit and counts them in stats", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ name: "b", maxConcurrent: 2 })
+      const gate = yield* Deferred.make<void>()
+      const f1 = yield* Effect.fork(bulkhead.execute(Deferred.await(gate)))
+      const f2 = yield* Effect.fork(bulkhead.execute(Deferred.await(gate)))
+      yield* Effect.yieldNow()
+      expect(yield* bulkhead.stats).toEqual({ active: 2, queued: 0, rejected: 0 })
+      yield* Deferred.succeed(gate, undefined)
+      yield* Fiber.join(f1)
+      yield* Fiber.join(f2)
+      expect(yield* bulkhead.stats).toEqual({ active: 0, queued: 0, rejected: 0 })
+      expect(yield* Effect.succeed(7).pipe(Bulkhead.withBulkhead(bulkhead))).toBe(7)
+    }))
+
+  it.effect("rejects with QueueFull when all slots and the queue are taken", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ name: "payments", maxConcurrent: 1, maxQueue: 1 })
+      yield* Effect.fork(bulkhead.execute(Effect.never))
+      yield* Effect.fork(bulkhead.execute(Effect.never))
+      yield* Effect.yieldNow()
+      const exit = yield* Effect.exit(bulkhead.execute(Effect.void))
+      expect(exit).toEqual(
+        Exit.fail(new Bulkhead.BulkheadRejectedError({ bulkheadName: "payments", reason: "QueueFull" }))
+      )
+      expect(yield* bulkhead.stats).toEqual({ active: 1, queued: 1, rejected: 1 })
+    }))
+
+  it.effect("the queue is FIFO", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ name: "fifo", maxConcurrent: 1, maxQueue: 10 })
+      const gate = yield* Deferred.make<void>()
+      const order: Array<number> = []
+      const first = yield* Effect.fork(bulkhead.execute(Deferred.await(gate)))
+      yield* Effect.yieldNow()
+      const rest = yield* Effect.forEach([1, 2, 3, 4, 5], (i) =>
+        Effect.fork(bulkhead.execute(Effect.sync(() => order.push(i)))).pipe(Effect.zipLeft(Effect.yieldNow())))
+      expect((yield* bulkhead.stats).queued).toBe(5)
+      yield* Deferred.succeed(gate, undefined)
+      yield* Fiber.join(first)
+      yield* Effect.forEach(rest, Fiber.join)
+      expect(order).toEqual([1, 2, 3, 4, 5])
+    }))
+
+  it.effect("queueTimeout bounds the wait, not the run", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ name: "qt", maxConcurrent: 1, maxQueue: 5, queueTimeout: "1 second" })
+      const holder = yield* Effect.fork(bulkhead.execute(Effect.sleep("500 millis")))
+      yield* Effect.yieldNow()
+      // Waits 500 ms (within queueTimeout), then runs 10 s: the run is not bounded.
+      const long = yield* Effect.fork(bulkhead.execute(Effect.as(Effect.sleep("10 seconds"), "done")))
+      yield* Effect.yieldNow()
+      // Queued behind the long one: gives up after 1 s in the queue.
+      const starved = yield* Effect.fork(bulkhead.execute(Effect.void))
+      yield* TestClock.adjust("500 millis")
+      yield* Fiber.join(holder)
+      yield* TestClock.adjust("499 millis")
+      expect(starved.unsafePoll()).toBeNull()
+      yield* TestClock.adjust("1 millis")
+      expect(yield* Fiber.await(starved)).toEqual(
+        Exit.fail(new Bulkhead.BulkheadRejectedError({ bulkheadName: "qt", reason: "QueueTimeout" }))
+      )
+      yield* TestClock.adjust("10 seconds")
+      expect(yield* Fiber.join(long)).toBe("done")
+      expect(yield* bulkhead.stats).toEqual({ active: 0, queued: 0, rejected: 1 })
+    }))
+
+  it.effect("a caller interrupted while queued leaves the queue", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ name: "int", maxConcurrent: 1, maxQueue: 2 })
+      const gate = yield* Deferred.make<void>()
+      const holder = yield* Effect.fork(bulkhead.execute(Deferred.await(gate)))
+      yield* Effect.yieldNow()
+      let ranInterrupted = false
+      const leaving = yield* Effect.fork(bulkhead.execute(Effect.sync(() => {
+        ranInterrupted = true
+      })))
+      const staying = yield* Effect.fork(bulkhead.execute(Effect.succeed("ran")))
+      yield* Effect.yieldNow()
+      expect((yield* bulkhead.stats).queued).toBe(2)
+      yield* Fiber.interrupt(leaving)
+      expect((yield* bulkhead.stats).queued).toBe(1)
+      // The freed queue place can be taken again.
+      const third = yield* Effect.fork(bulkhead.execute(Effect.succeed("third")))
+      yield* Effect.yieldNow()
+      expect((yield* bulkhead.stats).queued).toBe(2)
+      yield* Deferred.succeed(gate, undefined)
+      yield* Fiber.join(holder)
+      expect(yield* Fiber.join(staying)).toBe("ran")
+      expect(yield* Fiber.join(third)).toBe("third")
+      expect(ranInterrupted).toBe(false)
+      expect(yield* bulkhead.stats).toEqual({ active: 0, queued: 0, rejected: 0 })
+    }))
+
+  it.effect("a queue wait is cut to the deadline", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ name: "dl", maxConcurrent: 1, maxQueue: 1, queueTimeout: "5 seconds" })
+      yield* Effect.fork(bulkhead.execute(Effect.never))
+      yield* Effect.yieldNow()
+      const waiting = yield* Effect.fork(bulkhead.execute(Effect.void).pipe(Deadline.within("2 seconds")))
+      yield* TestClock.adjust("2 seconds")
+      expect(yield* Fiber.await(waiting)).toEqual(
+        Exit.fail(new Timeout.TimeoutError({ duration: Duration.seconds(2), scope: "deadline" }))
+      )
+      expect(yield* bulkhead.stats).toEqual({ active: 1, queued: 0, rejected: 0 })
+    }))
+
+  it.effect("a slot is released when the call fails, dies or is interrupted", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ name: "rel", maxConcurrent: 1 })
+      yield* Effect.exit(bulkhead.execute(Effect.fail("boom")))
+      yield* Effect.exit(bulkhead.execute(Effect.die("bug")))
+      const f = yield* Effect.fork(bulkhead.execute(Effect.never))
+      yield* Effect.yieldNow()
+      yield* Fiber.interrupt(f)
+      expect(yield* bulkhead.stats).toEqual({ active: 0, queued: 0, rejected: 0 })
+    }))
+
+  it.effect.prop(
+    "never more than maxConcurrent run, under 1,000 random callers with random interruption",
+    {
+      seed: FastCheck.integer(),
+      max: FastCheck.integer({ min: 1, max: 8 }),
+      queue: FastCheck.integer({ min: 0, max: 50 })
+    },
+    ({ max, queue, seed }) =>
+      Effect.gen(function*() {
+        const bulkhead = yield* Bulkhead.make({ name: "prop", maxConcurrent: max, maxQueue: queue })
+        let running = 0
+        let peak = 0
+        let rejected = 0
+        const call = (work: number) =>
+          bulkhead.execute(
+            Effect.acquireUseRelease(
+              Effect.sync(() => {
+                running++
+                peak = Math.max(peak, running)
+              }),
+              () => Effect.sleep(Duration.millis(work)),
+              () => Effect.sync(() => running--)
+            )
+          ).pipe(Effect.catchTag("BulkheadRejectedError", () => Effect.sync(() => rejected++)))
+        const fibers: Array<Fiber.RuntimeFiber<unknown>> = []
+        for (let i = 0; i < 1000; i++) {
+          const work = yield* Random.nextIntBetween(1, 50)
+          fibers.push(yield* Effect.fork(call(work)))
+          if ((yield* Random.nextIntBetween(0, 4)) === 0) {
+            const victim = fibers[yield* Random.nextIntBetween(0, fibers.length)]!
+            yield* Effect.fork(Fiber.interrupt(victim))
+          }
+          if ((yield* Random.nextIntBetween(0, 10)) === 0) yield* TestClock.adjust(Duration.millis(10))
+        }
+        yield* TestClock.adjust("1 hour")
+        yield* Effect.forEach(fibers, Fiber.await)
+        expect(peak).toBeLessThanOrEqual(max)
+        expect(peak).toBeGreaterThan(0)
+        expect(running).toBe(0)
+        const stats = yield* bulkhead.stats
+        expect(stats).toEqual({ active: 0, queued: 0, rejected })
+      }).pipe(Effect.withRandom(Random.make(seed))),
+    { fastCheck: { numRuns: 4 } }
+  )
+
+  it.effect("keyed: one bulkhead per key, busy keys are never forgotten", () =>
+    Effect.gen(function*() {
+      const perHost = yield* Bulkhead.keyed<string>({
+        name: "hosts",
+        maxConcurrent: 1,
+        maxKeys: 1,
+        idleTtl: "1 second"
+      })
+      const a = yield* Effect.fork(perHost.execute("a", Effect.never))
+      yield* Effect.yieldNow()
+      // Another key has its own slot, even though maxKeys is 1: "a" is busy and cannot be evicted.
+      expect(yield* perHost.execute("b", Effect.succeed("b"))).toBe("b")
+      const exit = yield* Effect.exit(perHost.execute("a", Effect.void))
+      expect(exit).toEqual(
+        Exit.fail(new Bulkhead.BulkheadRejectedError({ bulkheadName: "hosts", reason: "QueueFull" }))
+      )
+      expect((yield* perHost.stats).active).toBe(1)
+      yield* Fiber.interrupt(a)
+      yield* TestClock.adjust("2 seconds")
+      yield* perHost.execute("c", Effect.void)
+      expect((yield* perHost.stats).keys).toBe(1)
+    }))
+
+  it.effect("registers in the registry; a duplicate name fails", () =>
+    Effect.gen(function*() {
+      yield* Bulkhead.make({ name: "reg", maxConcurrent: 3 })
+      const entries = yield* ResilienceRegistry.entries
+      expect(entries.map((e) => [e.kind, e.name])).toEqual([["bulkhead", "reg"]])
+      const status = yield* entries[0]!.status
+      expect(status.details).toMatchObject({ active: 0, maxConcurrent: 3 })
+      const dup = yield* Effect.flip(Bulkhead.make({ name: "reg", maxConcurrent: 1 }))
+      expect(dup._tag).toBe("DuplicateNameError")
+    }).pipe(Effect.provide(ResilienceRegistry.layer)))
+
+  it.effect("bad options fail with InvalidOptionsError naming the field", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Bulkhead.make({ name: "bad", maxConcurrent: 0 }))
+      expect(error).toBeInstanceOf(InvalidOptionsError.InvalidOptionsError)
+      expect(error).toMatchObject({ field: "maxConcurrent", value: 0 })
+      const queue = yield* Effect.flip(Bulkhead.make({ name: "bad", maxConcurrent: 1, maxQueue: -1 }))
+      expect(queue).toMatchObject({ field: "maxQueue", value: -1 })
+      expect(Bulkhead.isBulkhead(yield* Bulkhead.make({ name: "ok", maxConcurrent: 1 }))).toBe(true)
+    }))
+})
