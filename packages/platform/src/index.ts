@@ -11,3 +11,8 @@ export * as Health from "./Health.js"
  * @since 0.1.0
  */
 export * as Prometheus from "./Prometheus.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as GracefulShutdown from "./GracefulShutdown.js"

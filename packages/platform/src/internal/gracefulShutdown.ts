@@ -1,0 +1,197 @@
+import { validated } from "@effect-resilience/core/internal/validate"
+import type { InvalidOptionsError } from "@effect-resilience/core/InvalidOptionsError"
+import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
+import type * as HttpApp from "@effect/platform/HttpApp"
+import type * as HttpMiddleware from "@effect/platform/HttpMiddleware"
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import type { Teardown } from "@effect/platform/Runtime"
+import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import { IncomingMessage, type ServerResponse } from "node:http"
+import type { Socket } from "node:net"
+import type * as Api from "../GracefulShutdown.js"
+import { tag as healthTag } from "./health.js"
+
+/** @internal */
+export class DrainTimeoutError extends Data.TaggedError("DrainTimeoutError")<{
+  /** Requests still running when the deadline passed (they were interrupted). */
+  readonly interrupted: number
+  /** The drain deadline that passed. */
+  readonly drainTimeout: Duration.Duration
+}> {
+  override get message(): string {
+    return `drain deadline of ${
+      Duration.format(this.drainTimeout)
+    } passed with ${this.interrupted} request(s) in flight; they were interrupted`
+  }
+}
+
+/** @internal */
+export const tag = Context.GenericTag<Api.GracefulShutdown, Api.GracefulShutdownService>(
+  "@effect-resilience/platform/GracefulShutdown"
+)
+
+/** @internal */
+export const drainTimeoutExitCode = 75
+
+interface InFlight {
+  readonly fiber: Fiber.RuntimeFiber<unknown, unknown>
+  readonly response: ServerResponse | undefined
+  readonly socket: Socket | undefined
+}
+
+class Tracker {
+  readonly requests = new Set<InFlight>()
+  /** Sockets that have carried a request, with their number of requests in flight. */
+  readonly sockets = new Map<Socket, number>()
+  draining = false
+  constructor(readonly idle: Deferred.Deferred<void>) {}
+
+  start(entry: InFlight): void {
+    this.requests.add(entry)
+    const socket = entry.socket
+    if (socket !== undefined) {
+      const active = this.sockets.get(socket)
+      if (active === undefined) {
+        this.sockets.set(socket, 1)
+        socket.once("close", () => this.sockets.delete(socket))
+      } else {
+        this.sockets.set(socket, active + 1)
+      }
+    }
+    if (this.draining) closeAfterResponse(entry.response)
+  }
+
+  end(entry: InFlight): void {
+    this.requests.delete(entry)
+    const socket = entry.socket
+    if (socket !== undefined) {
+      const active = this.sockets.get(socket)
+      if (active !== undefined) this.sockets.set(socket, active - 1)
+    }
+    if (this.draining && this.requests.size === 0) Deferred.unsafeDone(this.idle, Exit.void)
+  }
+
+  /** Drain begins: idle keep-alive connections close now, busy ones after their response. */
+  beginDrain(): void {
+    this.draining = true
+    for (const [socket, active] of this.sockets) {
+      if (active === 0) socket.destroy()
+    }
+    for (const entry of this.requests) closeAfterResponse(entry.response)
+    if (this.requests.size === 0) Deferred.unsafeDone(this.idle, Exit.void)
+  }
+}
+
+const closeAfterResponse = (response: ServerResponse | undefined): void => {
+  if (response !== undefined && !response.headersSent) response.setHeader("connection", "close")
+}
+
+/** The Node response and socket behind an `HttpServerRequest`, when the server is `NodeHttpServer`. */
+const nodeParts = (request: HttpServerRequest.HttpServerRequest) =>
+  request.source instanceof IncomingMessage
+    ? { socket: request.source.socket, response: NodeHttpServerRequest.toServerResponse(request) }
+    : { socket: undefined, response: undefined }
+
+const makeMiddleware = (tracker: Tracker) => <E, R>(app: HttpApp.Default<E, R>): HttpApp.Default<E, R> =>
+  Effect.withFiberRuntime((fiber) => {
+    const request = Context.unsafeGet(fiber.currentContext, HttpServerRequest.HttpServerRequest)
+    const { response, socket } = nodeParts(request)
+    const entry: InFlight = { fiber, response, socket }
+    tracker.start(entry)
+    return Effect.ensuring(app, Effect.sync(() => tracker.end(entry)))
+  })
+
+/** @internal */
+export const layer = (
+  options: Api.GracefulShutdown.Options = {}
+): Layer.Layer<HttpServer.HttpServer | Api.GracefulShutdown, InvalidOptionsError, HttpServer.HttpServer> =>
+  Layer.effectContext(Effect.gen(function*() {
+    const config = yield* validated("GracefulShutdown.layer", (v) => ({
+      preStopDelay: v.duration("preStopDelay", options.preStopDelay ?? 0, { finite: true }),
+      drainTimeout: v.duration("drainTimeout", options.drainTimeout ?? "20 seconds", { finite: true }),
+      interruptGrace: v.duration("interruptGrace", options.interruptGrace ?? "1 second", { finite: true })
+    }))
+    const server = yield* HttpServer.HttpServer
+    const health = yield* Effect.serviceOption(healthTag)
+    const tracker = new Tracker(yield* Deferred.make<void>())
+    const middleware = makeMiddleware(tracker)
+    const drained = yield* Deferred.make<void, DrainTimeoutError>()
+    let started = false
+
+    const drainOnce: Effect.Effect<void, DrainTimeoutError> = Effect.gen(function*() {
+      const inFlightAtStart = tracker.requests.size
+      tracker.beginDrain()
+      if (Option.isSome(health)) yield* health.value.markDraining
+      yield* Effect.logInfo(`shutdown: draining, ${inFlightAtStart} request(s) in flight`)
+      yield* Effect.sleep(config.preStopDelay)
+      // finalizers run uninterruptibly: the wait is made interruptible so that its timeout can cut it
+      const clean = yield* Deferred.await(tracker.idle).pipe(
+        Effect.interruptible,
+        Effect.timeout(config.drainTimeout),
+        Effect.option
+      )
+      if (Option.isSome(clean)) {
+        yield* Effect.logInfo("shutdown: drained, every request answered")
+        return
+      }
+      const interrupted = tracker.requests.size
+      const self = yield* Effect.fiberId
+      for (const entry of tracker.requests) entry.fiber.unsafeInterruptAsFork(self)
+      // the interrupted requests answer 503 and close; what cannot is cut off so the server can close
+      yield* Deferred.await(tracker.idle).pipe(
+        Effect.interruptible,
+        Effect.timeout(config.interruptGrace),
+        Effect.ignore
+      )
+      for (const entry of tracker.requests) entry.socket?.destroy()
+      const error = new DrainTimeoutError({ interrupted, drainTimeout: config.drainTimeout })
+      yield* Effect.logError(`shutdown: ${error.message}`)
+      return yield* Effect.fail(error)
+    })
+
+    // the drain may be registered by several `serve` calls: the first runs it, the others wait for it
+    const drain: Effect.Effect<void> = Effect.suspend(() => {
+      if (started) return Deferred.await(drained)
+      started = true
+      return Effect.intoDeferred(drainOnce, drained).pipe(Effect.zipRight(Deferred.await(drained)))
+    }).pipe(
+      // a finalizer cannot fail: the deadline that passed becomes a defect, so the exit of the main fiber says it
+      Effect.orDie
+    )
+
+    const wrapped = HttpServer.make({
+      address: server.address,
+      serve: (app, userMiddleware?: HttpMiddleware.HttpMiddleware) =>
+        Effect.zipRight(
+          server.serve(app, (inner) => middleware(userMiddleware === undefined ? inner : userMiddleware(inner))),
+          Effect.addFinalizer(() => drain)
+        )
+    })
+
+    const service: Api.GracefulShutdownService = {
+      inFlight: Effect.sync(() => tracker.requests.size),
+      draining: Effect.sync(() => tracker.draining)
+    }
+    return Context.make(HttpServer.HttpServer, wrapped).pipe(Context.add(tag, service))
+  }))
+
+const isDrainTimeout = (defect: unknown): boolean => defect instanceof DrainTimeoutError
+
+/** @internal */
+export const teardown: Teardown = (exit, onExit) => {
+  if (Exit.isSuccess(exit)) return onExit(0)
+  if (Cause.defects(exit.cause).pipe((defects) => Array.from(defects).some(isDrainTimeout))) {
+    return onExit(drainTimeoutExitCode)
+  }
+  onExit(Cause.isInterruptedOnly(exit.cause) ? 0 : 1)
+}

@@ -1,0 +1,262 @@
+import { GracefulShutdown, Health } from "@effect-resilience/platform"
+import { HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import { Cause, Deferred, Effect, Exit, Fiber, FiberId, Layer, Option, Scope, TestClock } from "effect"
+import { type ChildProcess, spawn } from "node:child_process"
+import * as Http from "node:http"
+import type { Socket } from "node:net"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..")
+const fixture = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "fixtures/server.ts")
+
+interface Reply {
+  readonly status: number
+  readonly body: string
+  readonly connection: string | undefined
+  readonly socket: Socket
+}
+
+/** One GET on loopback; fails after 20 s so that nothing waits forever. */
+const get = (port: number, urlPath: string, agent: Http.Agent | false): Promise<Reply> =>
+  new Promise((resolve, reject) => {
+    let socket: Socket | undefined
+    const request = Http.get({ host: "127.0.0.1", port, path: urlPath, agent, timeout: 20_000 }, (response) => {
+      let body = ""
+      response.setEncoding("utf8")
+      response.on("data", (chunk: string) => (body += chunk))
+      response.on(
+        "end",
+        () =>
+          resolve({ status: response.statusCode ?? 0, body, connection: response.headers.connection, socket: socket! })
+      )
+      response.on("error", reject)
+    })
+    request.on("socket", (s: Socket) => (socket = s))
+    request.on("timeout", () => request.destroy(new Error(`GET ${urlPath} timed out`)))
+    request.on("error", reject)
+  })
+
+interface Child {
+  readonly process: ChildProcess
+  readonly port: number
+  readonly exited: Promise<number | null>
+  /** Everything the child printed (logs go to stdout). */
+  readonly output: () => string
+}
+
+/** Starts the fixture service with tsx and waits for it to listen (at most 30 s); kills it when the scope closes. */
+const startChild = (env: Record<string, string>) =>
+  Effect.acquireRelease(
+    Effect.promise(() =>
+      new Promise<Child>((resolve, reject) => {
+        const child = spawn(process.execPath, ["--conditions=source", "--import", "tsx", fixture], {
+          cwd: root,
+          env: { ...process.env, ...env },
+          stdio: ["ignore", "pipe", "pipe"]
+        })
+        let output = ""
+        const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)))
+        const timer = setTimeout(() => reject(new Error(`the fixture did not start: ${output}`)), 30_000)
+        child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()))
+        child.stdout!.on("data", (chunk: Buffer) => {
+          output += chunk.toString()
+          const line = output.split("\n").find((l) => l.startsWith("{\"event\":\"listening\""))
+          if (line !== undefined) {
+            clearTimeout(timer)
+            resolve({ process: child, port: JSON.parse(line).port, exited, output: () => output })
+          }
+        })
+        child.once("exit", (code) => {
+          clearTimeout(timer)
+          reject(new Error(`the fixture exited with ${code}: ${output}`))
+        })
+      })
+    ),
+    (child) => Effect.sync(() => child.process.exitCode === null && child.process.kill("SIGKILL"))
+  )
+
+/** Polls `/stats` until `n` requests are in flight (besides the poll itself), at most 100 times. */
+const awaitInFlight = (child: Child, n: number) =>
+  Effect.promise(async () => {
+    for (let i = 0; i < 100; i++) {
+      const { body } = await get(child.port, "/stats", false)
+      if ((JSON.parse(body) as { inFlight: number }).inFlight - 1 >= n) return
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    throw new Error(`never saw ${n} requests in flight`)
+  })
+
+/** Polls `/health/ready` until it answers 503 or the connection is refused, at most 100 times. */
+const awaitNotReady = (child: Child) =>
+  Effect.promise(async () => {
+    for (let i = 0; i < 100; i++) {
+      const reply = await get(child.port, "/health/ready", false).catch(() => undefined)
+      if (reply?.status === 503) return reply
+      if (reply === undefined) return undefined
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    throw new Error("readiness never turned 503")
+  })
+
+describe("GracefulShutdown (child process)", () => {
+  it.scopedLive(
+    "SIGTERM with 50 requests in flight: all answered, readiness 503 during the drain, exit 0",
+    () =>
+      Effect.gen(function*() {
+        const child = yield* startChild({ PRE_STOP_MS: "300", DRAIN_TIMEOUT_MS: "5000" })
+        const agent = new Http.Agent({ keepAlive: true, maxSockets: 100 })
+        const idleAgent = new Http.Agent({ keepAlive: true, maxSockets: 1 })
+        yield* Effect.addFinalizer(() => Effect.sync(() => (agent.destroy(), idleAgent.destroy())))
+        // an idle keep-alive connection, which the drain must close before the slow requests end
+        const idle = yield* Effect.promise(() => get(child.port, "/health/ready", idleAgent))
+        assert.strictEqual(idle.status, 200)
+        let idleClosedAt = Infinity
+        idle.socket.once("close", () => (idleClosedAt = performance.now()))
+
+        const replies = Promise.all(Array.from({ length: 50 }, () => get(child.port, "/slow?ms=1500", agent)))
+        yield* awaitInFlight(child, 50)
+        const signalledAt = performance.now()
+        child.process.kill("SIGTERM")
+
+        const notReady = yield* awaitNotReady(child)
+        assert.isDefined(notReady, "readiness answers during the drain")
+        assert.deepInclude(JSON.parse(notReady!.body), { draining: true })
+
+        const all = yield* Effect.promise(() => replies)
+        assert.isBelow(idleClosedAt, performance.now())
+        assert.strictEqual(all.length, 50)
+        for (const reply of all) {
+          assert.strictEqual(reply.status, 200)
+          assert.strictEqual(reply.body, "done")
+          assert.strictEqual(reply.connection, "close")
+        }
+        const code = yield* Effect.promise(() => child.exited)
+        const elapsed = performance.now() - signalledAt
+        assert.strictEqual(code, 0, child.output())
+        // pre-stop delay plus what was left of the slow requests, well within the 5.3 s deadline
+        assert.isBelow(elapsed, 5_300)
+        assert.include(child.output(), "shutdown: drained, every request answered")
+      }),
+    60_000
+  )
+
+  it.scopedLive(
+    "a drain deadline that passes interrupts the rest (503) and the exit code says so",
+    () =>
+      Effect.gen(function*() {
+        const child = yield* startChild({ PRE_STOP_MS: "0", DRAIN_TIMEOUT_MS: "500" })
+        const replies = Promise.all(Array.from({ length: 5 }, () => get(child.port, "/slow?ms=15000", false)))
+        yield* awaitInFlight(child, 5)
+        child.process.kill("SIGTERM")
+        const all = yield* Effect.promise(() => replies)
+        for (const reply of all) assert.strictEqual(reply.status, 503)
+        const code = yield* Effect.promise(() => child.exited)
+        assert.strictEqual(code, GracefulShutdown.drainTimeoutExitCode)
+        assert.include(child.output(), "drain deadline of 500ms passed with 5 request(s) in flight")
+      }),
+    60_000
+  )
+})
+
+describe("GracefulShutdown (in process)", () => {
+  const ServerLive = NodeHttpServer.layer(Http.createServer, { port: 0, host: "127.0.0.1" })
+
+  it.scoped("the drain waits preStopDelay, then the in-flight requests, by the Clock", () =>
+    Effect.gen(function*() {
+      const release = yield* Deferred.make<void>()
+      const started = yield* Deferred.make<void>()
+      const app = HttpRouter.empty.pipe(
+        HttpRouter.get(
+          "/work",
+          Effect.zipRight(Deferred.succeed(started, undefined), Deferred.await(release)).pipe(
+            Effect.as(HttpServerResponse.text("done"))
+          )
+        ),
+        HttpRouter.concat(Health.router)
+      )
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(
+        HttpServer.serve(app).pipe(
+          Layer.provideMerge(GracefulShutdown.layer({ preStopDelay: "5 seconds", drainTimeout: "10 seconds" })),
+          Layer.provideMerge(ServerLive),
+          Layer.provideMerge(Health.layer({ eventLoop: false }))
+        ),
+        scope
+      )
+      const server = yield* HttpServer.HttpServer.pipe(Effect.provide(context))
+      const shutdown = yield* GracefulShutdown.GracefulShutdown.pipe(Effect.provide(context))
+      const port = server.address._tag === "TcpAddress" ? server.address.port : 0
+      const reply = Effect.runPromise(Effect.promise(() => get(port, "/work", false)))
+      yield* Deferred.await(started)
+      assert.strictEqual(yield* shutdown.inFlight, 1)
+
+      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      yield* TestClock.adjust("0 millis")
+      assert.isTrue(yield* shutdown.draining)
+      const ready = yield* Effect.promise(() => get(port, "/health/ready", false))
+      assert.strictEqual(ready.status, 503)
+      assert.strictEqual(ready.connection, "close")
+      yield* TestClock.adjust("5 seconds")
+      yield* TestClock.adjust("9 seconds")
+      assert.isNull(closing.unsafePoll())
+      yield* Deferred.succeed(release, undefined)
+      const answered = yield* Effect.promise(() => reply)
+      assert.strictEqual(answered.status, 200)
+      assert.strictEqual(answered.body, "done")
+      const exit = yield* Fiber.await(closing)
+      assert.isTrue(Exit.isSuccess(exit))
+    }))
+
+  it.scoped("past the deadline the finalizer dies with DrainTimeoutError and teardown exits with 75", () =>
+    Effect.gen(function*() {
+      const app = HttpRouter.empty.pipe(HttpRouter.get("/hang", Effect.never))
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(
+        HttpServer.serve(app).pipe(
+          Layer.provideMerge(GracefulShutdown.layer({ drainTimeout: "2 seconds", interruptGrace: "1 second" })),
+          Layer.provideMerge(ServerLive)
+        ),
+        scope
+      )
+      const server = yield* HttpServer.HttpServer.pipe(Effect.provide(context))
+      const shutdown = yield* GracefulShutdown.GracefulShutdown.pipe(Effect.provide(context))
+      const port = server.address._tag === "TcpAddress" ? server.address.port : 0
+      const reply = Effect.runPromise(Effect.promise(() => get(port, "/hang", false)))
+      for (let i = 0; i < 400 && (yield* shutdown.inFlight) < 1; i++) {
+        yield* Effect.promise(() => new Promise((r) => setTimeout(r, 5)))
+      }
+      assert.strictEqual(yield* shutdown.inFlight, 1)
+
+      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      yield* TestClock.adjust("1999 millis")
+      assert.isNull(closing.unsafePoll())
+      yield* TestClock.adjust("1 millis")
+      assert.strictEqual((yield* Effect.promise(() => reply)).status, 503)
+      const exit = yield* Fiber.await(closing)
+      assert.isTrue(Exit.isFailure(exit))
+      const defect = Exit.isFailure(exit) ? Option.getOrUndefined(Cause.dieOption(exit.cause)) : undefined
+      assert.instanceOf(defect, GracefulShutdown.DrainTimeoutError)
+      assert.strictEqual((defect as GracefulShutdown.DrainTimeoutError).interrupted, 1)
+
+      const codes: Array<number> = []
+      GracefulShutdown.teardown(exit, (code) => codes.push(code))
+      GracefulShutdown.teardown(Exit.interrupt(FiberId.none), (code) => codes.push(code))
+      GracefulShutdown.teardown(Exit.die("boom"), (code) => codes.push(code))
+      GracefulShutdown.teardown(Exit.void, (code) => codes.push(code))
+      assert.deepStrictEqual(codes, [75, 0, 1, 0])
+    }))
+
+  it.effect("bad options fail with InvalidOptionsError naming the field", () =>
+    Effect.gen(function*() {
+      const error = yield* Layer.build(GracefulShutdown.layer({ drainTimeout: "-1 seconds" })).pipe(
+        Effect.provide(NodeHttpServer.layer(Http.createServer, { port: 0, host: "127.0.0.1" })),
+        Effect.scoped,
+        Effect.flip
+      )
+      assert.strictEqual(error._tag, "InvalidOptionsError")
+      if (error._tag === "InvalidOptionsError") assert.strictEqual(error.field, "drainTimeout")
+    }))
+})
