@@ -1,0 +1,427 @@
+import { ResilienceMetrics, ResilienceRegistry } from "@effect-resilience/core"
+import { ResourcePool } from "@effect-resilience/pool"
+import { describe, expect, it } from "@effect/vitest"
+import {
+  Duration,
+  Effect,
+  Exit,
+  FastCheck,
+  Fiber,
+  Logger,
+  Metric,
+  MetricState,
+  Option,
+  Random,
+  Ref,
+  Scope,
+  TestClock
+} from "effect"
+
+interface Conn {
+  readonly id: number
+  closed: boolean
+  broken: boolean
+}
+
+/** A resource factory that records what it created and closed. */
+const factory = Effect.sync(() => {
+  let next = 0
+  const created: Array<Conn> = []
+  const acquire = Effect.acquireRelease(
+    Effect.sync(() => {
+      const conn: Conn = { id: ++next, closed: false, broken: false }
+      created.push(conn)
+      return conn
+    }),
+    (conn) => Effect.sync(() => void (conn.closed = true))
+  )
+  return { acquire, created, open: () => created.filter((c) => !c.closed).length }
+})
+
+const counterValue = (metric: Metric.Metric.Counter<number>) =>
+  Effect.map(Metric.value(metric), (state: MetricState.MetricState.Counter<number>) => state.count)
+
+describe("ResourcePool", () => {
+  describe("options", () => {
+    it.scoped("rejects bad options naming the field", () =>
+      Effect.gen(function*() {
+        const { acquire } = yield* factory
+        const cases: Array<[Partial<ResourcePool.ResourcePool.Options<Conn, never, never>>, string]> = [
+          [{ max: 0 }, "max"],
+          [{ min: 5, max: 2 }, "min"],
+          [{ min: -1 }, "min"],
+          [{ acquireTimeout: -1 }, "acquireTimeout"],
+          [{ acquireTimeout: "-2 seconds" }, "acquireTimeout"],
+          [{ idleTimeout: -5 }, "idleTimeout"],
+          [{ maxLifetime: Duration.infinity }, "maxLifetime"],
+          [{ drainTimeout: -1 }, "drainTimeout"],
+          [{ leakDetection: 0 }, "leakDetection"],
+          [{ name: "" }, "name"]
+        ]
+        for (const [bad, field] of cases) {
+          const error = yield* Effect.flip(ResourcePool.make({ name: "bad", acquire, ...bad }))
+          expect(error._tag).toBe("InvalidOptionsError")
+          if (error._tag === "InvalidOptionsError") expect(error.field).toBe(field)
+        }
+      }))
+  })
+
+  describe("borrowing", () => {
+    it.scoped("gives the resource back on success, failure and interruption", () =>
+      Effect.gen(function*() {
+        const { acquire, created } = yield* factory
+        const pool = yield* ResourcePool.make({ name: "back", acquire, max: 1 })
+        expect(yield* pool.use((c) => Effect.succeed(c.id))).toBe(1)
+        expect(yield* Effect.flip(pool.use(() => Effect.fail("boom" as const)))).toBe("boom")
+        const exit = yield* Effect.exit(pool.use(() => Effect.die("defect")))
+        expect(Exit.isFailure(exit)).toBe(true)
+        const fiber = yield* Effect.fork(pool.use(() => Effect.never))
+        yield* TestClock.adjust(1)
+        expect((yield* pool.stats).borrowed).toBe(1)
+        yield* Fiber.interrupt(fiber)
+        expect(yield* pool.stats).toEqual({ size: 1, idle: 1, borrowed: 0, waiting: 0 })
+        // Scoped borrowing: back when the scope closes.
+        const scope = yield* Scope.make()
+        const conn = yield* Scope.extend(pool.get, scope)
+        expect(conn.id).toBe(1)
+        expect((yield* pool.stats).borrowed).toBe(1)
+        yield* Scope.close(scope, Exit.void)
+        expect((yield* pool.stats).borrowed).toBe(0)
+        expect(created.length).toBe(1)
+      }))
+
+    it.scoped("the acquire timeout fires at the configured time when the pool is exhausted", () =>
+      Effect.gen(function*() {
+        const { acquire } = yield* factory
+        const pool = yield* ResourcePool.make({ name: "exhausted", acquire, max: 1, acquireTimeout: "1 second" })
+        const holder = yield* Effect.forkScoped(pool.use(() => Effect.never))
+        yield* TestClock.adjust(1)
+        const waiter = yield* Effect.fork(pool.use(() => Effect.void))
+        yield* TestClock.adjust(1)
+        expect((yield* pool.stats).waiting).toBe(1)
+        yield* TestClock.adjust("998 millis")
+        expect(Option.isNone(yield* Fiber.poll(waiter))).toBe(true)
+        yield* TestClock.adjust("1 millis")
+        const error = yield* Effect.flip(Fiber.join(waiter))
+        expect(error._tag).toBe("PoolTimeoutError")
+        if (error._tag === "PoolTimeoutError") {
+          expect(error.poolName).toBe("exhausted")
+          expect(Duration.toMillis(error.waited)).toBe(1000)
+        }
+        expect((yield* pool.stats).waiting).toBe(0)
+        const timeouts = Metric.tagged(ResilienceMetrics.poolTimeoutsTotal, "name", "exhausted")
+        expect(yield* counterValue(timeouts)).toBe(1)
+        yield* Fiber.interrupt(holder)
+      }))
+
+    it.scoped("a waiter gets the resource as soon as it is given back, in order", () =>
+      Effect.gen(function*() {
+        const { acquire } = yield* factory
+        const pool = yield* ResourcePool.make({ name: "fifo", acquire, max: 1, acquireTimeout: "10 seconds" })
+        const order: Array<number> = []
+        const holder = yield* Effect.fork(pool.use(() => Effect.sleep("1 second")))
+        yield* TestClock.adjust(1)
+        const a = yield* Effect.fork(pool.use(() => Effect.sync(() => order.push(1))))
+        yield* TestClock.adjust(1)
+        const b = yield* Effect.fork(pool.use(() => Effect.sync(() => order.push(2))))
+        yield* TestClock.adjust("1 second")
+        yield* Fiber.join(holder)
+        yield* Fiber.join(a)
+        yield* Fiber.join(b)
+        expect(order).toEqual([1, 2])
+      }))
+
+    it.scoped("a creation that never completes times out at acquireTimeout", () =>
+      Effect.gen(function*() {
+        const pool = yield* ResourcePool.make({ name: "hang", acquire: Effect.never, acquireTimeout: "2 seconds" })
+        const waiter = yield* Effect.fork(pool.use(() => Effect.void))
+        yield* TestClock.adjust("1999 millis")
+        expect(Option.isNone(yield* Fiber.poll(waiter))).toBe(true)
+        yield* TestClock.adjust("1 millis")
+        const error = yield* Effect.flip(Fiber.join(waiter))
+        expect(error._tag).toBe("PoolTimeoutError")
+        yield* TestClock.adjust("1 second")
+        expect(yield* pool.stats).toEqual({ size: 0, idle: 0, borrowed: 0, waiting: 0 })
+      }))
+
+    it.scoped("failed creation backs off instead of spinning, then recovers", () =>
+      Effect.gen(function*() {
+        let attempts = 0
+        let healthy = false
+        const acquire = Effect.suspend(() => {
+          attempts++
+          return healthy
+            ? Effect.succeed(attempts)
+            : Effect.fail({ _tag: "ConnectError" as const, code: "ECONNREFUSED" })
+        })
+        const pool = yield* ResourcePool.make({ name: "failing", acquire, acquireTimeout: "5 seconds" })
+        const waiter = yield* Effect.fork(pool.use(Effect.succeed))
+        yield* TestClock.adjust("5 seconds")
+        const error = yield* Effect.flip(Fiber.join(waiter))
+        expect(error._tag).toBe("PoolTimeoutError")
+        expect(error.lastError).toEqual({ _tag: "ConnectError", code: "ECONNREFUSED" })
+        expect(error.message).toContain("ConnectError(ECONNREFUSED)")
+        // 50 ms doubling up to 1 s, jittered: a handful of attempts in 5 s, not thousands.
+        expect(attempts).toBeGreaterThanOrEqual(5)
+        expect(attempts).toBeLessThanOrEqual(12)
+        const status = yield* pool.status
+        expect(status.healthy).toBe(false)
+        expect(status.state).toBe("failing")
+        healthy = true
+        const recovered = yield* Effect.fork(pool.use(Effect.succeed))
+        yield* TestClock.adjust("2 seconds")
+        expect(typeof (yield* Fiber.join(recovered))).toBe("number")
+        expect((yield* pool.status).healthy).toBe(true)
+      }).pipe(Effect.withRandom(Random.make(7))))
+  })
+
+  describe("validation", () => {
+    it.scoped("evicts broken resources and reuses good ones, unseen by the caller", () =>
+      Effect.gen(function*() {
+        const { acquire, created } = yield* factory
+        let validations = 0
+        const pool = yield* ResourcePool.make({
+          name: "validated",
+          acquire,
+          max: 2,
+          validate: (c) => Effect.sync(() => (validations++, !c.broken))
+        })
+        const first = yield* pool.use((c) => Effect.succeed(c))
+        expect(yield* pool.use((c) => Effect.succeed(c.id))).toBe(first.id)
+        first.broken = true
+        const next = yield* pool.use((c) => Effect.succeed(c))
+        expect(next.id).not.toBe(first.id)
+        expect(first.closed).toBe(true)
+        expect(yield* pool.use((c) => Effect.succeed(c.id))).toBe(next.id)
+        expect(created.length).toBe(2)
+        expect(validations).toBe(5)
+        const invalidated = Metric.tagged(ResilienceMetrics.poolInvalidatedTotal, "name", "validated")
+        expect(yield* counterValue(invalidated)).toBe(1)
+      }))
+
+    it.scoped("validates only after the idle threshold when validateOnBorrow is a duration", () =>
+      Effect.gen(function*() {
+        const { acquire } = yield* factory
+        let validations = 0
+        const pool = yield* ResourcePool.make({
+          name: "cheap",
+          acquire,
+          validate: () => Effect.sync(() => (validations++, true)),
+          validateOnBorrow: "30 seconds"
+        })
+        yield* pool.use(() => Effect.void)
+        yield* TestClock.adjust("10 seconds")
+        yield* pool.use(() => Effect.void)
+        expect(validations).toBe(0)
+        yield* TestClock.adjust("30 seconds")
+        yield* pool.use(() => Effect.void)
+        expect(validations).toBe(1)
+      }))
+
+    it.scoped("invalidate closes a borrowed resource when it is given back", () =>
+      Effect.gen(function*() {
+        const { acquire } = yield* factory
+        const pool = yield* ResourcePool.make({ name: "invalidate", acquire })
+        const conn = yield* pool.use((c) => Effect.as(pool.invalidate(c), c))
+        expect(conn.closed).toBe(true)
+        expect((yield* pool.use(Effect.succeed)).id).not.toBe(conn.id)
+      }))
+  })
+
+  describe("lifetime and idle eviction", () => {
+    it.scoped("a resource older than maxLifetime is replaced", () =>
+      Effect.gen(function*() {
+        const { acquire } = yield* factory
+        const pool = yield* ResourcePool.make({ name: "lifetime", acquire, maxLifetime: "1 minute" })
+        const first = yield* pool.use(Effect.succeed)
+        yield* TestClock.adjust("59 seconds")
+        expect((yield* pool.use(Effect.succeed)).id).toBe(first.id)
+        // Borrowed when it expires: closed when given back.
+        const fiber = yield* Effect.fork(pool.use(() => Effect.sleep("10 seconds")))
+        yield* TestClock.adjust("2 seconds")
+        expect(first.closed).toBe(false)
+        yield* TestClock.adjust("10 seconds")
+        yield* Fiber.join(fiber)
+        expect(first.closed).toBe(true)
+        expect((yield* pool.use(Effect.succeed)).id).not.toBe(first.id)
+      }))
+
+    it.scoped("idle resources beyond min are closed after idleTimeout", () =>
+      Effect.gen(function*() {
+        const { acquire, open } = yield* factory
+        const pool = yield* ResourcePool.make({ name: "idle", acquire, min: 1, max: 4, idleTimeout: "1 minute" })
+        yield* Effect.forEach([1, 2, 3, 4], () => pool.use(() => Effect.sleep("1 second")), { concurrency: 4 }).pipe(
+          Effect.fork,
+          Effect.zipLeft(TestClock.adjust("1 second")),
+          Effect.flatMap(Fiber.join)
+        )
+        expect((yield* pool.stats).size).toBe(4)
+        yield* TestClock.adjust("30 seconds")
+        expect((yield* pool.stats).size).toBe(4)
+        yield* TestClock.adjust("1 minute")
+        expect(yield* pool.stats).toEqual({ size: 1, idle: 1, borrowed: 0, waiting: 0 })
+        expect(open()).toBe(1)
+      }))
+  })
+
+  describe("leak detection", () => {
+    it.scoped("warns once, in the log and the metric, about a resource held too long", () =>
+      Effect.gen(function*() {
+        const { acquire } = yield* factory
+        const lines: Array<string> = []
+        const logger = Logger.make(({ message }) => lines.push(String(message)))
+        const pool = yield* ResourcePool.make({ name: "leaky", acquire, leakDetection: "5 seconds" }).pipe(
+          Effect.provide(Logger.replace(Logger.defaultLogger, logger))
+        )
+        const holder = yield* Effect.forkScoped(pool.use(() => Effect.never))
+        yield* TestClock.adjust("4 seconds")
+        expect(lines.filter((l) => l.includes("possible leak"))).toEqual([])
+        yield* TestClock.adjust("10 seconds")
+        expect(lines.filter((l) => l.includes("possible leak")).length).toBe(1)
+        const leaks = Metric.tagged(ResourcePool.leakWarningsTotal, "name", "leaky")
+        expect(yield* counterValue(leaks)).toBe(1)
+        yield* Fiber.interrupt(holder)
+      }))
+  })
+
+  describe("drain", () => {
+    it.effect("closing the scope waits for borrowed resources", () =>
+      Effect.gen(function*() {
+        const { acquire, created } = yield* factory
+        const scope = yield* Scope.make()
+        const pool = yield* Scope.extend(
+          ResourcePool.make({ name: "drain", acquire, drainTimeout: "10 seconds" }),
+          scope
+        )
+        const borrower = yield* Effect.fork(pool.use(() => Effect.sleep("3 seconds")))
+        yield* TestClock.adjust(1)
+        const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+        yield* TestClock.adjust("2 seconds")
+        expect(Option.isNone(yield* Fiber.poll(closing))).toBe(true)
+        // A new borrow is refused while draining.
+        expect(Exit.isInterrupted(yield* Effect.exit(pool.use(() => Effect.void)))).toBe(true)
+        yield* TestClock.adjust("1 second")
+        yield* Fiber.join(closing)
+        expect(Exit.isSuccess(yield* Fiber.await(borrower))).toBe(true)
+        expect(created.every((c) => c.closed)).toBe(true)
+      }))
+
+    it.effect("then interrupts the borrowers after drainTimeout", () =>
+      Effect.gen(function*() {
+        const { acquire, created } = yield* factory
+        const scope = yield* Scope.make()
+        const pool = yield* Scope.extend(
+          ResourcePool.make({ name: "drain-interrupt", acquire, drainTimeout: "10 seconds" }),
+          scope
+        )
+        const borrower = yield* Effect.fork(pool.use(() => Effect.never))
+        // A scope that outlives its fiber: given back for it.
+        const outer = yield* Scope.make()
+        yield* Effect.fork(Scope.extend(pool.get, outer)).pipe(Effect.flatMap(Fiber.join))
+        yield* TestClock.adjust(1)
+        const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+        yield* TestClock.adjust("9 seconds")
+        expect(Option.isNone(yield* Fiber.poll(closing))).toBe(true)
+        yield* TestClock.adjust("1 second")
+        yield* Fiber.join(closing)
+        expect(Exit.isInterrupted(yield* Fiber.await(borrower))).toBe(true)
+        expect(created.length).toBe(2)
+        expect(created.every((c) => c.closed)).toBe(true)
+      }))
+  })
+
+  describe("registry and metrics", () => {
+    it.scoped("registers as a pool with its status, and reports its resources on flush", () =>
+      Effect.gen(function*() {
+        const { acquire } = yield* factory
+        const pool = yield* ResourcePool.make({ name: "registered", acquire, max: 3 })
+        const holder = yield* Effect.forkScoped(pool.use(() => Effect.never))
+        yield* pool.use(() => Effect.void)
+        yield* TestClock.adjust(1)
+        const entries = yield* ResilienceRegistry.entries
+        const entry = entries.find((e) => e.kind === "pool" && e.name === "registered")
+        expect(entry).toBeDefined()
+        const status = yield* entry!.status
+        expect(status.healthy).toBe(true)
+        expect(status.state).toBe("ok")
+        expect(status.details).toMatchObject({ size: 2, idle: 1, borrowed: 1, max: 3 })
+        const duplicate = yield* Effect.flip(ResourcePool.make({ name: "registered", acquire }))
+        expect(duplicate._tag).toBe("DuplicateNameError")
+        yield* ResilienceMetrics.flush
+        const resources = Metric.tagged(ResilienceMetrics.poolResources, "name", "registered")
+        expect((yield* Metric.value(Metric.tagged(resources, "state", "idle"))).value).toBe(1)
+        expect((yield* Metric.value(Metric.tagged(resources, "state", "borrowed"))).value).toBe(1)
+        yield* Fiber.interrupt(holder)
+      }).pipe(Effect.provide(ResilienceRegistry.layer)))
+  })
+
+  describe("under random interruption", () => {
+    const borrowerArb = FastCheck.record({
+      hold: FastCheck.integer({ min: 0, max: 50 }),
+      interruptAt: FastCheck.option(FastCheck.integer({ min: 0, max: 80 }), { nil: undefined }),
+      scoped: FastCheck.boolean(),
+      fails: FastCheck.boolean()
+    })
+    it.effect.prop(
+      "borrowed never exceeds max, returns to zero, and max resources can be taken at once afterwards",
+      {
+        max: FastCheck.integer({ min: 1, max: 5 }),
+        createDelay: FastCheck.integer({ min: 0, max: 10 }),
+        borrowers: FastCheck.array(borrowerArb, { minLength: 1, maxLength: 30 })
+      },
+      ({ borrowers, createDelay, max }) =>
+        Effect.gen(function*() {
+          const scope = yield* Scope.make()
+          let next = 0
+          const acquire = Effect.acquireRelease(
+            Effect.sleep(createDelay).pipe(Effect.map(() => ({ id: ++next }))),
+            () => Effect.void
+          )
+          const pool = yield* Scope.extend(
+            ResourcePool.make({ name: "prop", acquire, max, acquireTimeout: "1 second" }),
+            scope
+          )
+          const held = yield* Ref.make(0)
+          let peak = 0
+          let peakBorrowed = 0
+          const body = (b: typeof borrowers[number]) =>
+            Effect.gen(function*() {
+              const now = yield* Ref.updateAndGet(held, (n) => n + 1)
+              peak = Math.max(peak, now)
+              peakBorrowed = Math.max(peakBorrowed, (yield* pool.stats).borrowed)
+              yield* Effect.sleep(b.hold)
+              yield* Ref.update(held, (n) => n - 1)
+              if (b.fails) return yield* Effect.fail("failed" as const)
+            }).pipe(Effect.onInterrupt(() => Ref.update(held, (n) => n - 1)))
+          const fibers = yield* Effect.forEach(borrowers, (b) =>
+            Effect.fork(
+              b.scoped
+                ? Effect.scoped(Effect.flatMap(pool.get, () => body(b)))
+                : pool.use(() => body(b))
+            ))
+          yield* Effect.forEach(borrowers, (b, i) =>
+            b.interruptAt === undefined
+              ? Effect.void
+              : Effect.fork(Effect.zipRight(Effect.sleep(b.interruptAt), Fiber.interrupt(fibers[i]!))))
+          yield* TestClock.adjust("5 seconds")
+          yield* Effect.forEach(fibers, Fiber.await)
+          expect(peak).toBeLessThanOrEqual(max)
+          expect(peakBorrowed).toBeLessThanOrEqual(max)
+          const stats = yield* pool.stats
+          expect(stats.borrowed).toBe(0)
+          expect(stats.waiting).toBe(0)
+          expect(stats.size).toBeLessThanOrEqual(max)
+          // All max at once, without waiting for a timeout.
+          const all = yield* Effect.fork(
+            Effect.scoped(Effect.all(Array.from({ length: max }, () => pool.get), { concurrency: "unbounded" }))
+          )
+          yield* TestClock.adjust(createDelay + 1)
+          const exit = yield* Fiber.await(all)
+          expect(Exit.isSuccess(exit)).toBe(true)
+          if (Exit.isSuccess(exit)) expect(new Set(exit.value.map((r) => r.id)).size).toBe(max)
+          yield* Scope.close(scope, Exit.void)
+        }),
+      { fastCheck: { numRuns: 60, seed: 42 } }
+    )
+  })
+})
