@@ -37,6 +37,11 @@ export * as InvalidOptionsError from "./InvalidOptionsError.js"
 /**
  * @since 0.1.0
  */
+export * as RateLimiter from "./RateLimiter.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as ResilienceMetrics from "./ResilienceMetrics.js"
 
 /**

@@ -1,0 +1,224 @@
+import * as Experimental from "@effect/experimental/RateLimiter"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import { dual } from "effect/Function"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
+import type { InvalidOptionsError } from "../InvalidOptionsError.js"
+import type * as RateLimiter from "../RateLimiter.js"
+import * as ResilienceMetrics from "../ResilienceMetrics.js"
+import * as ResilienceRegistry from "../ResilienceRegistry.js"
+import * as RetryAfter from "../RetryAfter.js"
+import { unsafeRemainingMillis } from "./timeout.js"
+import { validated } from "./validate.js"
+
+/** @internal */
+export const TypeId: RateLimiter.TypeId = Symbol.for("@effect-resilience/core/RateLimiter") as RateLimiter.TypeId
+
+/** @internal */
+export const KeyedTypeId: RateLimiter.KeyedTypeId = Symbol.for(
+  "@effect-resilience/core/RateLimiter/Keyed"
+) as RateLimiter.KeyedTypeId
+
+/** @internal */
+export class RateLimitedError extends Data.TaggedError("RateLimitedError")<{
+  readonly limiterName: string
+  readonly retryAfter: Duration.Duration
+}> {
+  get [RetryAfter.symbol](): Duration.Duration {
+    return this.retryAfter
+  }
+  override get message(): string {
+    return `rate limiter ${JSON.stringify(this.limiterName)} rejected the call; retry after ${
+      Duration.format(this.retryAfter)
+    }`
+  }
+}
+
+interface Resolved {
+  readonly name: string
+  readonly limit: number
+  readonly interval: Duration.Duration
+  readonly algorithm: "fixed-window" | "token-bucket"
+  readonly onLimit: "wait" | "fail"
+  readonly maxWaitMillis: number
+}
+
+/** The memory store the limiter uses when no `@effect/experimental` `RateLimiter` service is provided. */
+const makeLocal: Effect.Effect<Experimental.RateLimiter> = Effect.provide(
+  Experimental.make,
+  Experimental.layerStoreMemory
+)
+
+const resolveOptions = (constructorName: string, options: RateLimiter.RateLimiter.Options) =>
+  validated(constructorName, (v): Resolved => {
+    const algorithm = options.algorithm ?? "fixed-window"
+    if (algorithm !== "fixed-window" && algorithm !== "token-bucket") {
+      v.fail("algorithm", algorithm, "\"fixed-window\" or \"token-bucket\"")
+    }
+    const onLimit = options.onLimit ?? "fail"
+    if (onLimit !== "wait" && onLimit !== "fail") v.fail("onLimit", onLimit, "\"wait\" or \"fail\"")
+    const maxWait = options.maxWait === undefined ? Duration.infinity : v.duration("maxWait", options.maxWait)
+    return {
+      name: v.nonEmpty("name", options.name),
+      limit: v.int("limit", options.limit, 1),
+      interval: v.duration("interval", options.interval, { positive: true, finite: true }),
+      algorithm,
+      onLimit,
+      maxWaitMillis: Duration.isFinite(maxWait) ? Duration.toMillis(maxWait) : Infinity
+    }
+  })
+
+/** The policy over one limiter service: shared by `make` and `keyed`. */
+class Core {
+  admitted = 0
+  delayed = 0
+  rejected = 0
+  readonly rejectedCounter: Metric.Metric.Counter<number>
+  readonly rejectedCalls: Metric.Metric.Counter<number>
+  readonly storeErrors: Metric.Metric.Counter<number>
+  readonly admittedCounter: ResilienceMetrics.LocalCounter
+
+  constructor(readonly options: Resolved, readonly limiter: Experimental.RateLimiter, readonly metrics: boolean) {
+    this.rejectedCounter = ResilienceMetrics.rateLimiterRejectedTotal.pipe(Metric.tagged("name", options.name))
+    const calls = ResilienceMetrics.callsTotal.pipe(
+      Metric.tagged("policy", "rate_limiter"),
+      Metric.tagged("name", options.name)
+    )
+    this.rejectedCalls = calls.pipe(Metric.tagged("outcome", "rejected"))
+    this.admittedCounter = new ResilienceMetrics.LocalCounter(calls.pipe(Metric.tagged("outcome", "success")))
+    this.storeErrors = ResilienceMetrics.storeErrorsTotal.pipe(Metric.tagged("store", "rate_limiter"))
+    if (metrics) ResilienceMetrics.registerCollector(this.admittedCounter)
+  }
+
+  reject(retryAfter: Duration.Duration): RateLimitedError {
+    this.rejected++
+    if (this.metrics) {
+      this.rejectedCounter.unsafeUpdate(1, [])
+      this.rejectedCalls.unsafeUpdate(1, [])
+    }
+    return new RateLimitedError({ limiterName: this.options.name, retryAfter })
+  }
+
+  admit(): void {
+    this.admitted++
+    this.admittedCounter.count++
+  }
+
+  execute<A, E, R>(key: string, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | RateLimitedError, R> {
+    const o = this.options
+    return Effect.matchEffect(
+      this.limiter.consume({
+        key,
+        limit: o.limit,
+        window: o.interval,
+        algorithm: o.algorithm,
+        onExceeded: o.onLimit === "wait" ? "delay" : "fail"
+      }),
+      {
+        onFailure: (error): Effect.Effect<A, E | RateLimitedError, R> => {
+          if (error.reason === "Exceeded") return Effect.fail(this.reject(error.retryAfter))
+          // The store is unreachable (e.g. Redis): let the call through rather than fail every call, and say so.
+          if (this.metrics) this.storeErrors.unsafeUpdate(1, [])
+          this.admit()
+          return effect
+        },
+        onSuccess: ({ delay }) => {
+          if (Duration.isZero(delay)) {
+            this.admit()
+            return effect
+          }
+          return Effect.withFiberRuntime<A, E | RateLimitedError, R>((fiber) => {
+            const delayMillis = Duration.toMillis(delay)
+            const left = unsafeRemainingMillis(fiber)
+            // A wait longer than maxWait, or than what is left of the deadline, fails at once.
+            if (delayMillis > o.maxWaitMillis || (left !== undefined && delayMillis > left)) {
+              return Effect.fail(this.reject(delay))
+            }
+            this.delayed++
+            this.admit()
+            return Effect.zipRight(Effect.sleep(delay), effect)
+          })
+        }
+      }
+    )
+  }
+
+  get stats(): Effect.Effect<RateLimiter.RateLimiterStats> {
+    return Effect.sync(() => ({ admitted: this.admitted, delayed: this.delayed, rejected: this.rejected }))
+  }
+
+  status(): Effect.Effect<ResilienceRegistry.EntryStatus> {
+    return Effect.sync(() => ({
+      healthy: true,
+      state: "ok",
+      details: { admitted: this.admitted, delayed: this.delayed, rejected: this.rejected, limit: this.options.limit }
+    }))
+  }
+}
+
+const limiterService: Effect.Effect<Experimental.RateLimiter> = Effect.flatMap(
+  Effect.serviceOption(Experimental.RateLimiter),
+  Option.match({ onNone: () => makeLocal, onSome: Effect.succeed })
+)
+
+class LimiterImpl implements RateLimiter.RateLimiter {
+  readonly [TypeId]: RateLimiter.TypeId = TypeId
+  readonly name: string
+  readonly stats: Effect.Effect<RateLimiter.RateLimiterStats>
+  constructor(readonly core: Core) {
+    this.name = core.options.name
+    this.stats = core.stats
+  }
+  execute<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | RateLimitedError, R> {
+    return this.core.execute(this.name, effect)
+  }
+}
+
+/** @internal */
+export const make = (
+  options: RateLimiter.RateLimiter.Options
+): Effect.Effect<RateLimiter.RateLimiter, InvalidOptionsError | ResilienceRegistry.DuplicateNameError> =>
+  Effect.gen(function*() {
+    const resolved = yield* resolveOptions("RateLimiter.make", options)
+    const core = new Core(resolved, yield* limiterService, options.metrics !== false)
+    yield* ResilienceRegistry.registerIfPresent({ kind: "rate_limiter", name: resolved.name, status: core.status() })
+    return new LimiterImpl(core)
+  })
+
+class KeyedImpl<K> implements RateLimiter.KeyedRateLimiter<K> {
+  readonly [KeyedTypeId]: RateLimiter.KeyedTypeId = KeyedTypeId
+  readonly name: string
+  readonly stats: Effect.Effect<RateLimiter.RateLimiterStats>
+  constructor(readonly core: Core, readonly keyOf: (key: K) => string) {
+    this.name = core.options.name
+    this.stats = core.stats
+  }
+  execute<A, E, R>(key: K, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | RateLimitedError, R> {
+    return this.core.execute(`${this.name}:${this.keyOf(key)}`, effect)
+  }
+}
+
+/** @internal */
+export const keyed = <K = string>(
+  options: RateLimiter.RateLimiter.KeyedOptions<K>
+): Effect.Effect<RateLimiter.KeyedRateLimiter<K>, InvalidOptionsError | ResilienceRegistry.DuplicateNameError> =>
+  Effect.gen(function*() {
+    const resolved = yield* resolveOptions("RateLimiter.keyed", options)
+    const core = new Core(resolved, yield* limiterService, options.metrics !== false)
+    yield* ResilienceRegistry.registerIfPresent({ kind: "rate_limiter", name: resolved.name, status: core.status() })
+    return new KeyedImpl<K>(core, options.keyToString ?? String)
+  })
+
+/** @internal */
+export const withRateLimiter = dual<
+  (
+    limiter: RateLimiter.RateLimiter
+  ) => <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | RateLimitedError, R>,
+  <A, E, R>(self: Effect.Effect<A, E, R>, limiter: RateLimiter.RateLimiter) => Effect.Effect<A, E | RateLimitedError, R>
+>(2, (self, limiter) => limiter.execute(self))
+
+/** @internal */
+export const isRateLimiter = (u: unknown): u is RateLimiter.RateLimiter => Predicate.hasProperty(u, TypeId)
