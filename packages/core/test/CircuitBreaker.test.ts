@@ -1,4 +1,10 @@
-import { CircuitBreaker, InvalidOptionsError, ResilienceRegistry, RetryAfter } from "@effect-resilience/core"
+import {
+  CircuitBreaker,
+  InvalidOptionsError,
+  ResilienceMetrics,
+  ResilienceRegistry,
+  RetryAfter
+} from "@effect-resilience/core"
 import { describe, expect, it } from "@effect/vitest"
 import {
   Cause,
@@ -12,6 +18,7 @@ import {
   FastCheck as fc,
   Fiber,
   FiberId,
+  Metric,
   Option,
   Random,
   Schedule,
@@ -541,6 +548,51 @@ describe("CircuitBreaker", () => {
         }))
         expect(yield* registry.breakers).toEqual([])
       }).pipe(Effect.provide(ResilienceRegistry.layer)))
+  })
+
+  describe("metrics", () => {
+    it.scoped("state gauge, transitions and calls by outcome; successes counted locally until flushed", () =>
+      Effect.gen(function*() {
+        const name = "metrics-breaker"
+        const breaker = yield* CircuitBreaker.make({
+          name,
+          strategy: CircuitBreaker.consecutive(2),
+          openDuration: "1 second"
+        })
+        const state = Metric.tagged(ResilienceMetrics.circuitBreakerState, "name", name)
+        const calls = ResilienceMetrics.callsTotal.pipe(
+          Metric.tagged("policy", "circuit_breaker"),
+          Metric.tagged("name", name)
+        )
+        const count = (outcome: string) =>
+          Effect.map(Metric.value(Metric.tagged(calls, "outcome", outcome)), (s) => s.count)
+        const transitions = (from: string, to: string) =>
+          Effect.map(
+            Metric.value(ResilienceMetrics.circuitBreakerTransitionsTotal.pipe(
+              Metric.tagged("name", name),
+              Metric.tagged("from", from),
+              Metric.tagged("to", to)
+            )),
+            (s) => s.count
+          )
+        expect((yield* Metric.value(state)).value).toBe(0)
+        for (let i = 0; i < 3; i++) yield* outcome(breaker.execute(ok))
+        expect(yield* count("success")).toBe(0)
+        yield* ResilienceMetrics.flush
+        expect(yield* count("success")).toBe(3)
+        for (let i = 0; i < 3; i++) yield* outcome(breaker.execute(fail))
+        expect((yield* Metric.value(state)).value).toBe(1)
+        expect(yield* count("failure")).toBe(2)
+        expect(yield* count("rejected")).toBe(1)
+        yield* TestClock.adjust("1 second")
+        expect(yield* breaker.state).toBe("HalfOpen")
+        expect((yield* Metric.value(state)).value).toBe(2)
+        yield* breaker.isolate
+        expect((yield* Metric.value(state)).value).toBe(3)
+        expect(yield* transitions("closed", "open")).toBe(1)
+        expect(yield* transitions("open", "half_open")).toBe(1)
+        expect(yield* transitions("half_open", "isolated")).toBe(1)
+      }))
   })
 
   describe("validation", () => {
