@@ -16,3 +16,8 @@ export * as Prometheus from "./Prometheus.js"
  * @since 0.1.0
  */
 export * as GracefulShutdown from "./GracefulShutdown.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Tracing from "./Tracing.js"

@@ -1,0 +1,113 @@
+import * as ResilienceMetrics from "@effect-resilience/core/ResilienceMetrics"
+import * as Otlp from "@effect/opentelemetry/Otlp"
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import * as Cause from "effect/Cause"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as FiberId from "effect/FiberId"
+import * as FiberRef from "effect/FiberRef"
+import * as FiberRefs from "effect/FiberRefs"
+import * as HashMap from "effect/HashMap"
+import * as Layer from "effect/Layer"
+import * as List from "effect/List"
+import * as Logger from "effect/Logger"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import * as Tracer from "effect/Tracer"
+import type * as Api from "../Tracing.js"
+
+const reserved = new Set(["timestamp", "level", "fiber", "message", "traceId", "spanId", "spans", "cause"])
+
+const plain = (value: unknown): unknown => value instanceof Error ? `${value.name}: ${value.message}` : value
+
+const messageOf = (message: unknown): unknown =>
+  Array.isArray(message) ? (message.length === 1 ? plain(message[0]) : message.map(plain)) : plain(message)
+
+const safeJson = (entry: Record<string, unknown>): string => {
+  try {
+    return JSON.stringify(entry, (_key, value) => typeof value === "bigint" ? value.toString() : value)
+  } catch {
+    return JSON.stringify({ ...entry, message: String(entry.message), annotations: "unserializable" })
+  }
+}
+
+/** @internal */
+export const jsonLogger: Logger.Logger<unknown, string> = Logger.make(
+  ({ annotations, cause, context, date, fiberId, logLevel, message, spans }) => {
+    const entry: Record<string, unknown> = {
+      timestamp: date.toISOString(),
+      level: logLevel.label,
+      fiber: FiberId.threadName(fiberId),
+      message: messageOf(message)
+    }
+    const span = Context.getOption(FiberRefs.getOrDefault(context, FiberRef.currentContext), Tracer.ParentSpan)
+    if (Option.isSome(span)) {
+      entry.traceId = span.value.traceId
+      entry.spanId = span.value.spanId
+    }
+    if (List.isCons(spans)) {
+      const now = date.getTime()
+      const out: Record<string, number> = {}
+      for (const logSpan of spans) out[logSpan.label] = now - logSpan.startTime
+      entry.spans = out
+    }
+    for (const [key, value] of HashMap.toEntries(annotations)) {
+      if (!reserved.has(key)) entry[key] = value
+    }
+    if (!Cause.isEmpty(cause)) entry.cause = Cause.pretty(cause, { renderErrorCause: true })
+    return safeJson(entry)
+  }
+)
+
+/** @internal */
+export const layerJsonLogger: Layer.Layer<never> = Logger.replace(
+  Logger.defaultLogger,
+  Logger.withConsoleLog(jsonLogger)
+)
+
+const otlpLayer = (options: Api.Tracing.OtlpOptions): Layer.Layer<never> => {
+  const exportInterval = options.exportInterval ?? Duration.seconds(5)
+  return Layer.merge(
+    Otlp.layerJson({
+      baseUrl: options.baseUrl,
+      resource: {
+        serviceName: options.serviceName ?? "effect-resilience",
+        serviceVersion: options.serviceVersion
+      },
+      headers: options.headers,
+      tracerExportInterval: exportInterval,
+      loggerExportInterval: exportInterval,
+      metricsExportInterval: exportInterval
+    }),
+    // OTLP metrics read Effect's metrics on their own: push the policies' local success counts first
+    Layer.scopedDiscard(Effect.forkScoped(Effect.repeat(ResilienceMetrics.flush, Schedule.spaced(exportInterval))))
+  ).pipe(Layer.provide(FetchHttpClient.layer))
+}
+
+/** @internal */
+export const layer = (options: Api.Tracing.Options = {}): Layer.Layer<never> => {
+  const logs = options.jsonLogs === false ? Layer.empty : layerJsonLogger
+  return options.otlp === undefined ? logs : Layer.merge(logs, otlpLayer(options.otlp))
+}
+
+/** @internal */
+export const config: Config.Config<Api.Tracing.Options> = Config.all({
+  endpoint: Config.option(Config.string("OTEL_EXPORTER_OTLP_ENDPOINT")),
+  serviceName: Config.withDefault(Config.string("OTEL_SERVICE_NAME"), "effect-resilience"),
+  serviceVersion: Config.option(Config.string("OTEL_SERVICE_VERSION")),
+  format: Config.withDefault(Config.literal("json", "pretty")("LOG_FORMAT"), "json")
+}).pipe(Config.map(({ endpoint, format, serviceName, serviceVersion }) => ({
+  jsonLogs: format === "json",
+  otlp: Option.match(endpoint, {
+    onNone: () => undefined,
+    onSome: (baseUrl) => ({ baseUrl, serviceName, serviceVersion: Option.getOrUndefined(serviceVersion) })
+  })
+})))
+
+/** @internal */
+export const layerConfig: Layer.Layer<never, ConfigError.ConfigError> = Layer.unwrapEffect(
+  Effect.map(config, layer)
+)
