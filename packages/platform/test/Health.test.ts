@@ -3,7 +3,7 @@ import { Health } from "@effect-resilience/platform"
 import { HttpClient, HttpServer } from "@effect/platform"
 import { NodeHttpClient, NodeHttpServer } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Layer, Logger, Metric, Ref, TestClock } from "effect"
+import { Effect, Exit, FastCheck, Layer, Logger, Metric, Ref, TestClock } from "effect"
 import { createServer } from "node:http"
 
 const settle = TestClock.adjust("0 millis")
@@ -253,6 +253,55 @@ describe("Health", () => {
       assert.isTrue((yield* health.status).draining)
       assert.isTrue((yield* health.refresh).draining)
     }))
+
+  it.scoped.prop(
+    "status is unhealthy iff a critical check fails, degraded iff only optional ones fail",
+    [FastCheck.array(FastCheck.record({ critical: FastCheck.boolean(), ok: FastCheck.boolean() }), { maxLength: 8 })],
+    ([specs]) =>
+      Effect.gen(function*() {
+        const health = yield* Health.make({
+          checks: specs.map((spec, i) =>
+            Health.check({ name: `c${i}`, critical: spec.critical, check: spec.ok ? Effect.void : failing("down") })
+          ),
+          eventLoop: false
+        })
+        const report = yield* health.refresh
+        const expected = specs.some((c) => c.critical && !c.ok)
+          ? "unhealthy"
+          : specs.some((c) => !c.ok)
+          ? "degraded"
+          : "healthy"
+        assert.strictEqual(report.status, expected)
+        assert.deepStrictEqual(
+          Object.values(report.checks).map((c) => ({ critical: c.critical, ok: c.ok })),
+          specs
+        )
+      }),
+    { fastCheck: { numRuns: 50 } }
+  )
+
+  it.scoped.prop(
+    "a secret in a URL or a password= pair never reaches the report",
+    [FastCheck.stringMatching(/^[A-Za-z0-9]{6,20}$/), FastCheck.string({ maxLength: 40 })],
+    ([secret, noise]) =>
+      Effect.gen(function*() {
+        const health = yield* Health.make({
+          checks: [
+            Health.check({ name: "url", check: failing(`${noise} https://svc:${secret}@db.internal/x ${noise}`) }),
+            Health.check({ name: "pair", check: failing(`auth failed: password=${secret} ${noise}`) })
+          ],
+          eventLoop: false
+        })
+        const report = yield* health.refresh
+        for (const c of Object.values(report.checks)) {
+          assert.notInclude(c.error!, `:${secret}@`)
+          assert.notInclude(c.error!, `=${secret}`)
+          assert.isAtMost(c.error!.length, 120)
+          assert.notInclude(c.error!, "\n")
+        }
+      }),
+    { fastCheck: { numRuns: 50 } }
+  )
 
   it.effect("bad options fail with InvalidOptionsError naming the field", () =>
     Effect.gen(function*() {
