@@ -67,11 +67,11 @@ export declare namespace Backoff {
  * @example
  * ```ts
  * import { Backoff } from "@effect-resilience/core"
- * import { Effect } from "effect"
+ * import { Duration, Effect } from "effect"
  *
  * const schedule = Backoff.exponential({ base: "100 millis", cap: "1 second" })
- * Effect.runPromise(Backoff.preview(schedule, 6)).then((delays) => console.log(delays.map(String)))
- * // 100, 200, 400, 800, 1000, 1000 millis
+ * Effect.runPromise(Backoff.preview(schedule, 6)).then((delays) => console.log(delays.map(Duration.toMillis)))
+ * // [100, 200, 400, 800, 1000, 1000]
  * ```
  *
  * @throws InvalidOptionsError when `base` or `cap` is negative or NaN, `factor` < 1, or `cap` < `base`

@@ -79,7 +79,7 @@ export declare namespace Retry {
  * @example
  * ```ts
  * import { Backoff, Retry } from "@effect-resilience/core"
- * import { Effect } from "effect"
+ * import { Duration, Effect } from "effect"
  *
  * let calls = 0
  * const flaky = Effect.suspend(() => ++calls < 3 ? Effect.fail(new Error(`failure ${calls}`)) : Effect.succeed("ok"))
@@ -88,7 +88,7 @@ export declare namespace Retry {
  *   Retry.retry({
  *     schedule: Backoff.exponential({ base: "100 millis", cap: "2 seconds" }).pipe(Backoff.fullJitter),
  *     maxAttempts: 4,
- *     onRetry: ({ attempt, delay, error }) => Effect.log(`attempt ${attempt} failed (${error.message}), next in ${delay}`)
+ *     onRetry: ({ attempt, delay, error }) => Effect.log(`attempt ${attempt} failed (${error.message}), next in ${Duration.format(delay)}`)
  *   })
  * )
  * // fails twice, succeeds the third time: "ok"
