@@ -37,6 +37,11 @@ export * as Deadline from "./Deadline.js"
 /**
  * @since 0.1.0
  */
+export * as Hedge from "./Hedge.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as InvalidOptionsError from "./InvalidOptionsError.js"
 
 /**

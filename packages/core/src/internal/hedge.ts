@@ -1,0 +1,107 @@
+import type * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import { dual } from "effect/Function"
+import * as Runtime from "effect/Runtime"
+import type * as Hedge from "../Hedge.js"
+import type { RetryBudget } from "../RetryBudget.js"
+import { clockOf, schedule, unsafeRemainingMillis } from "./timeout.js"
+import { validatedSync } from "./validate.js"
+
+interface Resolved {
+  readonly delayMillis: number
+  readonly maxHedges: number
+  readonly budget: RetryBudget | undefined
+  readonly recordRequest: boolean
+}
+
+/** @internal */
+export const resolve = (options: Hedge.Hedge.Options): Resolved =>
+  validatedSync("Hedge.hedge", (v) => {
+    const delay = v.duration("delay", options.delay, { finite: true })
+    return {
+      delayMillis: Duration.toMillis(delay),
+      maxHedges: v.int("maxHedges", options.maxHedges ?? 1, 0),
+      budget: options.budget,
+      recordRequest: true
+    }
+  })
+
+/**
+ * Runs `self`, and another copy of it each `delayMillis` without an answer (at most `maxHedges` more, each
+ * taking a budget token). The first success wins and the others are interrupted (and awaited); when every
+ * attempt started has failed, the call fails with the last failure. The first attempt starts on a child fiber
+ * at once, so an answer before `delay` costs no timer.
+ *
+ * @internal
+ */
+export const hedgeResolved = <A, E, R>(self: Effect.Effect<A, E, R>, options: Resolved): Effect.Effect<A, E, R> => {
+  if (options.maxHedges === 0) return self
+  return Effect.withFiberRuntime<A, E, R>((parent, status) => {
+    const budget = options.budget
+    if (budget !== undefined && options.recordRequest) budget.unsafeRecordRequest()
+    const runtime = Runtime.make({
+      // The caller's context holds `R`: every attempt runs with exactly what the caller was given.
+      context: parent.currentContext as Context.Context<R>,
+      runtimeFlags: status.runtimeFlags,
+      fiberRefs: parent.getFiberRefs()
+    })
+    const first = Runtime.runFork(runtime)(self)
+    const done = first.unsafePoll()
+    if (done !== null) return done
+    const left = unsafeRemainingMillis(parent)
+    // No hedge can help when the deadline ends before it would start.
+    if (left !== undefined && left <= options.delayMillis) return Fiber.join(first)
+    const clock = clockOf(parent)
+    const fibers: Array<Fiber.RuntimeFiber<A, E>> = [first]
+    let running = 1
+    let hedges = 0
+    let settled = false
+    let cancelTimer: (() => void) | undefined = undefined
+    return Effect.async<A, E>((resume) => {
+      const others = (winner: Fiber.RuntimeFiber<A, E>) => fibers.filter((f) => f !== winner)
+      const settle = (winner: Fiber.RuntimeFiber<A, E>, exit: Exit.Exit<A, E>) => {
+        settled = true
+        cancelTimer?.()
+        const losers = others(winner)
+        resume(losers.length === 0 ? exit : Effect.zipRight(Fiber.interruptAll(losers), exit))
+      }
+      const observe = (fiber: Fiber.RuntimeFiber<A, E>) =>
+        fiber.addObserver((exit) => {
+          running--
+          if (settled) return
+          if (exit._tag === "Success") return settle(fiber, exit)
+          // A failure ends the call only when no other attempt is still running.
+          if (running === 0) settle(fiber, exit)
+        })
+      const arm = () => {
+        cancelTimer = schedule(clock, runtime as Runtime.Runtime<never>, options.delayMillis, () => {
+          cancelTimer = undefined
+          if (settled || hedges >= options.maxHedges) return
+          if (budget !== undefined && !budget.unsafeTryAcquire(clock.unsafeCurrentTimeMillis())) return
+          hedges++
+          const fiber = Runtime.runFork(runtime)(self)
+          fibers.push(fiber)
+          running++
+          observe(fiber)
+          if (!settled && hedges < options.maxHedges) arm()
+        })
+      }
+      observe(first)
+      if (!settled) arm()
+      return Effect.suspend(() => {
+        settled = true
+        cancelTimer?.()
+        return Fiber.interruptAll(fibers)
+      })
+    })
+  })
+}
+
+/** @internal */
+export const hedge = dual<
+  (options: Hedge.Hedge.Options) => <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>,
+  <A, E, R>(self: Effect.Effect<A, E, R>, options: Hedge.Hedge.Options) => Effect.Effect<A, E, R>
+>(2, (self, options) => hedgeResolved(self, resolve(options)))
