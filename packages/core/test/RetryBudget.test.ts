@@ -7,7 +7,7 @@ import {
   RetryBudget
 } from "@effect-resilience/core"
 import { describe, expect, it } from "@effect/vitest"
-import { Data, Effect, Metric, MetricState, TestClock } from "effect"
+import { Data, Effect, FastCheck as fc, Metric, MetricState, TestClock } from "effect"
 
 class Down extends Data.TaggedError("Down")<{}> {}
 
@@ -114,6 +114,50 @@ describe("RetryBudget", () => {
       for (let i = 0; i < 50; i++) yield* budget.recordRequest
       expect((yield* budget.stats).requests).toBe(150)
     }))
+
+  it.effect.prop(
+    "within the first window, granted retries track ratio * requests + floor exactly",
+    {
+      ratio: fc.integer({ min: 0, max: 100 }).map((n) => n / 100),
+      minPerSecond: fc.integer({ min: 0, max: 5 }),
+      ops: fc.array(
+        fc.oneof(
+          fc.record({ op: fc.constant("request" as const), n: fc.integer({ min: 1, max: 20 }) }),
+          fc.record({ op: fc.constant("retry" as const), n: fc.integer({ min: 1, max: 20 }) }),
+          fc.record({ op: fc.constant("wait" as const), n: fc.integer({ min: 1, max: 900 }) })
+        ),
+        { maxLength: 40 }
+      )
+    },
+    ({ minPerSecond, ops, ratio }) =>
+      Effect.gen(function*() {
+        const budget = yield* RetryBudget.make({ name: "property", ratio, minPerSecond, window: "10 seconds" })
+        const reserve = minPerSecond * 10
+        let requests = 0
+        let granted = 0
+        let elapsed = 0
+        for (const { n, op } of ops) {
+          if (op === "request") {
+            for (let i = 0; i < n; i++) budget.unsafeRecordRequest()
+            requests += n
+          } else if (op === "wait") {
+            // stay inside the first window: nothing ages out, so the accounting is exact
+            const step = Math.min(n, 9_999 - elapsed)
+            elapsed += step
+            yield* TestClock.adjust(step)
+          } else {
+            for (let i = 0; i < n; i++) {
+              const allowed = ratio * requests + reserve
+              const ok = yield* budget.tryAcquire
+              expect(ok).toBe(granted + 1 <= allowed + 1e-9)
+              if (ok) granted++
+            }
+          }
+        }
+        expect(granted).toBeLessThanOrEqual(ratio * requests + reserve + 1e-9)
+      }),
+    { fastCheck: { numRuns: 200 } }
+  )
 
   it.effect("the synchronous face works off the caller's clock reading (for Hedge and ResilientClient)", () =>
     Effect.gen(function*() {

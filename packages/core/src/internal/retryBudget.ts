@@ -19,6 +19,9 @@ export const isRetryBudget = (u: unknown): u is RetryBudget.RetryBudget => Predi
 /** How many buckets the window is cut into. */
 const BUCKETS = 10
 
+/** Slack for floating-point sums: `0.29 * 100` is 28.999999999999996 and must still buy 29 tokens. */
+const EPSILON = 1e-9
+
 class RetryBudgetImpl implements RetryBudget.RetryBudget {
   readonly [TypeId]: RetryBudget.TypeId = TypeId
   private readonly bucketMillis: number
@@ -99,7 +102,7 @@ class RetryBudgetImpl implements RetryBudget.RetryBudget {
 
   unsafeTryAcquire(now: number): boolean {
     this.rotate(now)
-    if (this.available(this.sums()) >= 1) {
+    if (this.available(this.sums()) >= 1 - EPSILON) {
       this.retries[this.head % BUCKETS]! += 1
       return true
     }
@@ -114,7 +117,7 @@ class RetryBudgetImpl implements RetryBudget.RetryBudget {
     return {
       requests: Math.round(sums.requests),
       retries: sums.retries,
-      available: Math.max(0, Math.floor(this.available(sums))),
+      available: Math.max(0, Math.floor(this.available(sums) + EPSILON)),
       exhausted: this.exhausted
     }
   }
