@@ -1,0 +1,238 @@
+import { ResilienceMetrics, ResilienceRegistry } from "@effect-resilience/core"
+import { PgPool } from "@effect-resilience/pool"
+import { Services } from "@effect-resilience/testing"
+import { describe, expect, it } from "@effect/vitest"
+import { Cause, Config, ConfigProvider, Effect, Exit, Layer, Logger, Metric, Redacted } from "effect"
+import pg from "pg"
+
+const postgres = await Services.postgres()
+
+/** A plain node-postgres client outside any pool, to look at the server's side. */
+const withAdmin = <A>(f: (client: pg.Client) => Promise<A>): Effect.Effect<A> =>
+  Effect.acquireUseRelease(
+    Effect.promise(async () => {
+      const client = new pg.Client({ connectionString: postgres.url, application_name: "er-test-pgpool-admin" })
+      await client.connect()
+      return client
+    }),
+    (client) => Effect.promise(() => f(client)),
+    (client) => Effect.promise(() => client.end())
+  )
+
+const sessions = (applicationName: string) =>
+  withAdmin(async (c) =>
+    (await c.query<{ pid: number; state: string | null; query: string }>(
+      "SELECT pid, state, query FROM pg_stat_activity WHERE application_name = $1",
+      [applicationName]
+    )).rows
+  )
+
+/** Yields to the event loop (no timer) until `condition` holds, at most `turns` times. */
+const eventually = (condition: Effect.Effect<boolean>, turns = 2_000): Effect.Effect<boolean> =>
+  Effect.gen(function*() {
+    for (let i = 0; i < turns; i++) {
+      if (yield* condition) return true
+      yield* Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
+    }
+    return false
+  })
+
+describe("PgPool classification", () => {
+  it("classifies SQLSTATEs", () => {
+    for (const code of ["08006", "08001", "57P01", "57P02", "57P03", "40001", "40P01", "53300"]) {
+      expect(PgPool.isTransientCode(code)).toBe(true)
+    }
+    for (const code of ["23505", "42601", "22012", "57014", "28P01", "42P01"]) {
+      expect(PgPool.isTransientCode(code)).toBe(false)
+    }
+  })
+
+  it.scoped("a malformed url is a typed error with the password masked", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(PgPool.make({ name: "bad-url", url: "mysql://u:Hunter2Secret@host/db" }))
+      expect(error._tag).toBe("InvalidOptionsError")
+      if (error._tag === "InvalidOptionsError") expect(error.field).toBe("url")
+      expect(JSON.stringify(error) + error.message).not.toContain("Hunter2Secret")
+      const notUrl = yield* Effect.flip(PgPool.make({ name: "bad-url", url: Redacted.make("not a url") }))
+      expect(notUrl._tag).toBe("InvalidOptionsError")
+      const badMax = yield* Effect.flip(PgPool.make({ name: "bad-max", url: postgres.url, max: 0 }))
+      if (badMax._tag === "InvalidOptionsError") expect(badMax.field).toBe("max")
+      else expect.fail("expected InvalidOptionsError")
+    }))
+})
+
+describe.skipIf(!postgres.available)("PgPool against PostgreSQL", () => {
+  it.scopedLive("200 concurrent queries through max 10 never open more than 10 sessions", () =>
+    Effect.gen(function*() {
+      const applicationName = Services.uniquePrefix("pgpool-200")
+      const db = yield* PgPool.make({ name: applicationName, url: postgres.url, max: 10 })
+      expect(db.applicationName).toBe(applicationName)
+      const counts = yield* Effect.forEach(
+        Array.from({ length: 200 }, (_, i) => i),
+        (i) =>
+          Effect.map(
+            db.query<{ n: string; i: number }>(
+              "SELECT (SELECT count(*) FROM pg_stat_activity WHERE application_name = $1) AS n, $2::int AS i, pg_sleep(0.002)",
+              [applicationName, i]
+            ),
+            (rows) => {
+              expect(rows[0]!.i).toBe(i)
+              return Number(rows[0]!.n)
+            }
+          ),
+        { concurrency: "unbounded" }
+      )
+      expect(Math.max(...counts)).toBeLessThanOrEqual(10)
+      expect(Math.max(...counts)).toBeGreaterThan(1)
+      expect((yield* sessions(applicationName)).length).toBeLessThanOrEqual(10)
+      const stats = yield* db.stats
+      expect(stats.borrowed).toBe(0)
+      expect(stats.size).toBeLessThanOrEqual(10)
+    }))
+
+  it.scopedLive("a backend killed with pg_terminate_backend is replaced and the next query succeeds", () =>
+    Effect.gen(function*() {
+      const applicationName = Services.uniquePrefix("pgpool-kill")
+      const db = yield* PgPool.make({ name: applicationName, url: postgres.url, max: 1 })
+      const [before] = yield* db.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")
+      const terminated = yield* withAdmin(async (c) =>
+        (await c.query<{ ok: boolean }>("SELECT pg_terminate_backend($1, 5000) AS ok", [before!.pid])).rows[0]!.ok
+      )
+      expect(terminated).toBe(true)
+      // The pool evicts the dead session as soon as its client reports it.
+      expect(yield* eventually(Effect.map(db.stats, (s) => s.size === 0))).toBe(true)
+      const [after] = yield* db.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")
+      expect(after!.pid).not.toBe(before!.pid)
+      const invalidated = Metric.tagged(ResilienceMetrics.poolInvalidatedTotal, "name", applicationName)
+      expect((yield* Metric.value(invalidated)).count).toBe(1)
+    }))
+
+  it.scopedLive("a long query hits the query timeout and the server really stops it", () =>
+    Effect.gen(function*() {
+      const applicationName = Services.uniquePrefix("pgpool-timeout")
+      const db = yield* PgPool.make({ name: applicationName, url: postgres.url, max: 1, queryTimeout: "200 millis" })
+      const [session] = yield* db.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")
+      const error = yield* Effect.flip(db.query("SELECT pg_sleep(30)"))
+      expect(error._tag).toBe("TimeoutError")
+      const running = yield* sessions(applicationName)
+      expect(running.filter((s) => s.state === "active")).toEqual([])
+      expect(running.map((s) => s.pid)).toEqual([session!.pid])
+      // Same session, still usable: the statement was cancelled, not the connection.
+      const [again] = yield* db.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")
+      expect(again!.pid).toBe(session!.pid)
+    }))
+
+  it.scopedLive("an interrupted query is cancelled on the server too", () =>
+    Effect.gen(function*() {
+      const applicationName = Services.uniquePrefix("pgpool-interrupt")
+      const db = yield* PgPool.make({ name: applicationName, url: postgres.url, max: 1 })
+      const exit = yield* Effect.exit(db.query("SELECT pg_sleep(30)").pipe(Effect.timeout("200 millis")))
+      expect(Exit.isFailure(exit)).toBe(true)
+      expect((yield* sessions(applicationName)).filter((s) => s.state === "active")).toEqual([])
+      expect(yield* db.query<{ one: number }>("SELECT 1 AS one")).toEqual([{ one: 1 }])
+    }))
+
+  it.scopedLive("SQL errors carry their SQLSTATE, and the connection stays in use", () =>
+    Effect.gen(function*() {
+      const db = yield* PgPool.make({ name: Services.uniquePrefix("pgpool-errors"), url: postgres.url, max: 1 })
+      const divide = yield* Effect.flip(db.query("SELECT 1/0"))
+      expect(divide).toMatchObject({ _tag: "PgError", code: "22012", transient: false })
+      const syntax = yield* Effect.flip(db.query("SELEC 1"))
+      expect(syntax).toMatchObject({ _tag: "PgError", code: "42601", transient: false })
+      const rows = yield* db.query<{ sum: number }>("SELECT $1::int + $2::int AS sum", [2, 3])
+      expect(rows).toEqual([{ sum: 5 }])
+      expect((yield* db.stats).size).toBe(1)
+    }))
+
+  it.scopedLive("withClient runs a transaction on one session", () =>
+    Effect.gen(function*() {
+      const db = yield* PgPool.make({ name: Services.uniquePrefix("pgpool-tx"), url: postgres.url, max: 2 })
+      const pids = yield* db.withClient((client) =>
+        Effect.promise(async () => {
+          await client.query("BEGIN")
+          const a = await client.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")
+          const b = await client.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")
+          await client.query("COMMIT")
+          return [a.rows[0]!.pid, b.rows[0]!.pid]
+        })
+      )
+      expect(pids[0]).toBe(pids[1])
+    }))
+
+  it.scopedLive("registers a healthy status, and layerConfig reads effect/Config", () =>
+    Effect.gen(function*() {
+      const name = Services.uniquePrefix("pgpool-layer")
+      const layer = PgPool.layerConfig({
+        name: Config.string("DB_NAME"),
+        url: Config.redacted("DB_URL"),
+        max: Config.integer("DB_MAX")
+      }).pipe(
+        Layer.provide(Layer.setConfigProvider(
+          ConfigProvider.fromMap(new Map([["DB_NAME", name], ["DB_URL", postgres.url], ["DB_MAX", "3"]]))
+        ))
+      )
+      yield* Effect.gen(function*() {
+        const db = yield* PgPool.PgPool
+        yield* db.ping
+        const entry = (yield* ResilienceRegistry.entries).find((e) => e.kind === "pool" && e.name === name)
+        const status = yield* entry!.status
+        expect(status).toMatchObject({ healthy: true, state: "ok", details: { max: 3, size: 1 } })
+      }).pipe(Effect.provide(layer))
+    }).pipe(Effect.provide(ResilienceRegistry.layer)))
+})
+
+describe("PgPool with the database unreachable", () => {
+  it.scopedLive("a closed loopback port gives PoolTimeoutError in time, and no password anywhere", () =>
+    Effect.gen(function*() {
+      const secret = "Pa55-w0rd-K9vXq"
+      const name = Services.uniquePrefix("pgpool-down")
+      const lines: Array<string> = []
+      const logger = Logger.make(({ annotations, cause, message }) =>
+        lines.push(JSON.stringify({ message, cause: Cause.pretty(cause), annotations: [...annotations] }))
+      )
+      const outcome = yield* Effect.gen(function*() {
+        const db = yield* PgPool.make({
+          name,
+          url: Redacted.make(`postgres://postgres:${secret}@127.0.0.1:1/test`),
+          acquireTimeout: "1 second",
+          connectTimeout: "500 millis"
+        })
+        const started = Date.now()
+        const exit = yield* Effect.exit(db.query("SELECT 1"))
+        const elapsed = Date.now() - started
+        const entry = (yield* ResilienceRegistry.entries).find((e) => e.kind === "pool" && e.name === name)
+        const status = yield* entry!.status
+        return { exit, elapsed, status }
+      }).pipe(
+        Effect.provide(Logger.replace(Logger.defaultLogger, logger)),
+        Effect.provide(ResilienceRegistry.layer),
+        Effect.scoped
+      )
+      expect(Exit.isFailure(outcome.exit)).toBe(true)
+      const error = Exit.isFailure(outcome.exit) ? Cause.failureOption(outcome.exit.cause) : undefined
+      expect(error?._tag).toBe("Some")
+      const failure = error?._tag === "Some" ? error.value : undefined
+      expect(failure?._tag).toBe("PoolTimeoutError")
+      if (failure?._tag === "PoolTimeoutError") {
+        expect(failure.lastError).toMatchObject({ _tag: "PgError", code: "08001", transient: true })
+      }
+      expect(outcome.elapsed).toBeGreaterThanOrEqual(900)
+      expect(outcome.elapsed).toBeLessThan(3_000)
+      expect(outcome.status).toMatchObject({ healthy: false, state: "failing" })
+      expect(lines.length).toBeGreaterThan(0)
+      yield* ResilienceMetrics.flush
+      const labels = (yield* Metric.snapshot).flatMap((pair) => pair.metricKey.tags.map((t) => `${t.key}=${t.value}`))
+      expect(labels).toContain(`name=${name}`)
+      const everything = [
+        JSON.stringify(failure),
+        String(failure),
+        failure instanceof Error ? failure.message + failure.stack : "",
+        Exit.isFailure(outcome.exit) ? Cause.pretty(outcome.exit.cause) : "",
+        JSON.stringify(outcome.status),
+        ...lines,
+        ...labels
+      ].join("\n")
+      expect(everything).toContain("ECONNREFUSED")
+      expect(everything).not.toContain(secret)
+    }))
+})
