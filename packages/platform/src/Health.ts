@@ -191,6 +191,14 @@ export declare namespace Health {
 export const check: <R = never>(options: Health.CheckOptions<R>) => Check<R> = internal.check
 
 /**
+ * Whether a value is a `Check`.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isCheck: (u: unknown) => u is Check<unknown> = internal.isCheck
+
+/**
  * Makes the health service and starts its background fiber in the current scope. The first round starts at
  * once; until a check has run it reads as failed with the error `"pending"`.
  *

@@ -313,6 +313,8 @@ describe("Health", () => {
       })).pipe(Effect.flip)
       assert.strictEqual(dup.field, "checks")
       assert.throws(() => Health.check({ name: "", check: Effect.void }), /name/)
+      assert.isTrue(Health.isCheck(Health.check({ name: "x", check: Effect.void })))
+      assert.isFalse(Health.isCheck({ name: "x" }))
       assert.throws(() => Health.check({ name: "x", check: Effect.void, timeout: -1 }), /timeout/)
     }))
 })

@@ -39,6 +39,9 @@ export const check = <R>(options: Api.Health.CheckOptions<R>): Api.Check<R> =>
       : v.duration("timeout", options.timeout, { positive: true, finite: true })
   }))
 
+/** @internal */
+export const isCheck = (u: unknown): u is Api.Check<unknown> => typeof u === "object" && u !== null && CheckTypeId in u
+
 /** The event-loop delay was above the limit. */
 class EventLoopDelayError extends Data.TaggedError("EventLoopDelay")<{
   readonly p99Millis: number
