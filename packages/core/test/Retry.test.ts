@@ -5,6 +5,7 @@ import {
   ResilienceMetrics,
   Retry,
   RetryAfter,
+  RetryBudget,
   Timeout
 } from "@effect-resilience/core"
 import type { TimeoutError } from "@effect-resilience/core/Timeout"
@@ -317,6 +318,53 @@ describe("Retry", () => {
         expect(yield* Fiber.join(fiber)).toBe(2)
       }))
   })
+
+  it.effect("onRetry runs right after the failure, before the wait", () =>
+    Effect.gen(function*() {
+      const { effect, starts } = flaky(1)
+      const seenAt: Array<number> = []
+      const fiber = yield* effect.pipe(
+        Retry.retry({
+          schedule: Backoff.constant("1 second"),
+          maxAttempts: 2,
+          onRetry: () => Effect.flatMap(TestClock.currentTimeMillis, (now) => Effect.sync(() => seenAt.push(now)))
+        }),
+        Effect.fork
+      )
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(fiber)
+      expect([seenAt, starts]).toEqual([[0], [0, 1000]])
+    }))
+
+  it.effect("the schedule receives each error as its input", () =>
+    Effect.gen(function*() {
+      const { effect, starts } = flaky(never)
+      const exit = yield* effect.pipe(
+        Retry.retry({ schedule: Schedule.recurWhile((e: Boom) => e.attempt < 4), maxAttempts: 10 }),
+        Effect.exit
+      )
+      expect(exit).toEqual(Exit.fail(new Boom({ attempt: 4 })))
+      expect(starts.length).toBe(4)
+    }))
+
+  it.effect("with a budget: one request per call (not per attempt); a denied retry calls no onRetry", () =>
+    Effect.gen(function*() {
+      const budget = yield* RetryBudget.make({ name: "retry-test-budget", ratio: 0, minPerSecond: 0.2 })
+      let retries = 0
+      const options = {
+        schedule: Backoff.constant(0),
+        maxAttempts: 5,
+        budget,
+        onRetry: () => Effect.sync(() => retries++)
+      }
+      // two tokens in all (0.2 per second over 10 s): the first call spends them and succeeds
+      expect(yield* flaky(2).effect.pipe(Retry.retry(options))).toBe(3)
+      expect(yield* budget.stats).toEqual({ requests: 1, retries: 2, available: 0, exhausted: 0 })
+      const { effect, starts } = flaky(2)
+      expect(yield* Effect.exit(effect.pipe(Retry.retry(options)))).toEqual(Exit.fail(new Boom({ attempt: 1 })))
+      expect([starts.length, retries]).toEqual([1, 2])
+      expect(yield* budget.stats).toEqual({ requests: 2, retries: 2, available: 0, exhausted: 1 })
+    }))
 
   it.effect("a first-attempt success never steps the schedule nor calls onRetry", () =>
     Effect.gen(function*() {
