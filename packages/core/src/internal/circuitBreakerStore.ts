@@ -93,7 +93,10 @@ export const decide = (
 ): Snapshot => {
   let next = current
   const proposal = report.proposal
-  if (proposal !== undefined && proposal.baseVersion === current.version && proposal.state !== current.state) {
+  if (
+    proposal !== undefined && proposal.baseVersion === current.version &&
+    (proposal.state !== current.state || proposal.at !== current.at || proposal.openings !== current.openings)
+  ) {
     next = { version: current.version + 1, state: proposal.state, at: proposal.at, openings: proposal.openings }
     if (next.state === "Closed") window.clear()
   }
