@@ -210,6 +210,40 @@ describe("GracefulShutdown (in process)", () => {
       assert.isTrue(Exit.isSuccess(exit))
     }))
 
+  it.scoped("a request that arrives during preStopDelay is tracked and bounded by the drain deadline", () =>
+    Effect.gen(function*() {
+      const app = HttpRouter.empty.pipe(HttpRouter.get("/hang", Effect.never))
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(
+        HttpServer.serve(app).pipe(
+          Layer.provideMerge(GracefulShutdown.layer({ preStopDelay: "5 seconds", drainTimeout: "10 seconds" })),
+          Layer.provideMerge(ServerLive)
+        ),
+        scope
+      )
+      const server = yield* HttpServer.HttpServer.pipe(Effect.provide(context))
+      const shutdown = yield* GracefulShutdown.GracefulShutdown.pipe(Effect.provide(context))
+      const port = server.address._tag === "TcpAddress" ? server.address.port : 0
+
+      // nothing in flight when the drain begins; a request arrives during the pre-stop delay
+      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      yield* TestClock.adjust("1 second")
+      assert.isTrue(yield* shutdown.draining)
+      const reply = Effect.runPromise(Effect.promise(() => get(port, "/hang", false)))
+      for (let i = 0; i < 400 && (yield* shutdown.inFlight) < 1; i++) {
+        yield* Effect.promise(() => new Promise((r) => setTimeout(r, 5)))
+      }
+      assert.strictEqual(yield* shutdown.inFlight, 1)
+      yield* TestClock.adjust("4 seconds")
+      yield* TestClock.adjust("9999 millis")
+      assert.isNull(closing.unsafePoll(), "the drain waits for the late request")
+      yield* TestClock.adjust("1 millis")
+      assert.deepInclude(yield* Effect.promise(() => reply), { status: 503, connection: "close" })
+      const exit = yield* Fiber.await(closing)
+      const defect = Exit.isFailure(exit) ? Option.getOrUndefined(Cause.dieOption(exit.cause)) : undefined
+      assert.instanceOf(defect, GracefulShutdown.DrainTimeoutError)
+    }))
+
   it.scoped("past the deadline the finalizer dies with DrainTimeoutError and teardown exits with 75", () =>
     Effect.gen(function*() {
       const app = HttpRouter.empty.pipe(HttpRouter.get("/hang", Effect.never))

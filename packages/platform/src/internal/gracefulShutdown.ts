@@ -14,6 +14,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { IncomingMessage, type ServerResponse } from "node:http"
@@ -54,7 +55,14 @@ class Tracker {
   /** Sockets that have carried a request, with their number of requests in flight. */
   readonly sockets = new Map<Socket, number>()
   draining = false
-  constructor(readonly idle: Deferred.Deferred<void>) {}
+  private waiter: Deferred.Deferred<void> | undefined = undefined
+
+  /** Completes once no request is in flight (at once when none is); requests may start while it waits. */
+  readonly whenIdle: Effect.Effect<void> = Effect.suspend(() => {
+    if (this.requests.size === 0) return Effect.void
+    if (this.waiter === undefined) this.waiter = Deferred.unsafeMake<void>(FiberId.none)
+    return Deferred.await(this.waiter)
+  })
 
   start(entry: InFlight): void {
     this.requests.add(entry)
@@ -78,7 +86,10 @@ class Tracker {
       const active = this.sockets.get(socket)
       if (active !== undefined) this.sockets.set(socket, active - 1)
     }
-    if (this.draining && this.requests.size === 0) Deferred.unsafeDone(this.idle, Exit.void)
+    if (this.requests.size === 0 && this.waiter !== undefined) {
+      Deferred.unsafeDone(this.waiter, Exit.void)
+      this.waiter = undefined
+    }
   }
 
   /** Drain begins: idle keep-alive connections close now, busy ones after their response. */
@@ -88,7 +99,6 @@ class Tracker {
       if (active === 0) socket.destroy()
     }
     for (const entry of this.requests) closeAfterResponse(entry.response)
-    if (this.requests.size === 0) Deferred.unsafeDone(this.idle, Exit.void)
   }
 }
 
@@ -123,7 +133,7 @@ export const layer = (
     }))
     const server = yield* HttpServer.HttpServer
     const health = yield* Effect.serviceOption(healthTag)
-    const tracker = new Tracker(yield* Deferred.make<void>())
+    const tracker = new Tracker()
     const middleware = makeMiddleware(tracker)
     const drained = yield* Deferred.make<void, DrainTimeoutError>()
     let started = false
@@ -135,7 +145,7 @@ export const layer = (
       yield* Effect.logInfo(`shutdown: draining, ${inFlightAtStart} request(s) in flight`)
       yield* Effect.sleep(config.preStopDelay)
       // finalizers run uninterruptibly: the wait is made interruptible so that its timeout can cut it
-      const clean = yield* Deferred.await(tracker.idle).pipe(
+      const clean = yield* tracker.whenIdle.pipe(
         Effect.interruptible,
         Effect.timeout(config.drainTimeout),
         Effect.option
@@ -148,7 +158,7 @@ export const layer = (
       const self = yield* Effect.fiberId
       for (const entry of tracker.requests) entry.fiber.unsafeInterruptAsFork(self)
       // the interrupted requests answer 503 and close; what cannot is cut off so the server can close
-      yield* Deferred.await(tracker.idle).pipe(
+      yield* tracker.whenIdle.pipe(
         Effect.interruptible,
         Effect.timeout(config.interruptGrace),
         Effect.ignore
