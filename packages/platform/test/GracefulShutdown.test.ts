@@ -138,7 +138,10 @@ describe("GracefulShutdown (child process)", () => {
         assert.strictEqual(code, 0, child.output())
         // pre-stop delay plus what was left of the slow requests, well within the 5.3 s deadline
         assert.isBelow(elapsed, 5_300)
-        assert.include(child.output(), "shutdown: drained, every request answered")
+        // the fixture logs with Tracing's JSON logger: every line of its output is one JSON object
+        const logs = child.output().trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>)
+        assert.deepInclude(logs.at(-1), { level: "INFO", message: "shutdown: drained, every request answered" })
+        assert.isTrue(logs.some((l) => l.message === "shutdown: draining, 50 request(s) in flight"))
       }),
     60_000
   )
