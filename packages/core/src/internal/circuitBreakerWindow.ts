@@ -148,10 +148,11 @@ class CountWindow implements Window {
  */
 class TimeWindow implements Window {
   readonly width: number
-  index: Float64Array | undefined = undefined
-  callsIn: Float64Array | undefined = undefined
-  failuresIn: Float64Array | undefined = undefined
-  slowIn: Float64Array | undefined = undefined
+  /**
+   * One array, allocated on first use, for every bucket: `[index, calls, failures, slowCalls]` at `4 * slot`
+   * (`index` -1 when empty). One allocation keeps idle keyed breakers small.
+   */
+  data: Float64Array | undefined = undefined
   lastIndex = -1
   calls = 0
   failures = 0
@@ -168,45 +169,44 @@ class TimeWindow implements Window {
 
   private advance(now: number): number {
     const current = Math.floor(now / this.width)
-    if (current <= this.lastIndex || this.index === undefined) {
-      if (current > this.lastIndex) this.lastIndex = current
-      return current
-    }
+    if (current <= this.lastIndex) return current
     this.lastIndex = current
+    const data = this.data
+    if (data === undefined) return current
     const oldest = current - this.buckets
     for (let slot = 0; slot < this.buckets; slot++) {
-      const begun = this.index[slot]!
-      if (begun >= 0 && begun <= oldest) this.clearSlot(slot)
+      const begun = data[4 * slot]!
+      if (begun >= 0 && begun <= oldest) this.clearSlot(data, slot)
     }
     return current
   }
 
-  private clearSlot(slot: number): void {
-    this.calls -= this.callsIn![slot]!
-    this.failures -= this.failuresIn![slot]!
-    this.slowCalls -= this.slowIn![slot]!
-    this.index![slot] = -1
-    this.callsIn![slot] = 0
-    this.failuresIn![slot] = 0
-    this.slowIn![slot] = 0
+  private clearSlot(data: Float64Array, slot: number): void {
+    const at = 4 * slot
+    this.calls -= data[at + 1]!
+    this.failures -= data[at + 2]!
+    this.slowCalls -= data[at + 3]!
+    data[at] = -1
+    data[at + 1] = 0
+    data[at + 2] = 0
+    data[at + 3] = 0
   }
 
   record(failures: number, slowCalls: number, calls: number, now: number): boolean {
-    if (this.index === undefined) {
-      this.index = new Float64Array(this.buckets).fill(-1)
-      this.callsIn = new Float64Array(this.buckets)
-      this.failuresIn = new Float64Array(this.buckets)
-      this.slowIn = new Float64Array(this.buckets)
+    let data = this.data
+    if (data === undefined) {
+      data = this.data = new Float64Array(4 * this.buckets)
+      for (let slot = 0; slot < this.buckets; slot++) data[4 * slot] = -1
     }
     const current = this.advance(now)
-    const slot = current % this.buckets
-    if (this.index[slot] !== current) {
-      if (this.index[slot]! >= 0) this.clearSlot(slot)
-      this.index[slot] = current
+    const at = 4 * (current % this.buckets)
+    if (data[at] !== current) {
+      if (data[at]! >= 0) this.clearSlot(data, at / 4)
+      data[at] = current
     }
-    this.callsIn![slot]! += calls
-    this.failuresIn![slot]! += failures
-    this.slowIn![slot]! += slowCalls
+    data[at + 1]! += calls
+    data[at + 2]! += failures
+    data[at + 3]! += slowCalls
     this.calls += calls
     this.failures += failures
     this.slowCalls += slowCalls
@@ -220,10 +220,7 @@ class TimeWindow implements Window {
   }
 
   clear(): void {
-    this.index = undefined
-    this.callsIn = undefined
-    this.failuresIn = undefined
-    this.slowIn = undefined
+    this.data = undefined
     this.lastIndex = -1
     this.calls = 0
     this.failures = 0
