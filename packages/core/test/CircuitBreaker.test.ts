@@ -401,6 +401,40 @@ describe("CircuitBreaker", () => {
         expect(yield* breaker.state).toBe("Closed")
       }))
 
+    it.scoped("a slow probe reopens the breaker, whatever its outcome", () =>
+      Effect.gen(function*() {
+        const breaker = yield* CircuitBreaker.make({
+          name: "test",
+          strategy: CircuitBreaker.countWindow({ size: 2, failureRate: 1 }),
+          openDuration: "1 second",
+          slowCall: { duration: "100 millis", rate: 1 }
+        })
+        for (let i = 0; i < 2; i++) yield* outcome(breaker.execute(fail))
+        yield* TestClock.adjust("1 second")
+        const probe = yield* Effect.fork(outcome(breaker.execute(Effect.delay(ok, "101 millis"))))
+        yield* TestClock.adjust("101 millis")
+        expect(yield* Fiber.join(probe)).toBe("success")
+        expect(yield* breaker.state).toBe("Open")
+      }))
+
+    it.scoped("a probe that outlives its half-open episode (reset meanwhile) counts nowhere", () =>
+      Effect.gen(function*() {
+        const breaker = yield* CircuitBreaker.make({
+          name: "test",
+          strategy: CircuitBreaker.consecutive(1),
+          openDuration: "1 second"
+        })
+        yield* outcome(breaker.execute(fail))
+        yield* TestClock.adjust("1 second")
+        const gate = yield* Deferred.make<void>()
+        const probe = yield* Effect.fork(outcome(breaker.execute(Effect.zipRight(Deferred.await(gate), fail))))
+        yield* Effect.yieldNow()
+        yield* breaker.reset
+        yield* Deferred.succeed(gate, undefined)
+        expect(yield* Fiber.join(probe)).toBe("failure")
+        expect(yield* breaker.stats).toMatchObject({ state: "Closed", failures: 0, successes: 0 })
+      }))
+
     it.effect.prop(
       "half-open admits exactly maxProbes of 50 concurrent callers, and interrupted probes leak no slot",
       {
