@@ -590,7 +590,11 @@ const drain = (m: Machine): Effect.Effect<void> => {
     (change) =>
       hook === undefined
         ? PubSub.publish(sink.pubsub, change)
-        : Effect.zipRight(PubSub.publish(sink.pubsub, change), hook(change)),
+        : Effect.zipRight(
+          PubSub.publish(sink.pubsub, change),
+          // A failing hook must not turn the caller's outcome into a defect.
+          Effect.catchAllCause(hook(change), (cause) => Effect.logWarning("CircuitBreaker onStateChange failed", cause))
+        ),
     { discard: true }
   )
 }
