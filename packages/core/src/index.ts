@@ -62,6 +62,11 @@ export * as ResilienceRegistry from "./ResilienceRegistry.js"
 /**
  * @since 0.1.0
  */
+export * as ResilientClient from "./ResilientClient.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as RetryAfter from "./RetryAfter.js"
 
 /**

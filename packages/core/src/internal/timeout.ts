@@ -7,6 +7,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
+import type * as FiberStatus from "effect/FiberStatus"
 import { dual } from "effect/Function"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
@@ -109,29 +110,52 @@ export const interruptAfter = <A, E, R, E2>(
   millis: number,
   onTimeout: () => E2
 ): Effect.Effect<A, E | E2, R> =>
-  Effect.withFiberRuntime<A, E | E2, R>((parent, status) => {
-    const runtime = Runtime.make({
-      // The caller's context holds `R`: the attempt runs with exactly what the caller was given.
-      context: parent.currentContext as Context.Context<R>,
-      runtimeFlags: status.runtimeFlags,
-      fiberRefs: parent.getFiberRefs()
-    })
-    const child = Runtime.runFork(runtime)(self)
-    const done = child.unsafePoll()
-    if (done !== null) return done
-    let timedOut = false
-    const cancel = schedule(clockOf(parent), runtime as Runtime.Runtime<never>, millis, () => {
-      timedOut = true
-      child.unsafeInterruptAsFork(parent.id())
-    })
-    return Effect.async<A, E | E2>((resume) => {
-      child.addObserver((exit) => {
-        cancel()
-        resume(timedOut && exit._tag === "Failure" ? Effect.fail(onTimeout()) : exit)
-      })
-      return Fiber.interrupt(child)
-    })
+  Effect.withFiberRuntime<A, E | E2, R>((parent, status) => runTimed(parent, status, self, millis, onTimeout))
+
+/**
+ * `interruptAfter` for one attempt inside a possible deadline: when the deadline ends first, its own timer
+ * governs and the attempt runs on the caller's fiber with no timer at all.
+ *
+ * @internal
+ */
+export const attemptTimeout = <A, E, R, E2>(
+  self: Effect.Effect<A, E, R>,
+  millis: number,
+  onTimeout: () => E2
+): Effect.Effect<A, E | E2, R> =>
+  Effect.withFiberRuntime<A, E | E2, R>((parent, status) =>
+    needsOwnTimer(parent, millis) ? runTimed(parent, status, self, millis, onTimeout) : self
+  )
+
+const runTimed = <A, E, R, E2>(
+  parent: Fiber.RuntimeFiber<A, E | E2>,
+  status: FiberStatus.Running,
+  self: Effect.Effect<A, E, R>,
+  millis: number,
+  onTimeout: () => E2
+): Effect.Effect<A, E | E2, R> => {
+  const runtime = Runtime.make({
+    // The caller's context holds `R`: the attempt runs with exactly what the caller was given.
+    context: parent.currentContext as Context.Context<R>,
+    runtimeFlags: status.runtimeFlags,
+    fiberRefs: parent.getFiberRefs()
   })
+  const child = Runtime.runFork(runtime)(self)
+  const done = child.unsafePoll()
+  if (done !== null) return done
+  let timedOut = false
+  const cancel = schedule(clockOf(parent), runtime as Runtime.Runtime<never>, millis, () => {
+    timedOut = true
+    child.unsafeInterruptAsFork(parent.id())
+  })
+  return Effect.async<A, E | E2>((resume) => {
+    child.addObserver((exit) => {
+      cancel()
+      resume(timedOut && exit._tag === "Failure" ? Effect.fail(onTimeout()) : exit)
+    })
+    return Fiber.interrupt(child)
+  })
+}
 
 /** @internal */
 export const within = dual<
@@ -175,9 +199,5 @@ export const timeout = dual<
   if (!Duration.isFinite(limit)) return self
   const limitMillis = Duration.toMillis(limit)
   const onTimeout = () => new TimeoutError({ duration: limit, scope: "attempt" })
-  const timed = interruptAfter(self, limitMillis, onTimeout)
-  return Effect.withFiberRuntime<A, E | TimeoutError, R>((fiber) =>
-    // The deadline's own timer fires first when it is shorter than this attempt's limit.
-    needsOwnTimer(fiber, limitMillis) ? timed : self
-  )
+  return attemptTimeout(self, limitMillis, onTimeout)
 })

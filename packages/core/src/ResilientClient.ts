@@ -1,0 +1,275 @@
+/**
+ * The policies combined in the order that makes them work together, as one value (or one `Layer`) per
+ * dependency. `client.execute(effect)` applies, outermost first: fallback, deadline, rate limiter, bulkhead,
+ * retry (with its budget), circuit breaker, hedge, timeout per attempt, then the effect.
+ *
+ * Why this order: the deadline bounds everything, queue waits included; the rate limiter and the bulkhead admit
+ * a call once, however many attempts it makes; each attempt passes the breaker (so an open breaker fails an
+ * attempt fast) and has its own timeout. A `CircuitBreakerOpenError` is retried only when its `retryAfter` fits
+ * in `retry.maxRetryAfter` (1 second by default in a client) and in what is left of the deadline, so no call
+ * sits on a bulkhead slot waiting for a breaker; an isolated breaker is never retried.
+ *
+ * @since 0.1.0
+ */
+import type * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import type * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import type * as Layer from "effect/Layer"
+import type * as Option from "effect/Option"
+import type * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
+import type * as Bulkhead from "./Bulkhead.js"
+import type * as CircuitBreaker from "./CircuitBreaker.js"
+import type * as Hedge from "./Hedge.js"
+import * as internal from "./internal/resilientClient.js"
+import type { InvalidOptionsError } from "./InvalidOptionsError.js"
+import type * as RateLimiter from "./RateLimiter.js"
+import type { DuplicateNameError } from "./ResilienceRegistry.js"
+import type * as Retry from "./Retry.js"
+import type { TimeoutError } from "./Timeout.js"
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export const TypeId: unique symbol = internal.TypeId as TypeId
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export type TypeId = typeof TypeId
+
+/**
+ * The failures a client adds to those of the effect: an attempt or the deadline ran out, the bulkhead or the
+ * rate limiter turned the call away, the breaker was open.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type ClientError =
+  | TimeoutError
+  | Bulkhead.BulkheadRejectedError
+  | CircuitBreaker.CircuitBreakerOpenError
+  | RateLimiter.RateLimitedError
+
+/**
+ * Why a call was turned away without reaching the effect (or, for `"CircuitOpen"`, without another attempt).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type RejectionReason = "QueueFull" | "QueueTimeout" | "CircuitOpen" | "RateLimited"
+
+/**
+ * Calls through the client, not attempts. Each finished call is in exactly one of `succeeded`, `failed`,
+ * `rejected[reason]` and `interrupted` (`total` also counts the calls still in flight); `fallbacks` counts the
+ * failed or rejected calls the fallback answered.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Stats {
+  readonly total: number
+  readonly succeeded: number
+  readonly failed: number
+  readonly rejected: Readonly<Record<RejectionReason, number>>
+  readonly fallbacks: number
+  readonly interrupted: number
+  readonly inFlight: number
+}
+
+/**
+ * A resilient client. `B` and `EB` are the success and error types of the fallback; with a fallback
+ * (`HasFallback`), every typed failure goes to it, so the error type of a call is `EB` alone.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ResilientClient<B = never, EB = never, HasFallback extends boolean = false> {
+  readonly [TypeId]: TypeId
+  readonly name: string
+  /** Runs `effect` through every policy of the client. */
+  execute<A, E, R>(
+    effect: Effect.Effect<A, E, R>
+  ): Effect.Effect<A | B, HasFallback extends true ? EB : E | ClientError, R>
+  /** Calls by outcome. */
+  readonly stats: Effect.Effect<Stats>
+  /** The client's parts, for their own read-outs (`state`, `changes`, `stats`). */
+  readonly bulkhead: Option.Option<Bulkhead.Bulkhead>
+  readonly circuitBreaker: Option.Option<CircuitBreaker.CircuitBreaker>
+  readonly rateLimiter: Option.Option<RateLimiter.RateLimiter>
+}
+
+/**
+ * @since 0.1.0
+ */
+export declare namespace ResilientClient {
+  /**
+   * Every part is optional: `make` uses only those given. A part given as options is made with the client's
+   * name (and registers under it); a part given as an instance (a `Bulkhead`, `CircuitBreaker` or
+   * `RateLimiter`) is shared with whoever else holds it.
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  export interface Options<B = never, EB = never> {
+    /** The name of the client and of the parts it makes. */
+    readonly name: string
+    /** Turns a final typed failure (never a defect or an interruption) into a degraded answer. */
+    readonly fallback?: ((error: unknown) => Effect.Effect<B, EB>) | undefined
+    /** A total budget for the call, queue waits and retries included. */
+    readonly deadline?: Duration.DurationInput | undefined
+    readonly rateLimiter?: Omit<RateLimiter.RateLimiter.Options, "name"> | RateLimiter.RateLimiter | undefined
+    readonly bulkhead?: Omit<Bulkhead.Bulkhead.Options, "name"> | Bulkhead.Bulkhead | undefined
+    /** Retry options; `maxRetryAfter` defaults to 1 second here (a retry's wait holds a bulkhead slot). */
+    readonly retry?: Retry.Retry.Options<unknown> | undefined
+    readonly circuitBreaker?:
+      | Omit<CircuitBreaker.CircuitBreaker.Options, "name">
+      | CircuitBreaker.CircuitBreaker
+      | undefined
+    readonly hedge?: Hedge.Hedge.Options | undefined
+    /** The limit of each attempt. */
+    readonly timeout?: Duration.DurationInput | undefined
+    /** Record metrics (default true). */
+    readonly metrics?: boolean | undefined
+  }
+
+  /**
+   * The type of `ResilientClient.defaults`.
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  export interface Defaults {
+    readonly bulkhead: {
+      readonly maxConcurrent: number
+      readonly maxQueue: number
+      readonly queueTimeout: Duration.DurationInput
+    }
+    readonly timeout: Duration.DurationInput
+    readonly retry: { readonly maxAttempts: number; readonly schedule: Schedule.Schedule<Duration.Duration> }
+    readonly circuitBreaker: {
+      readonly strategy: CircuitBreaker.Strategy
+      readonly openDuration: Duration.DurationInput
+    }
+  }
+}
+
+/**
+ * The seed's client as a ready options object (add a `name`): a bulkhead of 10 with a queue of 100 waiting at
+ * most 5 seconds, a 2 second timeout per attempt, 4 attempts from 100 ms doubling with full jitter, and a breaker
+ * that opens after 5 consecutive failures for 30 seconds.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaults: ResilientClient.Defaults = internal.defaults
+
+/**
+ * Makes a client. It needs a `Scope` (its breaker owns a fiber while a store is in use) and registers itself
+ * (kind `"client"`) and the parts it makes in the `ResilienceRegistry` when one is provided. Bad options fail
+ * with `InvalidOptionsError`.
+ *
+ * @example
+ * ```ts
+ * import { ResilientClient } from "@effect-resilience/core"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const payments = yield* ResilientClient.make({ name: "payments", ...ResilientClient.defaults })
+ *   return yield* payments.execute(Effect.succeed({ id: "ch_1" }))
+ * }).pipe(Effect.scoped)
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: {
+  <B, EB>(
+    options: ResilientClient.Options<B, EB> & { readonly fallback: (error: unknown) => Effect.Effect<B, EB> }
+  ): Effect.Effect<ResilientClient<B, EB, true>, InvalidOptionsError | DuplicateNameError, Scope.Scope>
+  (
+    options: ResilientClient.Options<never, never> & { readonly fallback?: undefined }
+  ): Effect.Effect<ResilientClient, InvalidOptionsError | DuplicateNameError, Scope.Scope>
+} = internal.make as typeof make
+
+/**
+ * Provides a client under a tag, for the life of the layer: every service that uses the tag shares one client
+ * (one bulkhead, one breaker, one set of stats).
+ *
+ * @example
+ * ```ts
+ * import { ResilientClient } from "@effect-resilience/core"
+ * import { Context, Effect } from "effect"
+ *
+ * class Payments extends Context.Tag("Payments")<Payments, ResilientClient.ResilientClient>() {}
+ *
+ * const PaymentsLive = ResilientClient.layer(Payments, { name: "payments", ...ResilientClient.defaults })
+ *
+ * const charge = Effect.flatMap(Payments, (client) => client.execute(Effect.succeed("charged")))
+ * const program = charge.pipe(Effect.provide(PaymentsLive))
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: {
+  <I, B, EB>(
+    tag: Context.Tag<I, ResilientClient<B, EB, true>>,
+    options: ResilientClient.Options<B, EB> & { readonly fallback: (error: unknown) => Effect.Effect<B, EB> }
+  ): Layer.Layer<I, InvalidOptionsError | DuplicateNameError>
+  <I>(
+    tag: Context.Tag<I, ResilientClient>,
+    options: ResilientClient.Options<never, never> & { readonly fallback?: undefined }
+  ): Layer.Layer<I, InvalidOptionsError | DuplicateNameError>
+} = internal.layer as typeof layer
+
+/**
+ * Reads a client's options from `effect/Config` on top of `defaults`. Keys are the prefix and the option path in
+ * constant case; each is optional:
+ *
+ * `<P>_TIMEOUT`, `<P>_DEADLINE`, `<P>_RETRY_MAX_ATTEMPTS`, `<P>_RETRY_BASE_DELAY`, `<P>_RETRY_MAX_DELAY`,
+ * `<P>_RETRY_MAX_RETRY_AFTER`, `<P>_BULKHEAD_MAX_CONCURRENT`, `<P>_BULKHEAD_MAX_QUEUE`,
+ * `<P>_BULKHEAD_QUEUE_TIMEOUT`, `<P>_CIRCUIT_BREAKER_CONSECUTIVE_FAILURES`, `<P>_CIRCUIT_BREAKER_OPEN_DURATION`,
+ * `<P>_RATE_LIMITER_LIMIT`, `<P>_RATE_LIMITER_INTERVAL`, `<P>_HEDGE_DELAY`, `<P>_HEDGE_MAX_HEDGES`.
+ *
+ * Durations read as `"2 seconds"`, `"500 millis"`. A bad value is a `ConfigError` naming the key. The client is
+ * named after the prefix in lower case.
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const config: (prefix: string) => Config.Config<ResilientClient.Options<never, never>> = internal.config
+
+/**
+ * Provides a client under a tag with options read by `config(prefix)`.
+ *
+ * @example
+ * ```ts
+ * import { ResilientClient } from "@effect-resilience/core"
+ * import { Context } from "effect"
+ *
+ * class Payments extends Context.Tag("Payments")<Payments, ResilientClient.ResilientClient>() {}
+ *
+ * // PAYMENTS_TIMEOUT="1 second" PAYMENTS_RETRY_MAX_ATTEMPTS=3 ...
+ * const PaymentsLive = ResilientClient.layerConfig(Payments, "PAYMENTS")
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig: <I>(
+  tag: Context.Tag<I, ResilientClient>,
+  prefix: string
+) => Layer.Layer<I, ConfigError.ConfigError | InvalidOptionsError | DuplicateNameError> = internal.layerConfig
+
+/**
+ * Whether a value is a `ResilientClient`.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isResilientClient: (u: unknown) => u is ResilientClient = internal.isResilientClient

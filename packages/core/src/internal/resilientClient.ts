@@ -1,0 +1,373 @@
+import * as Cause from "effect/Cause"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import type * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
+import type * as Scope from "effect/Scope"
+import * as Backoff from "../Backoff.js"
+import * as Bulkhead from "../Bulkhead.js"
+import * as CircuitBreaker from "../CircuitBreaker.js"
+import type { InvalidOptionsError } from "../InvalidOptionsError.js"
+import * as RateLimiter from "../RateLimiter.js"
+import * as ResilienceMetrics from "../ResilienceMetrics.js"
+import * as ResilienceRegistry from "../ResilienceRegistry.js"
+import type * as ResilientClient from "../ResilientClient.js"
+import * as Retry from "../Retry.js"
+import { hedgeResolved, resolve as resolveHedge } from "./hedge.js"
+import { attemptTimeout, TimeoutError, within } from "./timeout.js"
+import { validated } from "./validate.js"
+
+/** @internal */
+export const TypeId: ResilientClient.TypeId = Symbol.for(
+  "@effect-resilience/core/ResilientClient"
+) as ResilientClient.TypeId
+
+/** @internal */
+export const defaults: ResilientClient.ResilientClient.Defaults = {
+  bulkhead: { maxConcurrent: 10, maxQueue: 100, queueTimeout: "5 seconds" },
+  timeout: "2 seconds",
+  retry: {
+    maxAttempts: 4,
+    schedule: Backoff.fullJitter(Backoff.exponential({ base: "100 millis", factor: 2 }))
+  },
+  circuitBreaker: { strategy: CircuitBreaker.consecutive(5), openDuration: "30 seconds" }
+}
+
+/** The longest `RetryAfter` hint a client's retry waits for, unless told otherwise: the wait holds a slot. */
+const clientMaxRetryAfter = "1 second"
+
+type Reason = ResilientClient.RejectionReason
+
+/** Which rejection a final error is, if any. */
+const rejectionOf = (error: unknown): Reason | undefined => {
+  if (!Predicate.isTagged(error, "BulkheadRejectedError")) {
+    if (Predicate.isTagged(error, "CircuitBreakerOpenError")) return "CircuitOpen"
+    if (Predicate.isTagged(error, "RateLimitedError")) return "RateLimited"
+    return undefined
+  }
+  return (error as Bulkhead.BulkheadRejectedError).reason
+}
+
+/** An isolated breaker will not come back by itself: retrying it is pointless. */
+const isIsolated = (error: unknown): boolean =>
+  Predicate.isTagged(error, "CircuitBreakerOpenError") &&
+  (error as CircuitBreaker.CircuitBreakerOpenError).state === "Isolated"
+
+class Counters {
+  succeeded = 0
+  failed = 0
+  interrupted = 0
+  fallbacks = 0
+  started = 0
+  readonly rejected: Record<Reason, number> = { QueueFull: 0, QueueTimeout: 0, CircuitOpen: 0, RateLimited: 0 }
+}
+
+class ClientImpl implements ResilientClient.ResilientClient<unknown, unknown, boolean> {
+  readonly [TypeId]: ResilientClient.TypeId = TypeId
+  readonly counters = new Counters()
+  readonly stats: Effect.Effect<ResilientClient.Stats>
+  private readonly successCounter: ResilienceMetrics.LocalCounter
+  private readonly failureCounter: Metric.Metric.Counter<number>
+  private readonly timeoutCounter: Metric.Metric.Counter<number>
+  private readonly rejectedCounter: Metric.Metric.Counter<number>
+  private readonly onFailure: (cause: Cause.Cause<unknown>) => Effect.Effect<unknown, unknown>
+  private readonly countSuccess: <A>(a: A) => A
+
+  constructor(
+    readonly name: string,
+    readonly bulkhead: Option.Option<Bulkhead.Bulkhead>,
+    readonly circuitBreaker: Option.Option<CircuitBreaker.CircuitBreaker>,
+    readonly rateLimiter: Option.Option<RateLimiter.RateLimiter>,
+    /** The whole stack between the counters and the effect, built once. */
+    private readonly stack: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, unknown, R>,
+    fallback: ((error: unknown) => Effect.Effect<unknown, unknown>) | undefined,
+    readonly metrics: boolean
+  ) {
+    const counters = this.counters
+    const calls = ResilienceMetrics.callsTotal.pipe(Metric.tagged("policy", "client"), Metric.tagged("name", name))
+    this.successCounter = new ResilienceMetrics.LocalCounter(calls.pipe(Metric.tagged("outcome", "success")))
+    this.failureCounter = calls.pipe(Metric.tagged("outcome", "failure"))
+    this.timeoutCounter = calls.pipe(Metric.tagged("outcome", "timeout"))
+    this.rejectedCounter = calls.pipe(Metric.tagged("outcome", "rejected"))
+    if (metrics) ResilienceMetrics.registerCollector(this.successCounter)
+    const successCounter = this.successCounter
+    this.countSuccess = (a) => {
+      counters.succeeded++
+      successCounter.count++
+      return a
+    }
+    this.onFailure = (cause) => {
+      const failure = Cause.failureOption(cause)
+      if (Option.isNone(failure)) {
+        if (Cause.isInterruptedOnly(cause)) counters.interrupted++
+        else counters.failed++
+        return Effect.failCause(cause)
+      }
+      const error = failure.value
+      const reason = rejectionOf(error)
+      if (reason !== undefined) {
+        counters.rejected[reason]++
+        if (this.metrics) this.rejectedCounter.unsafeUpdate(1, [])
+      } else {
+        counters.failed++
+        if (this.metrics) {
+          ;(error instanceof TimeoutError ? this.timeoutCounter : this.failureCounter).unsafeUpdate(1, [])
+        }
+      }
+      if (fallback === undefined) return Effect.failCause(cause)
+      counters.fallbacks++
+      return fallback(error)
+    }
+    this.stats = Effect.sync(() => {
+      const c = this.counters
+      return {
+        total: c.started,
+        succeeded: c.succeeded,
+        failed: c.failed,
+        rejected: { ...c.rejected },
+        fallbacks: c.fallbacks,
+        interrupted: c.interrupted,
+        inFlight: c.started - c.succeeded - c.failed - c.interrupted - c.rejected.QueueFull - c.rejected.QueueTimeout -
+          c.rejected.CircuitOpen - c.rejected.RateLimited
+      }
+    })
+  }
+
+  execute<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, unknown, R> {
+    return Effect.suspend(() => {
+      this.counters.started++
+      return Effect.catchAllCause(Effect.map(this.stack(effect), this.countSuccess), this.onFailure)
+    }) as Effect.Effect<A, unknown, R>
+  }
+
+  status(): Effect.Effect<ResilienceRegistry.EntryStatus> {
+    const breakerState: Effect.Effect<string> = Option.match(this.circuitBreaker, {
+      onNone: () => Effect.succeed("ok"),
+      onSome: (breaker) => breaker.state
+    })
+    return Effect.map(breakerState, (state) => {
+      const c = this.counters
+      return {
+        healthy: state !== "Open" && state !== "Isolated",
+        state: state === "ok" ? "ok" : state,
+        details: {
+          total: c.started,
+          succeeded: c.succeeded,
+          failed: c.failed,
+          fallbacks: c.fallbacks,
+          rejected: c.rejected.QueueFull + c.rejected.QueueTimeout + c.rejected.CircuitOpen + c.rejected.RateLimited
+        }
+      }
+    })
+  }
+}
+
+/** @internal */
+export const make = (
+  options: ResilientClient.ResilientClient.Options<unknown, unknown>
+): Effect.Effect<
+  ResilientClient.ResilientClient<unknown, unknown, boolean>,
+  InvalidOptionsError | ResilienceRegistry.DuplicateNameError,
+  Scope.Scope
+> =>
+  Effect.gen(function*() {
+    const checked = yield* validated("ResilientClient.make", (v) => ({
+      name: v.nonEmpty("name", options.name),
+      timeout: options.timeout === undefined ? undefined : v.duration("timeout", options.timeout, { positive: true }),
+      deadline: options.deadline === undefined
+        ? undefined
+        : v.duration("deadline", options.deadline, { positive: true }),
+      hedge: options.hedge === undefined ? undefined : resolveHedge(options.hedge)
+    }))
+    const name = checked.name
+    const metrics = options.metrics !== false
+
+    const bulkhead = options.bulkhead === undefined
+      ? undefined
+      : Bulkhead.isBulkhead(options.bulkhead)
+      ? options.bulkhead
+      : yield* Bulkhead.make({ metrics, ...options.bulkhead, name })
+    const breaker = options.circuitBreaker === undefined
+      ? undefined
+      : CircuitBreaker.isCircuitBreaker(options.circuitBreaker)
+      ? options.circuitBreaker
+      : yield* CircuitBreaker.make({ ...options.circuitBreaker, name })
+    const limiter = options.rateLimiter === undefined
+      ? undefined
+      : RateLimiter.isRateLimiter(options.rateLimiter)
+      ? options.rateLimiter
+      : yield* RateLimiter.make({ metrics, ...options.rateLimiter, name })
+
+    // Per attempt, innermost first: timeout, hedge, breaker.
+    const timeout = checked.timeout !== undefined && Duration.isFinite(checked.timeout) ? checked.timeout : undefined
+    const timeoutMillis = timeout === undefined ? 0 : Duration.toMillis(timeout)
+    const onTimeout = () => new TimeoutError({ duration: timeout!, scope: "attempt" })
+    const hedge = checked.hedge === undefined || checked.hedge.maxHedges === 0
+      ? undefined
+      : {
+        ...checked.hedge,
+        // A budget shared with the retry already counts each call once.
+        recordRequest: checked.hedge.budget === undefined || checked.hedge.budget !== options.retry?.budget
+      }
+    const attempt = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, unknown, R> => {
+      let e: Effect.Effect<A, unknown, R> = effect
+      if (timeout !== undefined) e = attemptTimeout(e, timeoutMillis, onTimeout)
+      if (hedge !== undefined) e = hedgeResolved(e, hedge)
+      if (breaker !== undefined) e = breaker.execute(e)
+      return e
+    }
+
+    // Around the attempts, innermost first: retry, bulkhead, rate limiter, deadline.
+    const retryOptions = options.retry
+    const userWhile = retryOptions?.while
+    const retry: Retry.Retry.Options<unknown> | undefined = retryOptions === undefined
+      ? undefined
+      : {
+        ...retryOptions,
+        name: retryOptions.name ?? name,
+        maxRetryAfter: retryOptions.maxRetryAfter ?? clientMaxRetryAfter,
+        while: (error) => !isIsolated(error) && (userWhile === undefined || userWhile(error))
+      }
+    if (retry !== undefined) {
+      // Checked once here, so a bad option fails `make` rather than the first call.
+      yield* validated("ResilientClient.make", () => Retry.retry(Effect.void, retry))
+    }
+    const deadline = checked.deadline !== undefined && Duration.isFinite(checked.deadline)
+      ? checked.deadline
+      : undefined
+    const stack = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, unknown, R> => {
+      let e = attempt(effect)
+      if (retry !== undefined) e = Retry.retry(e, retry)
+      if (bulkhead !== undefined) e = bulkhead.execute(e)
+      if (limiter !== undefined) e = limiter.execute(e)
+      if (deadline !== undefined) e = within(e, deadline)
+      return e
+    }
+
+    const client = new ClientImpl(
+      name,
+      Option.fromNullable(bulkhead),
+      Option.fromNullable(breaker),
+      Option.fromNullable(limiter),
+      stack,
+      options.fallback,
+      metrics
+    )
+    yield* ResilienceRegistry.registerIfPresent({ kind: "client", name, status: client.status() })
+    return client
+  })
+
+/** @internal */
+export const layer = <I, B, EB, F extends boolean>(
+  tag: Context.Tag<I, ResilientClient.ResilientClient<B, EB, F>>,
+  options: ResilientClient.ResilientClient.Options<B, EB>
+): Layer.Layer<I, InvalidOptionsError | ResilienceRegistry.DuplicateNameError> =>
+  // The client's types follow from its options (see `make`'s overloads); the implementation is typed loosely.
+  Layer.scoped(
+    tag,
+    make(options) as Effect.Effect<
+      ResilientClient.ResilientClient<B, EB, F>,
+      InvalidOptionsError | ResilienceRegistry.DuplicateNameError,
+      Scope.Scope
+    >
+  )
+
+const atLeast = (min: number) => (n: number) => n >= min
+const key = (prefix: string, path: string) => `${prefix}_${path}`
+
+/** @internal */
+export const config = (
+  prefix: string
+): Config.Config<ResilientClient.ResilientClient.Options<never, never>> => {
+  const int = (path: string, min: number) =>
+    Config.option(
+      Config.integer(key(prefix, path)).pipe(
+        Config.validate({ message: `Expected an integer >= ${min}`, validation: atLeast(min) })
+      )
+    )
+  const duration = (path: string) => Config.option(Config.duration(key(prefix, path)))
+  const get = <A>(o: Option.Option<A>, fallback: A): A => Option.getOrElse(o, () => fallback)
+  return Config.all({
+    timeout: duration("TIMEOUT"),
+    deadline: duration("DEADLINE"),
+    retryMaxAttempts: int("RETRY_MAX_ATTEMPTS", 1),
+    retryBaseDelay: duration("RETRY_BASE_DELAY"),
+    retryMaxDelay: duration("RETRY_MAX_DELAY"),
+    retryMaxRetryAfter: duration("RETRY_MAX_RETRY_AFTER"),
+    bulkheadMaxConcurrent: int("BULKHEAD_MAX_CONCURRENT", 1),
+    bulkheadMaxQueue: int("BULKHEAD_MAX_QUEUE", 0),
+    bulkheadQueueTimeout: duration("BULKHEAD_QUEUE_TIMEOUT"),
+    breakerFailures: int("CIRCUIT_BREAKER_CONSECUTIVE_FAILURES", 1),
+    breakerOpenDuration: duration("CIRCUIT_BREAKER_OPEN_DURATION"),
+    limiterLimit: int("RATE_LIMITER_LIMIT", 1),
+    limiterInterval: duration("RATE_LIMITER_INTERVAL"),
+    hedgeDelay: duration("HEDGE_DELAY"),
+    hedgeMaxHedges: int("HEDGE_MAX_HEDGES", 0)
+  }).pipe(Config.map((c): ResilientClient.ResilientClient.Options<never, never> => {
+    const base = get(c.retryBaseDelay, Duration.millis(100))
+    const exponential = Backoff.exponential(
+      Option.isSome(c.retryMaxDelay) ? { base, cap: c.retryMaxDelay.value } : { base }
+    )
+    const schedule = Option.isNone(c.retryBaseDelay) && Option.isNone(c.retryMaxDelay)
+      ? defaults.retry.schedule
+      : Backoff.fullJitter(exponential)
+    return {
+      name: prefix.toLowerCase(),
+      timeout: get(c.timeout, Duration.decode(defaults.timeout)),
+      ...(Option.isSome(c.deadline) ? { deadline: c.deadline.value } : {}),
+      retry: {
+        maxAttempts: get(c.retryMaxAttempts, defaults.retry.maxAttempts),
+        schedule,
+        ...(Option.isSome(c.retryMaxRetryAfter) ? { maxRetryAfter: c.retryMaxRetryAfter.value } : {})
+      },
+      bulkhead: {
+        maxConcurrent: get(c.bulkheadMaxConcurrent, defaults.bulkhead.maxConcurrent),
+        maxQueue: get(c.bulkheadMaxQueue, defaults.bulkhead.maxQueue),
+        queueTimeout: get(c.bulkheadQueueTimeout, Duration.decode(defaults.bulkhead.queueTimeout))
+      },
+      circuitBreaker: {
+        strategy: Option.isSome(c.breakerFailures)
+          ? CircuitBreaker.consecutive(c.breakerFailures.value)
+          : defaults.circuitBreaker.strategy,
+        openDuration: get(c.breakerOpenDuration, Duration.decode(defaults.circuitBreaker.openDuration))
+      },
+      ...(Option.isSome(c.limiterLimit) || Option.isSome(c.limiterInterval)
+        ? {
+          rateLimiter: {
+            limit: get(c.limiterLimit, 100),
+            interval: get(c.limiterInterval, Duration.seconds(1))
+          }
+        }
+        : {}),
+      ...(Option.isSome(c.hedgeDelay)
+        ? { hedge: { delay: c.hedgeDelay.value, maxHedges: get(c.hedgeMaxHedges, 1) } }
+        : {})
+    }
+  }))
+}
+
+/** @internal */
+export const layerConfig = <I>(
+  tag: Context.Tag<I, ResilientClient.ResilientClient>,
+  prefix: string
+): Layer.Layer<I, ConfigError.ConfigError | InvalidOptionsError | ResilienceRegistry.DuplicateNameError> =>
+  Layer.scoped(
+    tag,
+    Effect.flatMap(
+      config(prefix),
+      (options) =>
+        make(options) as Effect.Effect<
+          ResilientClient.ResilientClient,
+          InvalidOptionsError | ResilienceRegistry.DuplicateNameError,
+          Scope.Scope
+        >
+    )
+  )
+
+/** @internal */
+export const isResilientClient = (u: unknown): u is ResilientClient.ResilientClient => Predicate.hasProperty(u, TypeId)

@@ -1,0 +1,253 @@
+import { Backoff, ResilienceRegistry, ResilientClient, Timeout } from "@effect-resilience/core"
+import { describe, expect, it } from "@effect/vitest"
+import {
+  ConfigError,
+  ConfigProvider,
+  Context,
+  Data,
+  Duration,
+  Effect,
+  Either,
+  Exit,
+  Fiber,
+  Layer,
+  Option,
+  Random,
+  TestClock
+} from "effect"
+
+class GatewayError extends Data.TaggedError("GatewayError")<{ readonly request: number }> {}
+
+/** A fake payment gateway: counts calls and how many run at once; `fails(request)` decides the outcome. */
+const makeGateway = (options: { readonly latency: Duration.DurationInput; readonly fails: (n: number) => boolean }) => {
+  const state = { calls: 0, running: 0, peak: 0 }
+  const charge = (request: number) =>
+    Effect.acquireUseRelease(
+      Effect.sync(() => {
+        state.calls++
+        state.running++
+        state.peak = Math.max(state.peak, state.running)
+      }),
+      () =>
+        Effect.zipRight(
+          Effect.sleep(options.latency),
+          options.fails(request) ? Effect.fail(new GatewayError({ request })) : Effect.succeed(`charged ${request}`)
+        ),
+      () => Effect.sync(() => state.running--)
+    )
+  return { charge, state }
+}
+
+/** Advances the TestClock in steps until the fiber is done. */
+const runToEnd = <A, E>(fiber: Fiber.RuntimeFiber<A, E>, step: Duration.DurationInput = "10 millis") =>
+  Effect.gen(function*() {
+    while (fiber.unsafePoll() === null) yield* TestClock.adjust(step)
+    return yield* Fiber.join(fiber)
+  })
+
+class Payments extends Context.Tag("test/Payments")<Payments, ResilientClient.ResilientClient>() {}
+
+describe("ResilientClient", () => {
+  it.scoped("the seed's main: 15 calls, every 4th fails at the gateway, 10 concurrent: 11 succeed, 4 fail", () =>
+    Effect.gen(function*() {
+      const gateway = makeGateway({ latency: "50 millis", fails: (n) => n % 4 === 0 })
+      const client = yield* ResilientClient.make({ name: "payments", ...ResilientClient.defaults })
+      const fiber = yield* Effect.fork(
+        Effect.forEach(
+          Array.from({ length: 15 }, (_, i) => i),
+          (i) => Effect.either(client.execute(gateway.charge(i))),
+          { concurrency: 10 }
+        )
+      )
+      const results = yield* runToEnd(fiber)
+      expect(results.filter(Either.isRight)).toHaveLength(11)
+      expect(results.filter(Either.isLeft)).toHaveLength(4)
+      expect(results.flatMap((r, i) => Either.isLeft(r) ? [i] : [])).toEqual([0, 4, 8, 12])
+      expect(gateway.state.peak).toBeLessThanOrEqual(10)
+      expect(gateway.state.peak).toBeGreaterThan(1)
+      const stats = yield* client.stats
+      expect(stats.total).toBe(15)
+      expect(stats.succeeded).toBe(11)
+      expect(stats.failed + stats.rejected.CircuitOpen).toBe(4)
+      expect(stats.inFlight).toBe(0)
+      // Retries happened: more gateway calls than requests.
+      expect(gateway.state.calls).toBeGreaterThan(15)
+    }).pipe(Effect.withRandom(Random.make(42))))
+
+  it.scoped("with the breaker open for 30 s, 100 calls fail fast without holding bulkhead slots", () =>
+    Effect.gen(function*() {
+      const gateway = makeGateway({ latency: "10 millis", fails: () => true })
+      const client = yield* ResilientClient.make({ name: "payments", ...ResilientClient.defaults })
+      // Open the breaker: 5 consecutive failures (the first call's 4 attempts and one more).
+      yield* Effect.fork(Effect.either(client.execute(gateway.charge(0))))
+      yield* Effect.fork(Effect.either(client.execute(gateway.charge(0))))
+      yield* TestClock.adjust("5 seconds")
+      const breaker = Option.getOrThrow(client.circuitBreaker)
+      expect(yield* breaker.state).toBe("Open")
+      const callsBefore = gateway.state.calls
+      const rejectedBefore = (yield* client.stats).rejected.CircuitOpen
+      const bulkhead = Option.getOrThrow(client.bulkhead)
+
+      const fibers = yield* Effect.forEach(
+        Array.from({ length: 100 }, (_, i) => i),
+        (i) => Effect.fork(client.execute(gateway.charge(i)))
+      )
+      yield* Effect.yieldNow()
+      // Every call is already done, without the clock moving: nobody waits on a slot for the breaker.
+      const exits = fibers.map((f) => f.unsafePoll())
+      expect(exits.every((e) => e !== null && Exit.isFailure(e))).toBe(true)
+      const errors = yield* Effect.forEach(fibers, (f) => Effect.flip(Fiber.join(f)))
+      expect(errors.every((e) => e._tag === "CircuitBreakerOpenError")).toBe(true)
+      expect(yield* bulkhead.stats).toEqual({ active: 0, queued: 0, rejected: 0 })
+      expect(gateway.state.calls).toBe(callsBefore)
+      expect((yield* client.stats).rejected.CircuitOpen - rejectedBefore).toBe(100)
+    }))
+
+  it.effect("a layer provided into a program and used from two services shares one state", () =>
+    Effect.gen(function*() {
+      class Checkout
+        extends Context.Tag("test/Checkout")<Checkout, { readonly pay: Effect.Effect<string, unknown> }>()
+      {}
+      class Refunds
+        extends Context.Tag("test/Refunds")<Refunds, { readonly refund: Effect.Effect<string, unknown> }>()
+      {}
+      const CheckoutLive = Layer.effect(
+        Checkout,
+        Effect.map(Payments, (client) => ({ pay: client.execute(Effect.succeed("paid")) }))
+      )
+      const RefundsLive = Layer.effect(
+        Refunds,
+        Effect.map(Payments, (client) => ({ refund: client.execute(Effect.succeed("refunded")) }))
+      )
+      const PaymentsLive = ResilientClient.layer(Payments, { name: "payments", ...ResilientClient.defaults })
+      const AppLive = Layer.mergeAll(CheckoutLive, RefundsLive).pipe(Layer.provideMerge(PaymentsLive))
+
+      const program = Effect.gen(function*() {
+        const checkout = yield* Checkout
+        const refunds = yield* Refunds
+        yield* checkout.pay
+        yield* checkout.pay
+        yield* refunds.refund
+        const client = yield* Payments
+        return yield* client.stats
+      })
+      const stats = yield* program.pipe(Effect.provide(AppLive), Effect.provide(ResilienceRegistry.layer))
+      expect(stats.total).toBe(3)
+      expect(stats.succeeded).toBe(3)
+    }))
+
+  it.effect("layerConfig reads the prefixed keys over the defaults", () =>
+    Effect.gen(function*() {
+      const gateway = makeGateway({ latency: "10 millis", fails: () => true })
+      const provider = ConfigProvider.fromMap(
+        new Map([
+          ["PAYMENTS_RETRY_MAX_ATTEMPTS", "2"],
+          ["PAYMENTS_TIMEOUT", "1 second"],
+          ["PAYMENTS_CIRCUIT_BREAKER_OPEN_DURATION", "10 seconds"],
+          ["PAYMENTS_BULKHEAD_MAX_CONCURRENT", "3"]
+        ])
+      )
+      const fiber = yield* Effect.flatMap(Payments, (client) => Effect.either(client.execute(gateway.charge(0)))).pipe(
+        Effect.provide(ResilientClient.layerConfig(Payments, "PAYMENTS")),
+        Effect.withConfigProvider(provider),
+        Effect.fork
+      )
+      const result = yield* runToEnd(fiber)
+      expect(Either.isLeft(result)).toBe(true)
+      expect(gateway.state.calls).toBe(2)
+      const options = yield* ResilientClient.config("PAYMENTS").pipe(Effect.withConfigProvider(provider))
+      expect(options.name).toBe("payments")
+      expect(options.bulkhead).toMatchObject({ maxConcurrent: 3, maxQueue: 100 })
+      expect(options.timeout).toEqual(Duration.seconds(1))
+      expect(options.circuitBreaker).toMatchObject({ openDuration: Duration.seconds(10) })
+    }))
+
+  it.effect("a bad config value is a ConfigError naming the key", () =>
+    Effect.gen(function*() {
+      const bad = (key: string, value: string) =>
+        Effect.flatMap(Payments, () => Effect.void).pipe(
+          Effect.provide(ResilientClient.layerConfig(Payments, "PAYMENTS")),
+          Effect.withConfigProvider(ConfigProvider.fromMap(new Map([[key, value]]))),
+          Effect.scoped,
+          Effect.flip
+        )
+      const notANumber = yield* bad("PAYMENTS_RETRY_MAX_ATTEMPTS", "many")
+      expect(ConfigError.isConfigError(notANumber)).toBe(true)
+      expect(String(notANumber)).toContain("PAYMENTS_RETRY_MAX_ATTEMPTS")
+      const zero = yield* bad("PAYMENTS_BULKHEAD_MAX_CONCURRENT", "0")
+      expect(String(zero)).toContain("PAYMENTS_BULKHEAD_MAX_CONCURRENT")
+      const duration = yield* bad("PAYMENTS_TIMEOUT", "soon")
+      expect(String(duration)).toContain("PAYMENTS_TIMEOUT")
+    }))
+
+  it.scoped("stats count calls, not attempts; a fallback answer is counted as such", () =>
+    Effect.gen(function*() {
+      let attempts = 0
+      const flaky = Effect.suspend(() => ++attempts < 3 ? Effect.fail("flaky" as const) : Effect.succeed("ok"))
+      const client = yield* ResilientClient.make({
+        name: "flaky",
+        retry: { maxAttempts: 4, schedule: Backoff.constant("10 millis") },
+        fallback: (error) => Effect.succeed(`degraded (${String(error)})`)
+      })
+      const fiber = yield* Effect.fork(client.execute(flaky))
+      expect(yield* runToEnd(fiber)).toBe("ok")
+      expect(attempts).toBe(3)
+      const failing = yield* Effect.fork(client.execute(Effect.fail("down")))
+      expect(yield* runToEnd(failing)).toBe("degraded (down)")
+      const stats = yield* client.stats
+      expect(stats).toMatchObject({ total: 2, succeeded: 1, failed: 1, fallbacks: 1, inFlight: 0 })
+    }))
+
+  it.scoped("make uses only the parts it is given; a timeout per attempt is retried", () =>
+    Effect.gen(function*() {
+      const client = yield* ResilientClient.make({
+        name: "lean",
+        timeout: "1 second",
+        retry: { maxAttempts: 2, schedule: Backoff.constant("100 millis") }
+      })
+      expect(Option.isNone(client.bulkhead)).toBe(true)
+      expect(Option.isNone(client.circuitBreaker)).toBe(true)
+      let attempts = 0
+      const hangsOnce = Effect.suspend(() => ++attempts === 1 ? Effect.never : Effect.succeed("second"))
+      const fiber = yield* Effect.fork(client.execute(hangsOnce))
+      yield* TestClock.adjust("1 second")
+      yield* TestClock.adjust("100 millis")
+      expect(yield* Fiber.join(fiber)).toBe("second")
+
+      const always = yield* Effect.fork(client.execute(Effect.never))
+      yield* TestClock.adjust("5 seconds")
+      expect(yield* Fiber.await(always)).toEqual(
+        Exit.fail(new Timeout.TimeoutError({ duration: Duration.seconds(1), scope: "attempt" }))
+      )
+    }))
+
+  it.scoped("the deadline bounds the whole call, retries included", () =>
+    Effect.gen(function*() {
+      const client = yield* ResilientClient.make({
+        name: "bounded",
+        deadline: "3 seconds",
+        timeout: "2 seconds",
+        retry: { maxAttempts: 10, schedule: Backoff.constant("500 millis") }
+      })
+      const fiber = yield* Effect.fork(client.execute(Effect.never))
+      yield* TestClock.adjust("2999 millis")
+      expect(fiber.unsafePoll()).toBeNull()
+      yield* TestClock.adjust("1 millis")
+      expect(yield* Fiber.await(fiber)).toEqual(
+        Exit.fail(new Timeout.TimeoutError({ duration: Duration.seconds(3), scope: "deadline" }))
+      )
+    }))
+
+  it.scoped("registers itself and its parts in the registry", () =>
+    Effect.gen(function*() {
+      yield* ResilientClient.make({ name: "payments", ...ResilientClient.defaults })
+      const entries = yield* ResilienceRegistry.entries
+      expect(entries.map((e) => e.kind).sort()).toEqual(["bulkhead", "circuit_breaker", "client"])
+      const client = entries.find((e) => e.kind === "client")!
+      expect(yield* client.status).toMatchObject({ healthy: true })
+      const dup = yield* Effect.flip(ResilientClient.make({ name: "payments", timeout: "1 second" }))
+      expect(dup._tag).toBe("DuplicateNameError")
+      const bad = yield* Effect.flip(ResilientClient.make({ name: "x", timeout: -1 }))
+      expect(bad).toMatchObject({ _tag: "InvalidOptionsError", field: "timeout" })
+    }).pipe(Effect.provide(ResilienceRegistry.layer)))
+})
