@@ -1,7 +1,8 @@
 import { CircuitBreaker, ResilienceRegistry } from "@effect-resilience/core"
 import { Health, Prometheus } from "@effect-resilience/platform"
+import { ResourcePool } from "@effect-resilience/pool"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect, Fiber, Layer, TestClock } from "effect"
 import parse from "parse-prometheus-text-format"
 
 describe("Health and Prometheus with a real circuit breaker", () => {
@@ -37,5 +38,26 @@ describe("Health and Prometheus with a real circuit breaker", () => {
       )
       assert.strictEqual(opened?.value, "1")
       assert.strictEqual(series("health_check_status").find((m) => m.labels?.name === "gateway")?.value, "0")
+    }).pipe(Effect.provide(Layer.fresh(ResilienceRegistry.layer))))
+
+  it.scoped("a pool that cannot create resources fails its check (unhealthy when critical)", () =>
+    Effect.gen(function*() {
+      const healthy = yield* ResourcePool.make({ name: "cache", acquire: Effect.succeed(1), min: 0, max: 2 })
+      const broken = yield* ResourcePool.make({
+        name: "db",
+        acquire: Effect.fail("connection refused"),
+        min: 0,
+        max: 2,
+        acquireTimeout: "1 second"
+      })
+      const health = yield* Health.make({ eventLoop: false, critical: ["db"] })
+      yield* healthy.use(() => Effect.void)
+      const borrow = yield* Effect.fork(Effect.either(broken.use(() => Effect.void)))
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(borrow)
+      const report = yield* health.refresh
+      assert.deepInclude(report.checks.cache, { ok: true, critical: false })
+      assert.deepInclude(report.checks.db, { ok: false, critical: true, error: "pool db is failing" })
+      assert.strictEqual(report.status, "unhealthy")
     }).pipe(Effect.provide(Layer.fresh(ResilienceRegistry.layer))))
 })
