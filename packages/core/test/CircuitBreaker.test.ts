@@ -3,6 +3,7 @@ import {
   InvalidOptionsError,
   ResilienceMetrics,
   ResilienceRegistry,
+  Retry,
   RetryAfter
 } from "@effect-resilience/core"
 import { describe, expect, it } from "@effect/vitest"
@@ -562,6 +563,43 @@ describe("CircuitBreaker", () => {
           slowCallRate: 0
         })
         expect(hooked).toEqual(["test:Closed>Open", "test:Open>HalfOpen", "test:HalfOpen>Closed"])
+      }))
+  })
+
+  describe("with Retry outside", () => {
+    it.scoped("each attempt is seen by the breaker; the open breaker's hint stops retries that cannot succeed", () =>
+      Effect.gen(function*() {
+        const breaker = yield* CircuitBreaker.make({
+          name: "test",
+          strategy: CircuitBreaker.consecutive(2),
+          openDuration: "10 seconds"
+        })
+        let upstreamCalls = 0
+        const upstream = Effect.suspend(() => {
+          upstreamCalls++
+          return fail
+        })
+        const fiber = yield* upstream.pipe(
+          CircuitBreaker.withBreaker(breaker),
+          Retry.retry({ schedule: Schedule.spaced("100 millis"), maxAttempts: 5, maxRetryAfter: "5 seconds" }),
+          Effect.flip,
+          Effect.fork
+        )
+        yield* TestClock.adjust("1 second")
+        const error = yield* Fiber.join(fiber)
+        expect(upstreamCalls).toBe(2)
+        expect(error).toEqual(openError("Open", "9900 millis"))
+      }))
+
+    it.scoped("a failing onStateChange hook does not change the caller's outcome", () =>
+      Effect.gen(function*() {
+        const breaker = yield* CircuitBreaker.make({
+          name: "test",
+          strategy: CircuitBreaker.consecutive(1),
+          onStateChange: () => Effect.die("hook broke")
+        })
+        expect(yield* outcome(breaker.execute(fail))).toBe("failure")
+        expect(yield* breaker.state).toBe("Open")
       }))
   })
 
