@@ -72,16 +72,17 @@ const short = (url: string) =>
 
 const report = (nodes: ReadonlyArray<ProfileNode>) => {
   const byId = new Map(nodes.map((n) => [n.id, n]))
-  // tsx compiles TypeScript to one line with an inline source map: map positions back to the sources.
+  // Map compiled positions of our packages back to the TypeScript sources (tsc's source maps in dist/).
   const position = (f: ProfileNode["callFrame"]) => {
-    if (f.url.endsWith(".ts")) {
+    if (f.url.includes("/packages/")) {
       const entry = findSourceMap(f.url)?.findEntry(f.lineNumber, f.columnNumber)
-      if (entry && "originalLine" in entry) return `${entry.originalLine + 1}:${entry.originalColumn + 1}`
+      if (entry && "originalSource" in entry) {
+        return `${short(entry.originalSource)}:${entry.originalLine + 1}:${entry.originalColumn + 1}`
+      }
     }
-    return `${f.lineNumber + 1}`
+    return `${short(f.url)}:${f.lineNumber + 1}`
   }
-  const key = (n: ProfileNode) =>
-    `${n.callFrame.functionName || "(anonymous)"} ${short(n.callFrame.url)}:${position(n.callFrame)}`
+  const key = (n: ProfileNode) => `${n.callFrame.functionName || "(anonymous)"} ${position(n.callFrame)}`
   const total = nodes.reduce((s, n) => s + (n.hitCount ?? 0), 0)
   const self = new Map<string, number>()
   const inclusive = new Map<string, number>()
