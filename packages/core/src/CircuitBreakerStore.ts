@@ -178,8 +178,8 @@ export const makeSharedWindow = (config: SharedConfig): SharedWindow => {
 }
 
 /**
- * The rule every store applies to a report, atomically: first the proposal (a compare-and-set on the version),
- * then the outcomes, merged into the shared window while the record is closed (the window may open it). Returns
+ * The rule every store applies to a report, atomically: first the proposal (a compare-and-set: accepted only when
+ * made on the current version and different from it in state, `at` or `openings`), then the outcomes, merged into the shared window while the record is closed (the window may open it). Returns
  * the next snapshot, or `current` itself when nothing changed.
  *
  * @since 0.1.0

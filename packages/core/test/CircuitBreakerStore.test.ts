@@ -118,6 +118,52 @@ const silentStore: CircuitBreakerStore.Store = {
 }
 
 describe("CircuitBreakerStore", () => {
+  it("decide: a compare-and-set on the version, then the merged outcomes", () => {
+    const config: CircuitBreakerStore.SharedConfig = {
+      name: "rule",
+      strategy: { _tag: "CountWindow", size: 4, failureRate: 0.5, minimumCalls: 4 },
+      slowCallRate: Infinity
+    }
+    const window = CircuitBreakerStore.makeSharedWindow(config)
+    const v0 = CircuitBreakerStore.initialSnapshot
+    const report = (
+      outcomes: { successes?: number; failures?: number },
+      proposal?: CircuitBreakerStore.Proposal
+    ): CircuitBreakerStore.Report => ({
+      at: 1000,
+      successes: outcomes.successes ?? 0,
+      failures: outcomes.failures ?? 0,
+      slowCalls: 0,
+      proposal
+    })
+    // Outcomes below minimumCalls change nothing: the very same snapshot comes back.
+    expect(CircuitBreakerStore.decide(v0, window, report({ successes: 1, failures: 1 }))).toBe(v0)
+    // Merged with another replica's, they open it.
+    const v1 = CircuitBreakerStore.decide(v0, window, report({ successes: 1, failures: 1 }))
+    expect(v1).toEqual({ version: 1, state: "Open", at: 1000, openings: 1 })
+    // A proposal made on a stale version is dropped.
+    const stale = { baseVersion: 0, state: "Closed", at: 900, openings: 0 } as const
+    expect(CircuitBreakerStore.decide(v1, window, report({}, stale))).toBe(v1)
+    // A proposal equal to the current state is no change.
+    expect(CircuitBreakerStore.decide(v1, window, report({}, { baseVersion: 1, state: "Open", at: 1000, openings: 1 })))
+      .toBe(v1)
+    // A reopening (same state, a later opening) on the current version is accepted.
+    const v2 = CircuitBreakerStore.decide(
+      v1,
+      window,
+      report({}, { baseVersion: 1, state: "Open", at: 6000, openings: 2 })
+    )
+    expect(v2).toEqual({ version: 2, state: "Open", at: 6000, openings: 2 })
+    // Closing clears the shared window: the old outcomes no longer count.
+    const v3 = CircuitBreakerStore.decide(
+      v2,
+      window,
+      report({}, { baseVersion: 2, state: "Closed", at: 9000, openings: 0 })
+    )
+    expect(v3).toEqual({ version: 3, state: "Closed", at: 9000, openings: 0 })
+    expect(CircuitBreakerStore.decide(v3, window, report({ successes: 2, failures: 1 }))).toBe(v3)
+  })
+
   it.scoped("layerMemory: one breaker behaves exactly as without a store", () =>
     Effect.gen(function*() {
       const run = Effect.gen(function*() {
