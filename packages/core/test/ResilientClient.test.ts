@@ -1,4 +1,4 @@
-import { Backoff, ResilienceRegistry, ResilientClient, Timeout } from "@effect-resilience/core"
+import { Backoff, ResilienceRegistry, ResilientClient, RetryBudget, Timeout } from "@effect-resilience/core"
 import { describe, expect, it } from "@effect/vitest"
 import {
   ConfigError,
@@ -196,6 +196,26 @@ describe("ResilientClient", () => {
       expect(yield* runToEnd(failing)).toBe("degraded (down)")
       const stats = yield* client.stats
       expect(stats).toMatchObject({ total: 2, succeeded: 1, failed: 1, fallbacks: 1, inFlight: 0 })
+    }))
+
+  it.scoped("a retry budget counts each call once and each retry takes a token", () =>
+    Effect.gen(function*() {
+      const budget = yield* RetryBudget.make({ name: "payments", ratio: 0.5, minPerSecond: 0 })
+      const client = yield* ResilientClient.make({
+        name: "budgeted",
+        retry: { maxAttempts: 3, schedule: Backoff.constant("10 millis"), budget }
+      })
+      yield* Effect.forEach(Array.from({ length: 4 }), () => client.execute(Effect.succeed(1)))
+      expect((yield* budget.stats).requests).toBe(4)
+      let attempts = 0
+      const failing = yield* Effect.fork(client.execute(Effect.suspend(() => Effect.fail(++attempts))))
+      const error = yield* runToEnd(failing).pipe(Effect.flip)
+      // 5 requests at ratio 0.5: 2 retry tokens, so 3 attempts in all, and the last error comes back.
+      expect(attempts).toBe(3)
+      expect(error).toBe(3)
+      const stats = yield* budget.stats
+      expect(stats.requests).toBe(5)
+      expect(stats.retries).toBe(2)
     }))
 
   it.scoped("make uses only the parts it is given; a timeout per attempt is retried", () =>

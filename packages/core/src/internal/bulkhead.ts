@@ -1,3 +1,4 @@
+import type * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -74,7 +75,6 @@ export class BulkheadImpl implements Bulkhead.Bulkhead, ResilienceMetrics.Collec
   rejected = 0
   private head: Waiter | undefined = undefined
   private tail: Waiter | undefined = undefined
-  private readonly release: Effect.Effect<void>
   private readonly rejectedQueueFull: Metric.Metric.Counter<number>
   private readonly rejectedQueueTimeout: Metric.Metric.Counter<number>
   private readonly activeGauge: Metric.Metric.Gauge<number>
@@ -85,7 +85,6 @@ export class BulkheadImpl implements Bulkhead.Bulkhead, ResilienceMetrics.Collec
     this.maxConcurrent = options.maxConcurrent
     this.maxQueue = options.maxQueue
     this.queueTimeoutMillis = options.queueTimeoutMillis
-    this.release = Effect.sync(() => this.releaseSlot())
     const rejected = ResilienceMetrics.bulkheadRejectedTotal.pipe(Metric.tagged("name", this.name))
     this.rejectedQueueFull = rejected.pipe(Metric.tagged("reason", "queue_full"))
     this.rejectedQueueTimeout = rejected.pipe(Metric.tagged("reason", "queue_timeout"))
@@ -135,17 +134,38 @@ export class BulkheadImpl implements Bulkhead.Bulkhead, ResilienceMetrics.Collec
   }
 
   execute<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | BulkheadRejectedError, R> {
-    return Effect.uninterruptibleMask((restore) =>
-      Effect.withFiberRuntime<A, E | BulkheadRejectedError, R>((fiber) => {
-        // Below the limit a bulkhead is a counter.
-        if (this.active < this.maxConcurrent) {
-          this.active++
-          return Effect.ensuring(restore(effect), this.release)
-        }
-        if (this.queued >= this.maxQueue) return Effect.fail(this.reject("QueueFull"))
-        return this.enqueue(restore, effect, fiber)
-      })
-    )
+    // The mask's body runs when the call starts: the slot is taken and the release registered in one
+    // uninterruptible step, so an interruption can neither leak a slot nor skip the release.
+    return Effect.uninterruptibleMask((restore) => {
+      // Below the limit a bulkhead is a counter.
+      if (this.active < this.maxConcurrent) {
+        this.active++
+        return this.released(restore(effect))
+      }
+      if (this.queued >= this.maxQueue) return Effect.fail(this.reject("QueueFull"))
+      return Effect.withFiberRuntime<A, E | BulkheadRejectedError, R>((fiber) => this.enqueue(restore, effect, fiber))
+    })
+  }
+
+  /** Runs `self`, then frees the slot whatever the outcome (call it in an uninterruptible region). */
+  private released<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
+    const handlers: {
+      readonly onFailure: (cause: Cause.Cause<E>) => Effect.Effect<never, E>
+      readonly onSuccess: (a: A) => Effect.Effect<A>
+    } = this.releaseThen
+    return Effect.matchCauseEffect(self, handlers)
+  }
+
+  /** Frees the slot, then passes the outcome on (allocated once: the hot path makes no closure for it). */
+  private readonly releaseThen = {
+    onFailure: <E>(cause: Cause.Cause<E>): Effect.Effect<never, E> => {
+      this.releaseSlot()
+      return Effect.failCause(cause)
+    },
+    onSuccess: <A>(a: A): Effect.Effect<A> => {
+      this.releaseSlot()
+      return Effect.succeed(a)
+    }
   }
 
   private enqueue<A, E, R>(
@@ -193,7 +213,7 @@ export class BulkheadImpl implements Bulkhead.Bulkhead, ResilienceMetrics.Collec
         else this.unlink(waiter)
         return Effect.failCause(cause)
       },
-      onSuccess: () => Effect.ensuring(restore(effect), this.release)
+      onSuccess: () => this.released(restore(effect))
     })
   }
 }

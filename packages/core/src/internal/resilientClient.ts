@@ -18,6 +18,7 @@ import * as ResilienceMetrics from "../ResilienceMetrics.js"
 import * as ResilienceRegistry from "../ResilienceRegistry.js"
 import type * as ResilientClient from "../ResilientClient.js"
 import * as Retry from "../Retry.js"
+import * as RetryBudget from "../RetryBudget.js"
 import { hedgeResolved, resolve as resolveHedge } from "./hedge.js"
 import { attemptTimeout, TimeoutError, within } from "./timeout.js"
 import { validated } from "./validate.js"
@@ -39,7 +40,7 @@ export const defaults: ResilientClient.ResilientClient.Defaults = {
 }
 
 /** The longest `RetryAfter` hint a client's retry waits for, unless told otherwise: the wait holds a slot. */
-const clientMaxRetryAfter = "1 second"
+const clientMaxRetryAfter = Duration.seconds(1)
 
 type Reason = ResilientClient.RejectionReason
 
@@ -57,6 +58,51 @@ const rejectionOf = (error: unknown): Reason | undefined => {
 const isIsolated = (error: unknown): boolean =>
   Predicate.isTagged(error, "CircuitBreakerOpenError") &&
   (error as CircuitBreaker.CircuitBreakerOpenError).state === "Isolated"
+
+const noop = () => {}
+
+/** The same budget, except that recording a request does nothing: the client records it itself, once per call. */
+const withoutRequestRecording = (budget: RetryBudget.RetryBudget): RetryBudget.RetryBudget => ({
+  [RetryBudget.TypeId]: RetryBudget.TypeId,
+  name: budget.name,
+  ratio: budget.ratio,
+  minPerSecond: budget.minPerSecond,
+  window: budget.window,
+  recordRequest: Effect.void,
+  tryAcquire: budget.tryAcquire,
+  stats: budget.stats,
+  unsafeRecordRequest: noop,
+  unsafeTryAcquire: (nowMillis) => budget.unsafeTryAcquire(nowMillis)
+})
+
+/**
+ * `Retry.retry` that costs one `catchAllCause` until the first failure: `Retry.retry` reads and checks its
+ * options on every call, so the client hands the call over to it only once an attempt has failed, replaying that
+ * failure as its first attempt (same attempts, same schedule, same budget, same outcome). The budget's request is
+ * recorded by the client on every call.
+ */
+const retryFromFirstFailure = (options: Retry.Retry.Options<unknown>) => {
+  const budget = options.budget
+  const handOver: Retry.Retry.Options<unknown> = budget === undefined
+    ? options
+    : { ...options, budget: withoutRequestRecording(budget) }
+  return <A, E, R>(attempt: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+    const run = Effect.catchAllCause(attempt, (cause) => {
+      let replayed = false
+      const replay = Effect.suspend(() => {
+        if (replayed) return attempt
+        replayed = true
+        return Effect.failCause(cause)
+      })
+      return Retry.retry(replay, handOver)
+    })
+    if (budget === undefined) return run
+    return Effect.suspend(() => {
+      budget.unsafeRecordRequest()
+      return run
+    })
+  }
+}
 
 class Counters {
   succeeded = 0
@@ -230,7 +276,13 @@ export const make = (
       : {
         ...retryOptions,
         name: retryOptions.name ?? name,
-        maxRetryAfter: retryOptions.maxRetryAfter ?? clientMaxRetryAfter,
+        // Decoded once: `Retry.retry` reads its options on every call.
+        maxRetryAfter: retryOptions.maxRetryAfter === undefined
+          ? clientMaxRetryAfter
+          : Option.getOrElse(
+            Duration.decodeUnknown(retryOptions.maxRetryAfter),
+            (): Duration.DurationInput => retryOptions.maxRetryAfter!
+          ),
         while: (error) => !isIsolated(error) && (userWhile === undefined || userWhile(error))
       }
     if (retry !== undefined) {
@@ -240,9 +292,10 @@ export const make = (
     const deadline = checked.deadline !== undefined && Duration.isFinite(checked.deadline)
       ? checked.deadline
       : undefined
+    const retried = retry === undefined ? undefined : retryFromFirstFailure(retry)
     const stack = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, unknown, R> => {
       let e = attempt(effect)
-      if (retry !== undefined) e = Retry.retry(e, retry)
+      if (retried !== undefined) e = retried(e)
       if (bulkhead !== undefined) e = bulkhead.execute(e)
       if (limiter !== undefined) e = limiter.execute(e)
       if (deadline !== undefined) e = within(e, deadline)
