@@ -1,6 +1,6 @@
-import { Deadline, Timeout } from "@effect-resilience/core"
+import { Backoff, Bulkhead, Deadline, Retry, Timeout } from "@effect-resilience/core"
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Fiber, Option, TestClock } from "effect"
+import { Context, Duration, Effect, Exit, Fiber, Option, TestClock } from "effect"
 
 describe("Timeout", () => {
   it.effect("interrupts the attempt (its finalizer runs) and fails with scope attempt", () =>
@@ -24,6 +24,66 @@ describe("Timeout", () => {
   it.effect("passes a result through unchanged", () =>
     Effect.gen(function*() {
       expect(yield* Effect.succeed(1).pipe(Timeout.timeout("1 second"))).toBe(1)
+    }))
+
+  it.effect("passes failures and defects through unchanged, and runs the attempt with the caller's services", () =>
+    Effect.gen(function*() {
+      expect(yield* Effect.flip(Effect.fail("boom").pipe(Timeout.timeout("1 second")))).toBe("boom")
+      const died = yield* Effect.exit(Effect.die("bug").pipe(Timeout.timeout("1 second")))
+      expect(died).toEqual(Exit.die("bug"))
+      class Greeting extends Context.Tag("Greeting")<Greeting, string>() {}
+      const fiber = yield* Effect.fork(
+        Effect.zipRight(Effect.sleep("10 millis"), Greeting).pipe(
+          Timeout.timeout("1 second"),
+          Effect.provideService(Greeting, "hello")
+        )
+      )
+      yield* TestClock.adjust("10 millis")
+      expect(yield* Fiber.join(fiber)).toBe("hello")
+    }))
+
+  it.effect("an attempt that answers in time is not touched when the limit passes", () =>
+    Effect.gen(function*() {
+      let interrupted = false
+      const fiber = yield* Effect.sleep("100 millis").pipe(
+        Effect.as("on time"),
+        Effect.onInterrupt(() =>
+          Effect.sync(() => {
+            interrupted = true
+          })
+        ),
+        Timeout.timeout("1 second"),
+        Effect.fork
+      )
+      yield* TestClock.adjust("100 millis")
+      expect(yield* Fiber.join(fiber)).toBe("on time")
+      yield* TestClock.adjust("5 seconds")
+      expect(interrupted).toBe(false)
+    }))
+
+  it.effect("interrupting the caller interrupts the attempt first (its finalizer has run)", () =>
+    Effect.gen(function*() {
+      let finalized = false
+      const fiber = yield* Effect.never.pipe(
+        Effect.ensuring(Effect.sync(() => {
+          finalized = true
+        })),
+        Timeout.timeout("1 second"),
+        Effect.fork
+      )
+      yield* TestClock.adjust("10 millis")
+      yield* Fiber.interrupt(fiber)
+      expect(finalized).toBe(true)
+    }))
+
+  it.live("leaves no timer behind when attempts succeed (live clock)", () =>
+    Effect.gen(function*() {
+      const timers = () => process.getActiveResourcesInfo().filter((r) => r === "Timeout").length
+      const before = timers()
+      for (let i = 0; i < 200; i++) {
+        yield* Effect.promise(() => Promise.resolve(i)).pipe(Timeout.timeout("1 minute"))
+      }
+      expect(timers()).toBeLessThanOrEqual(before)
     }))
 })
 
@@ -50,6 +110,34 @@ describe("Deadline", () => {
       )
       yield* TestClock.adjust("300 millis")
       expect(yield* Fiber.join(fiber)).toEqual(Option.some(Duration.millis(700)))
+    }))
+
+  it.effect("one deadline is shared by nested policies: a retry whose next wait would pass it gives up at once", () =>
+    Effect.gen(function*() {
+      let attempts = 0
+      const seen: Array<Option.Option<Duration.Duration>> = []
+      const bulkhead = yield* Bulkhead.make({ name: "nested", maxConcurrent: 1 })
+      const attempt = Effect.gen(function*() {
+        attempts++
+        seen.push(yield* Deadline.remaining)
+        yield* Effect.sleep("200 millis")
+        return yield* Effect.fail(`attempt ${attempts}`)
+      })
+      const fiber = yield* attempt.pipe(
+        Timeout.timeout("10 seconds"),
+        Retry.retry({ schedule: Backoff.constant("300 millis"), maxAttempts: 10 }),
+        Bulkhead.withBulkhead(bulkhead),
+        Deadline.within("1 second"),
+        Effect.fork
+      )
+      // Attempts at 0 and 500 ms; after the second (at 700 ms) a 300 ms wait would use up what is left.
+      yield* TestClock.adjust("699 millis")
+      expect(fiber.unsafePoll()).toBeNull()
+      yield* TestClock.adjust("1 millis")
+      expect(yield* Fiber.await(fiber)).toEqual(Exit.fail("attempt 2"))
+      expect(attempts).toBe(2)
+      expect(seen).toEqual([Option.some(Duration.seconds(1)), Option.some(Duration.millis(500))])
+      expect(yield* bulkhead.stats).toEqual({ active: 0, queued: 0, rejected: 0 })
     }))
 
   it.effect("a nested deadline can only shorten the outer one", () =>
