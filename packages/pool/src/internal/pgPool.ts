@@ -24,6 +24,10 @@ interface Conn {
   broken: boolean
   /** The pool is closing it. */
   closing: boolean
+  /** A statement is running. */
+  busy: boolean
+  /** Called once when the running statement ends. */
+  onIdle: (() => void) | undefined
 }
 
 const noParams: ReadonlyArray<unknown> = []
@@ -130,7 +134,7 @@ export const make = (
     const connect: Effect.Effect<Conn, PgError, Scope.Scope> = Effect.acquireRelease(
       Effect.async<Conn, PgError>((resume) => {
         const client = new pg.Client(clientConfig)
-        const conn: Conn = { client, broken: false, closing: false }
+        const conn: Conn = { client, broken: false, closing: false, busy: false, onIdle: undefined }
         // An idle client whose session dies emits "error": without a listener that would crash the process.
         const onLost = () => {
           if (conn.broken) return
@@ -158,6 +162,8 @@ export const make = (
         })
     )
 
+    // No canceller in the hot path: an interrupted borrower's statement is cancelled by `stopStatement` below,
+    // before the connection goes back.
     const runQuery = <Row>(
       conn: Conn,
       sql: string,
@@ -165,19 +171,19 @@ export const make = (
       timeoutMillis: number | undefined
     ): Effect.Effect<ReadonlyArray<Row>, PgError | Timeout.TimeoutError> =>
       Effect.async<ReadonlyArray<Row>, PgError | Timeout.TimeoutError>((resume) => {
-        let settled = false
         let timedOut = false
         let cancelTimer: ReturnType<typeof setTimeout> | undefined
-        let onSettled: (() => void) | undefined
+        conn.busy = true
         conn.client.query(
           sql,
           (params ?? noParams) as Array<unknown>,
           (error: Error | null, result: pg.QueryResult) => {
-            settled = true
+            conn.busy = false
             if (cancelTimer !== undefined) clearTimeout(cancelTimer)
-            if (onSettled !== undefined) {
-              onSettled()
-              return
+            const onIdle = conn.onIdle
+            if (onIdle !== undefined) {
+              conn.onIdle = undefined
+              onIdle()
             }
             if (error === null) {
               resume(Effect.succeed(result.rows as ReadonlyArray<Row>))
@@ -199,33 +205,37 @@ export const make = (
           // eslint-disable-next-line no-restricted-syntax
           cancelTimer = setTimeout(() => {
             cancelTimer = undefined
-            if (settled) return
+            if (!conn.busy) return
             timedOut = true
             sendCancel(conn.client)
           }, timeoutMillis)
         }
-        // Interrupted: cancel the statement on the server and wait for it to stop, so the connection goes back
-        // idle; if it does not stop soon, the connection is closed instead.
-        return Effect.suspend(() => {
-          if (cancelTimer !== undefined) clearTimeout(cancelTimer)
-          if (settled) return Effect.void
-          sendCancel(conn.client)
-          return Effect.async<void>((done) => {
-            onSettled = () => done(Effect.void)
-          }).pipe(
-            Effect.timeoutTo({
-              duration: "5 seconds",
-              onSuccess: () => Effect.void,
-              onTimeout: () =>
-                Effect.suspend(() => {
-                  conn.broken = true
-                  return endClient(conn.client)
-                })
-            }),
-            Effect.flatten
-          )
-        })
       })
+
+    /**
+     * A borrower failed or was interrupted with its statement still running: cancel it on the server and wait for
+     * it to stop, so the connection goes back idle; when it does not stop within 5 seconds, close the connection.
+     */
+    const stopStatement = (conn: Conn): Effect.Effect<void> | undefined => {
+      if (!conn.busy) return undefined
+      sendCancel(conn.client)
+      return Effect.async<void>((resume) => {
+        if (!conn.busy) resume(Effect.void)
+        else conn.onIdle = () => resume(Effect.void)
+      }).pipe(
+        Effect.timeoutTo({
+          duration: "5 seconds",
+          onSuccess: () => Effect.void,
+          onTimeout: () =>
+            Effect.suspend(() => {
+              conn.onIdle = undefined
+              conn.broken = true
+              return Effect.zipRight(endClient(conn.client), pool.invalidate(conn))
+            })
+        }),
+        Effect.flatten
+      )
+    }
 
     const ping = (conn: Conn): Effect.Effect<boolean> =>
       conn.broken || unusable(conn.client)
@@ -251,7 +261,7 @@ export const make = (
 
     const withConn = <A, E, R>(
       f: (conn: Conn) => Effect.Effect<A, E, R>
-    ): Effect.Effect<A, E | ResourcePool.PoolTimeoutError<PgError>, R> => pool.use(f)
+    ): Effect.Effect<A, E | ResourcePool.PoolTimeoutError<PgError>, R> => pool.useWith(f, stopStatement)
 
     // A session that dies (server restart, pg_terminate_backend, network) is evicted as soon as its client says so,
     // idle or borrowed, so the next borrow gets a live one.

@@ -14,6 +14,7 @@ import { pipeArguments } from "effect/Pipeable"
 import * as Pool from "effect/Pool"
 import { hasProperty } from "effect/Predicate"
 import * as Random from "effect/Random"
+import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
 import type * as ResourcePool from "../ResourcePool.js"
 
@@ -51,50 +52,64 @@ const describe = (error: unknown): string => {
 /** A pooled resource with the pool's bookkeeping. */
 interface Entry<A> {
   readonly value: A
+  /** Clock millis after which it is closed instead of lent (creation + maxLifetime). */
+  readonly expiresAt: number
+  /** The scope of its checkout from Effect's pool (closing it hands the resource back there). */
+  scope: Scope.CloseableScope | undefined
   borrowed: boolean
-  /** Clock millis of the last return (or creation). */
+  /** Counts the borrows, so a late release of an earlier borrow does nothing. */
+  epoch: number
+  /** Clock millis of the last return (creation at first). */
   lastReturned: number
-  lease: Lease<A> | undefined
-  evicting: boolean
-}
-
-/** One borrow: the entry, the scope that gives it back to Effect's pool, the borrowing fiber. */
-interface Lease<A> {
-  readonly entry: Entry<A>
-  readonly scope: Scope.CloseableScope
-  readonly fiber: Fiber.RuntimeFiber<unknown, unknown>
   borrowedAt: number
-  released: boolean
+  borrower: Fiber.RuntimeFiber<unknown, unknown> | undefined
+  /** Never lent yet: no need to validate it. */
+  fresh: boolean
+  /** Marked broken: closed instead of lent. */
+  invalid: boolean
   leakReported: boolean
 }
 
-/** Whether a borrower holds a slot. */
-interface Ticket {
-  held: boolean
+/** A borrower waiting for a resource. */
+interface Waiter<A, E> {
+  readonly start: number
+  readonly deadline: number
+  readonly fiber: Fiber.RuntimeFiber<unknown, unknown>
+  resume: ((effect: Effect.Effect<Entry<A>, PoolTimeoutError<E>>) => void) | undefined
+  /** The outcome when it came before the waiter could be resumed. */
+  outcome: Effect.Effect<Entry<A>, PoolTimeoutError<E>> | undefined
+  entry: Entry<A> | undefined
 }
 
-/** Never abandoned: the direct path does not wait. */
-const directTicket: Ticket = { held: true }
-
-/** A caller waiting for a slot. */
-interface Waiter {
-  resume: ((effect: Effect.Effect<void>) => void) | undefined
-  granted: boolean
-}
-
-/** Why one creation attempt failed, numbered so a borrower can tell a stale failure from its own. */
+/** Why one creation attempt failed, numbered so a creator can tell a stale failure from its own. */
 class CreateFailure<E> {
   constructor(readonly seq: number, readonly error: E | undefined) {}
 }
 
+type Restore = <X, Y, Z>(effect: Effect.Effect<X, Y, Z>) => Effect.Effect<X, Y, Z>
+
 const backoffBaseMillis = 50
 const backoffCapMillis = 1_000
+
+/**
+ * The pool with what the package's own modules use: `useWith` runs `onFailure` (say, cancelling a statement still
+ * running) before a resource whose borrower failed or was interrupted goes back.
+ *
+ * @internal
+ */
+export interface Internal<A, E> extends ResourcePool.ResourcePool<A, E> {
+  readonly useWith: <B, E2, R2>(
+    f: (resource: A) => Effect.Effect<B, E2, R2>,
+    onFailure: ((resource: A) => Effect.Effect<void> | undefined) | undefined
+  ) => Effect.Effect<B, E2 | PoolTimeoutError<E>, R2>
+  readonly collector: ResilienceMetrics.Collector
+}
 
 /** @internal */
 export const make = <A, E, R>(
   options: ResourcePool.ResourcePool.Options<A, E, R>
 ): Effect.Effect<
-  ResourcePool.ResourcePool<A, E>,
+  Internal<A, E>,
   InvalidOptionsError | ResilienceRegistry.DuplicateNameError,
   Scope.Scope | Exclude<R, Scope.Scope>
 > =>
@@ -136,7 +151,7 @@ export const make = <A, E, R>(
       Effect.flatMap(Effect.clock, (clock) =>
         Effect.flatMap(Effect.scope, (scope) => build(options, config, clock, scope)))
   ) as Effect.Effect<
-    ResourcePool.ResourcePool<A, E>,
+    Internal<A, E>,
     InvalidOptionsError | ResilienceRegistry.DuplicateNameError,
     Scope.Scope | Exclude<R, Scope.Scope>
   >
@@ -153,22 +168,35 @@ interface Config {
   readonly validateAfterMillis: number | undefined
 }
 
+/**
+ * How it works: Effect's `Pool` creates the resources (in the background, `min` of them eagerly), retires them at
+ * `maxLifetime` and closes them at shutdown. This pool checks resources out of it, one scope each, and lends them
+ * from a plain stack of idle ones: a borrow that finds one idle touches no `Scope`, semaphore or fiber. Borrowers
+ * that find none wait in a FIFO list; creator fibers (at most one per waiter, within `max`) check out or create
+ * resources for them and back off after failures; one reaper fiber fails the waits that pass `acquireTimeout`.
+ */
 const build = <A, E, R>(
   options: ResourcePool.ResourcePool.Options<A, E, R>,
   config: Config,
   clock: Clock.Clock,
   poolScope: Scope.Scope
-): Effect.Effect<ResourcePool.ResourcePool<A, E>, ResilienceRegistry.DuplicateNameError, R | Scope.Scope> =>
+): Effect.Effect<Internal<A, E>, ResilienceRegistry.DuplicateNameError, R | Scope.Scope> =>
   Effect.gen(function*() {
     const { max, min, name } = config
     const acquireTimeoutMillis = Duration.toMillis(config.acquireTimeout)
+    const maxLifetimeMillis = Duration.toMillis(config.maxLifetime)
     const idleTimeoutMillis = Duration.toMillis(config.idleTimeout)
     const leakMillis = config.leakDetection === undefined ? undefined : Duration.toMillis(config.leakDetection)
     const validateAfterMillis = config.validateAfterMillis
     const validate = options.validate
     const recordAll = options.histogram === true
-    const stampReturns = validateAfterMillis !== undefined && validateAfterMillis > 0 ||
-      Number.isFinite(idleTimeoutMillis)
+
+    // Registered first, so a duplicate name fails before anything is built.
+    const registry = yield* Effect.serviceOption(ResilienceRegistry.ResilienceRegistry)
+    if (Option.isSome(registry)) {
+      yield* registry.value.register({ kind: "pool", name, status: Effect.suspend(() => status) })
+      yield* Scope.addFinalizer(poolScope, registry.value.unregister("pool", name))
+    }
 
     // Metrics, tagged once.
     const resources = Metric.tagged(ResilienceMetrics.poolResources, "name", name)
@@ -179,31 +207,27 @@ const build = <A, E, R>(
     const invalidatedCounter = Metric.tagged(ResilienceMetrics.poolInvalidatedTotal, "name", name)
     const leaksCounter = Metric.tagged(poolLeaksTotal, "name", name)
 
-    // Registered first, so a duplicate name fails before anything is built.
-    const registry = yield* Effect.serviceOption(ResilienceRegistry.ResilienceRegistry)
-    if (Option.isSome(registry)) {
-      yield* registry.value.register({ kind: "pool", name, status: Effect.suspend(() => status) })
-      yield* Scope.addFinalizer(poolScope, registry.value.unregister("pool", name))
-    }
-
     // Plain local state: the hot path reads and writes only these.
     const live = new Set<Entry<A>>()
     const byValue = new Map<A, Entry<A>>()
-    const waiters = new Set<Waiter>()
-    let size = 0
-    let slots = 0
+    const idle: Array<Entry<A>> = []
+    const waiters = new Set<Waiter<A, E>>()
+    const creators = new Set<Fiber.RuntimeFiber<void, never>>()
+    let alive = 0
+    let checkedOut = 0
+    let creating = 0
     let borrowed = 0
-    let waiting = 0
     let closed = false
     let failureSeq = 0
     let consecutiveFailures = 0
     let lastError: E | undefined = undefined
     let timeouts = 0
     let drained: (() => void) | undefined = undefined
+    let wakeReaper: (() => void) | undefined = undefined
 
     const collector: ResilienceMetrics.Collector = {
       collect: () => {
-        idleGauge.unsafeUpdate(size - borrowed, [])
+        idleGauge.unsafeUpdate(alive - borrowed, [])
         borrowedGauge.unsafeUpdate(borrowed, [])
       }
     }
@@ -211,7 +235,7 @@ const build = <A, E, R>(
 
     const now = () => clock.unsafeCurrentTimeMillis()
 
-    // What Effect's pool creates: the resource wrapped in an entry, counted while it lives.
+    // What Effect's pool creates: the resource in an entry, counted while it lives.
     const createTimed: Effect.Effect<A, E | undefined, R> = Number.isFinite(acquireTimeoutMillis)
       ? Effect.timeoutFail(options.acquire, { duration: config.acquireTimeout, onTimeout: () => undefined })
       : options.acquire
@@ -232,16 +256,29 @@ const build = <A, E, R>(
       },
       onSuccess: (value) => {
         consecutiveFailures = 0
-        const entry: Entry<A> = { value, borrowed: false, lastReturned: now(), lease: undefined, evicting: false }
+        const created = now()
+        const entry: Entry<A> = {
+          value,
+          expiresAt: created + maxLifetimeMillis,
+          scope: undefined,
+          borrowed: false,
+          epoch: 0,
+          lastReturned: created,
+          borrowedAt: 0,
+          borrower: undefined,
+          fresh: true,
+          invalid: false,
+          leakReported: false
+        }
         live.add(entry)
         byValue.set(value, entry)
-        size++
+        alive++
         return Effect.as(
           Effect.addFinalizer(() =>
             Effect.sync(() => {
               live.delete(entry)
               if (byValue.get(value) === entry) byValue.delete(value)
-              size--
+              alive--
             })
           ),
           entry
@@ -257,149 +294,7 @@ const build = <A, E, R>(
       timeToLiveStrategy: "creation"
     })
     const poolGet = pool.get
-
-    // Slots: at most `max` borrowers hold or are getting a resource; the rest wait here, in order.
-    const releaseSlot = () => {
-      for (const waiter of waiters) {
-        waiters.delete(waiter)
-        waiter.granted = true
-        waiter.resume!(Effect.void)
-        return
-      }
-      slots--
-      if (closed && slots === 0 && drained !== undefined) drained()
-    }
-    const releaseSlotEffect = Effect.sync(releaseSlot)
-
-    const waitForSlot = (
-      restore: <X, Y, Z>(effect: Effect.Effect<X, Y, Z>) => Effect.Effect<X, Y, Z>,
-      remainingMillis: number
-    ): Effect.Effect<boolean> =>
-      Effect.suspend(() => {
-        const waiter: Waiter = { resume: undefined, granted: false }
-        const wait = Effect.async<void>((resume) => {
-          waiter.resume = resume
-          waiters.add(waiter)
-        })
-        const bounded = Number.isFinite(remainingMillis)
-          ? Effect.timeoutTo(wait, {
-            duration: Duration.millis(Math.max(0, remainingMillis)),
-            onSuccess: () => true,
-            onTimeout: () => false
-          })
-          : Effect.as(wait, true)
-        return restore(bounded).pipe(
-          Effect.onExit((exit) =>
-            Effect.sync(() => {
-              if (Exit.isSuccess(exit) && exit.value) return
-              waiters.delete(waiter)
-              // Granted just as the wait ended: pass the slot on.
-              if (waiter.granted) releaseSlot()
-            })
-          ),
-          Effect.map((ok) => ok || waiter.granted)
-        )
-      })
-
-    const onBorrowed = (entry: Entry<A>, scope: Scope.CloseableScope, fiber: Fiber.RuntimeFiber<unknown, unknown>) => {
-      entry.borrowed = true
-      borrowed++
-      const lease: Lease<A> = {
-        entry,
-        scope,
-        fiber,
-        borrowedAt: leakMillis === undefined ? 0 : now(),
-        released: false,
-        leakReported: false
-      }
-      entry.lease = lease
-      return lease
-    }
-
-    const release = (lease: Lease<A>): Effect.Effect<void> =>
-      Effect.suspend(() => {
-        if (lease.released) return Effect.void
-        lease.released = true
-        const entry = lease.entry
-        entry.borrowed = false
-        entry.lease = undefined
-        if (stampReturns) entry.lastReturned = now()
-        borrowed--
-        return Effect.zipRight(Scope.close(lease.scope, Exit.void), releaseSlotEffect)
-      })
-
-    const invalidateEntry = (entry: Entry<A>): Effect.Effect<void> =>
-      Effect.suspend(() => {
-        invalidatedCounter.unsafeUpdate(1, [])
-        return pool.invalidate(entry)
-      })
-
-    // Runs `validate` when the entry has been idle long enough; a broken entry is invalidated and given back.
-    const needsValidation = (entry: Entry<A>) =>
-      validateAfterMillis !== undefined &&
-      (validateAfterMillis === 0 || now() - entry.lastReturned >= validateAfterMillis)
-    const checkEntry = (
-      entry: Entry<A>,
-      scope: Scope.CloseableScope,
-      restore: <X, Y, Z>(effect: Effect.Effect<X, Y, Z>) => Effect.Effect<X, Y, Z>
-    ): Effect.Effect<boolean> =>
-      Effect.flatMap(Effect.exit(restore(validate!(entry.value))), (exit) => {
-        if (Exit.isSuccess(exit) && exit.value) return Effect.succeed(true)
-        const back = Effect.zipRight(invalidateEntry(entry), Scope.close(scope, Exit.void))
-        return Exit.isInterrupted(exit) ? Effect.zipRight(back, Effect.interrupt) : Effect.as(back, false)
-      })
-
-    /**
-     * Gets an entry while holding a slot. `direct`: an idle entry is known to be there, so Effect's pool hands it
-     * over at once; otherwise one is being created and the wait runs in a fiber the caller can leave.
-     */
-    const getEntry = (
-      restore: <X, Y, Z>(effect: Effect.Effect<X, Y, Z>) => Effect.Effect<X, Y, Z>,
-      direct: boolean,
-      remainingMillis: number,
-      ticket: Ticket
-    ): Effect.Effect<
-      { readonly entry: Entry<A>; readonly scope: Scope.CloseableScope } | CreateFailure<E> | undefined
-    > =>
-      Effect.flatMap(Scope.make(), (scope) => {
-        const got = Effect.matchCauseEffect(Scope.extend(poolGet, scope), {
-          onFailure: (cause) => {
-            const failure = Cause.failureOption(cause)
-            return Effect.zipRight(
-              Scope.close(scope, Exit.void),
-              Option.isSome(failure) ? Effect.succeed(failure.value) : Effect.failCause(Cause.stripFailures(cause))
-            )
-          },
-          onSuccess: (entry) => Effect.succeed({ entry, scope })
-        })
-        if (direct) return got
-        return Effect.flatMap(Effect.forkDaemon(got), (fiber) => {
-          const wait = Number.isFinite(remainingMillis)
-            ? Effect.timeoutTo(Fiber.join(fiber), {
-              duration: Duration.millis(Math.max(0, remainingMillis)),
-              onSuccess: (result) => result as typeof result | undefined,
-              onTimeout: () => undefined
-            })
-            : Fiber.join(fiber)
-          // Left behind (timed out or interrupted): whatever the fiber gets goes straight back, and the slot is
-          // released only then, as the fiber holds one of Effect's pool permits until it ends.
-          const abandon = Effect.suspend(() => {
-            ticket.held = false
-            return Effect.forkDaemon(
-              Effect.flatMap(Fiber.await(fiber), (exit) =>
-                Effect.zipRight(
-                  Exit.isSuccess(exit) && exit.value !== undefined && !(exit.value instanceof CreateFailure)
-                    ? Scope.close(exit.value.scope, Exit.void)
-                    : Effect.void,
-                  releaseSlotEffect
-                ))
-            )
-          })
-          return restore(wait).pipe(
-            Effect.onExit((exit) => Exit.isSuccess(exit) && exit.value !== undefined ? Effect.void : abandon)
-          )
-        })
-      })
+    const runFork = Runtime.runFork(yield* Effect.runtime<never>())
 
     const timeoutError = (waitedMillis: number) => {
       timeouts++
@@ -407,146 +302,320 @@ const build = <A, E, R>(
       return new PoolTimeoutError<E>({ poolName: name, waited: Duration.millis(waitedMillis), lastError })
     }
 
-    /** The slow path: wait for a slot, wait for a resource to be created, back off after failed creations. */
-    const slowAcquire = (
-      restore: <X, Y, Z>(effect: Effect.Effect<X, Y, Z>) => Effect.Effect<X, Y, Z>,
-      fiber: Fiber.RuntimeFiber<unknown, unknown>
-    ): Effect.Effect<Lease<A>, PoolTimeoutError<E>> => {
-      const start = now()
-      const deadline = start + acquireTimeoutMillis
-      const ticket: Ticket = { held: false }
-      waiting++
-      const giveUp = (): Effect.Effect<never, PoolTimeoutError<E>> => {
-        if (ticket.held) {
-          ticket.held = false
-          releaseSlot()
-        }
-        return Effect.fail(timeoutError(now() - start))
+    const lend = (entry: Entry<A>, fiber: Fiber.RuntimeFiber<unknown, unknown>) => {
+      entry.borrowed = true
+      entry.epoch++
+      entry.borrower = fiber
+      if (leakMillis !== undefined) {
+        entry.borrowedAt = now()
+        entry.leakReported = false
       }
-      const loop: Effect.Effect<Lease<A>, PoolTimeoutError<E>> = Effect.suspend(() => {
-        if (closed) return Effect.interrupt
-        if (!ticket.held) {
-          if (slots < max && waiters.size === 0) {
-            slots++
-            ticket.held = true
-          } else {
-            return Effect.flatMap(waitForSlot(restore, deadline - now()), (ok) => {
-              if (!ok) return giveUp()
-              ticket.held = true
-              return loop
-            })
-          }
-        }
-        const seen = failureSeq
-        const direct = size - slots + 1 > 0
-        return Effect.flatMap(getEntry(restore, direct, deadline - now(), ticket), (result) => {
-          if (result === undefined) return giveUp()
-          if (result instanceof CreateFailure) {
-            if (result.seq <= seen) return loop
-            const left = deadline - now()
-            if (left <= 0) return giveUp()
-            return Effect.flatMap(Random.next, (r) => {
-              const base = Math.min(backoffCapMillis, backoffBaseMillis * 2 ** Math.min(20, consecutiveFailures - 1))
-              const delay = Math.min(left, Math.round(base * (0.5 + r / 2)))
-              return Effect.zipRight(restore(Effect.sleep(Duration.millis(delay))), loop)
-            })
-          }
-          const { entry, scope } = result
-          if (validate !== undefined && needsValidation(entry)) {
-            return Effect.flatMap(checkEntry(entry, scope, restore), (ok) => {
-              if (!ok) return now() >= deadline ? giveUp() : loop
-              return Effect.succeed(onBorrowed(entry, scope, fiber))
-            })
-          }
-          return Effect.succeed(onBorrowed(entry, scope, fiber))
-        })
-      })
-      return loop.pipe(
-        Effect.onExit((exit) =>
-          Effect.sync(() => {
-            waiting--
-            if (ticket.held && Exit.isFailure(exit)) {
-              ticket.held = false
-              releaseSlot()
-            }
-            if (Exit.isSuccess(exit)) acquireSeconds.unsafeUpdate((now() - start) / 1000, [])
-          })
+      borrowed++
+    }
+
+    const unlend = (entry: Entry<A>) => {
+      entry.borrowed = false
+      entry.borrower = undefined
+      borrowed--
+      if (closed && borrowed === 0 && drained !== undefined) drained()
+    }
+
+    /** Closes a checked-out entry for good: invalidated in Effect's pool, then handed back there. */
+    const retire = (entry: Entry<A>): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        const scope = entry.scope
+        if (scope === undefined) return Effect.void
+        entry.scope = undefined
+        checkedOut--
+        return pool.invalidate(entry).pipe(
+          Effect.zipRight(Scope.close(scope, Exit.void)),
+          Effect.zipRight(Effect.sync(ensureCreators))
         )
+      })
+
+    /** A free entry goes to the first waiter, or on the idle stack. */
+    const offer = (entry: Entry<A>) => {
+      for (const waiter of waiters) {
+        waiters.delete(waiter)
+        lend(entry, waiter.fiber)
+        waiter.entry = entry
+        const outcome = Effect.succeed(entry)
+        if (waiter.resume !== undefined) waiter.resume(outcome)
+        else waiter.outcome = outcome
+        return
+      }
+      idle.push(entry)
+    }
+
+    /** Gives a borrowed entry back: `undefined` when done synchronously, or the effect that retires it. */
+    const giveBack = (entry: Entry<A>): Effect.Effect<void> | undefined => {
+      unlend(entry)
+      if (closed || entry.invalid) return retire(entry)
+      const t = now()
+      if (t >= entry.expiresAt) return retire(entry)
+      entry.lastReturned = t
+      offer(entry)
+      return undefined
+    }
+
+    const release = (entry: Entry<A>, epoch: number): Effect.Effect<void> | undefined =>
+      entry.epoch === epoch && entry.borrowed ? giveBack(entry) : undefined
+
+    // Creators: check a resource out of Effect's pool (an idle one there, or a new one) for the waiters.
+    const creator: Effect.Effect<void> = Effect.uninterruptibleMask((restore) => {
+      let counted = true
+      const stop = () => {
+        if (counted) {
+          counted = false
+          creating--
+        }
+        return Effect.void
+      }
+      const attempt: Effect.Effect<void> = Effect.suspend(() => {
+        if (closed) return stop()
+        const seen = failureSeq
+        return Effect.flatMap(
+          Scope.make(),
+          (scope) =>
+            Effect.flatMap(Effect.exit(restore(Scope.extend(poolGet, scope))), (exit) => {
+              if (Exit.isSuccess(exit)) {
+                const entry = exit.value
+                entry.scope = scope
+                stop()
+                checkedOut++
+                if (closed) return retire(entry)
+                offer(entry)
+                return Effect.void
+              }
+              return Effect.zipRight(
+                Scope.close(scope, Exit.void),
+                Effect.suspend(() => {
+                  const failure = Cause.failureOption(exit.cause)
+                  if (Option.isNone(failure)) {
+                    stop()
+                    return Cause.isInterruptedOnly(exit.cause)
+                      ? Effect.void
+                      : Effect.logError(`ResourcePool ${name}: creating a resource died`, exit.cause)
+                  }
+                  // A failure from before this attempt (say, of the eager `min` fill): try again at once.
+                  if (failure.value.seq <= seen) return attempt
+                  if (closed || waiters.size < creating) return stop()
+                  return Effect.flatMap(Random.next, (r) => {
+                    const base = Math.min(
+                      backoffCapMillis,
+                      backoffBaseMillis * 2 ** Math.min(20, consecutiveFailures - 1)
+                    )
+                    return Effect.zipRight(
+                      restore(Effect.sleep(Duration.millis(Math.round(base * (0.5 + r / 2))))),
+                      attempt
+                    )
+                  })
+                })
+              )
+            })
+        )
+      })
+      return Effect.onExit(attempt, stop)
+    })
+
+    function ensureCreators() {
+      while (!closed && creating < waiters.size && checkedOut + creating < max) {
+        creating++
+        const fiber = runFork(creator)
+        creators.add(fiber)
+        fiber.addObserver(() => creators.delete(fiber))
+      }
+    }
+
+    // The reaper: fails the waits that pass their deadline. Waiters queue in deadline order (same timeout, FIFO).
+    const reaper: Effect.Effect<never> = Effect.forever(Effect.suspend(() => {
+      let head: Waiter<A, E> | undefined
+      for (const waiter of waiters) {
+        head = waiter
+        break
+      }
+      if (head === undefined) {
+        return Effect.async<void>((resume) => {
+          wakeReaper = () => {
+            wakeReaper = undefined
+            resume(Effect.void)
+          }
+        })
+      }
+      const t = now()
+      if (head.deadline > t) return Effect.sleep(Duration.millis(head.deadline - t))
+      for (const waiter of waiters) {
+        if (waiter.deadline > t) continue
+        waiters.delete(waiter)
+        const outcome = Effect.fail(timeoutError(t - waiter.start))
+        if (waiter.resume !== undefined) waiter.resume(outcome)
+        else waiter.outcome = outcome
+      }
+      return Effect.void
+    }))
+
+    // Validation of a lent entry: broken ones are closed and another is tried, within the same deadline.
+    const needsValidation = (entry: Entry<A>, t: number) =>
+      !entry.fresh && validateAfterMillis !== undefined &&
+      (validateAfterMillis === 0 || t - entry.lastReturned >= validateAfterMillis)
+
+    const checkLent = (
+      entry: Entry<A>,
+      restore: Restore,
+      fiber: Fiber.RuntimeFiber<unknown, unknown>,
+      start: number,
+      deadline: number
+    ): Effect.Effect<Entry<A>, PoolTimeoutError<E>> =>
+      Effect.flatMap(Effect.exit(restore(validate!(entry.value))), (exit) => {
+        if (Exit.isSuccess(exit) && exit.value) return Effect.succeed(entry)
+        invalidatedCounter.unsafeUpdate(1, [])
+        unlend(entry)
+        const back = retire(entry)
+        if (Exit.isFailure(exit) && Cause.isInterrupted(exit.cause)) return Effect.zipRight(back, Effect.interrupt)
+        return Effect.zipRight(back, Effect.suspend(() => borrow(restore, fiber, start, deadline)))
+      })
+
+    const lent = (
+      entry: Entry<A>,
+      restore: Restore,
+      fiber: Fiber.RuntimeFiber<unknown, unknown>,
+      start: number,
+      deadline: number,
+      t: number
+    ): Effect.Effect<Entry<A>, PoolTimeoutError<E>> => {
+      const check = validate !== undefined && needsValidation(entry, t)
+      entry.fresh = false
+      return check ? checkLent(entry, restore, fiber, start, deadline) : Effect.succeed(entry)
+    }
+
+    /** Takes an idle entry when nobody waits, otherwise queues. */
+    const borrow = (
+      restore: Restore,
+      fiber: Fiber.RuntimeFiber<unknown, unknown>,
+      start: number,
+      deadline: number
+    ): Effect.Effect<Entry<A>, PoolTimeoutError<E>> => {
+      if (closed) return Effect.interrupt
+      if (waiters.size === 0) {
+        const entry = idle.pop()
+        if (entry !== undefined) {
+          const t = now()
+          if (entry.invalid || t >= entry.expiresAt) {
+            return Effect.zipRight(retire(entry), Effect.suspend(() => borrow(restore, fiber, start, deadline)))
+          }
+          lend(entry, fiber)
+          if (recordAll) acquireSeconds.unsafeUpdate((t - start) / 1000, [])
+          return lent(entry, restore, fiber, start, deadline, t)
+        }
+      }
+      return wait(restore, fiber, start, deadline)
+    }
+
+    const wait = (
+      restore: Restore,
+      fiber: Fiber.RuntimeFiber<unknown, unknown>,
+      start: number,
+      deadline: number
+    ): Effect.Effect<Entry<A>, PoolTimeoutError<E>> => {
+      const t = now()
+      if (t >= deadline) return Effect.fail(timeoutError(t - start))
+      const waiter: Waiter<A, E> = { start, deadline, fiber, resume: undefined, outcome: undefined, entry: undefined }
+      waiters.add(waiter)
+      if (wakeReaper !== undefined) wakeReaper()
+      ensureCreators()
+      return Effect.flatMap(
+        Effect.exit(restore(Effect.async<Entry<A>, PoolTimeoutError<E>>((resume) => {
+          if (waiter.outcome !== undefined) resume(waiter.outcome)
+          else waiter.resume = resume
+        }))),
+        (exit) => {
+          if (Exit.isSuccess(exit)) {
+            const t = now()
+            acquireSeconds.unsafeUpdate((t - start) / 1000, [])
+            return lent(exit.value, restore, fiber, start, deadline, t)
+          }
+          waiters.delete(waiter)
+          // Handed an entry just as the wait was interrupted: give it back.
+          const entry = waiter.entry
+          if (entry !== undefined && entry.borrowed && entry.borrower === fiber) {
+            const retiring = giveBack(entry)
+            if (retiring !== undefined) return Effect.zipRight(retiring, exit)
+          }
+          return exit
+        }
       )
     }
 
-    /** Borrows: the fast path when an idle resource is free and nobody waits, otherwise the slow path. */
-    const acquire = (
-      restore: <X, Y, Z>(effect: Effect.Effect<X, Y, Z>) => Effect.Effect<X, Y, Z>
-    ): Effect.Effect<Lease<A>, PoolTimeoutError<E>> =>
+    const acquire = (restore: Restore): Effect.Effect<Entry<A>, PoolTimeoutError<E>> =>
       Effect.withFiberRuntime((fiber) => {
-        if (closed) return Effect.interrupt
-        if (slots < max && waiters.size === 0 && size > slots) {
-          slots++
-          const start = recordAll ? now() : 0
-          return Effect.flatMap(getEntry(restore, true, 0, directTicket), (result) => {
-            if (result === undefined || result instanceof CreateFailure) {
-              // A stale failed creation was handed out first, or the entry just expired: take the slow path.
-              releaseSlot()
-              return slowAcquire(restore, fiber)
-            }
-            const { entry, scope } = result
-            if (validate !== undefined && needsValidation(entry)) {
-              return checkEntry(entry, scope, restore).pipe(
-                Effect.onInterrupt(() => releaseSlotEffect),
-                Effect.flatMap((ok) => {
-                  if (ok) return Effect.succeed(onBorrowed(entry, scope, fiber))
-                  releaseSlot()
-                  return slowAcquire(restore, fiber)
-                })
-              )
-            }
-            if (recordAll) acquireSeconds.unsafeUpdate((now() - start) / 1000, [])
-            return Effect.succeed(onBorrowed(entry, scope, fiber))
-          })
-        }
-        return slowAcquire(restore, fiber)
+        const start = now()
+        return borrow(restore, fiber, start, start + acquireTimeoutMillis)
       })
+
+    const useWith = <B, E2, R2>(
+      f: (resource: A) => Effect.Effect<B, E2, R2>,
+      onFailure: ((resource: A) => Effect.Effect<void> | undefined) | undefined
+    ): Effect.Effect<B, E2 | PoolTimeoutError<E>, R2> =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.flatMap(acquire(restore), (entry) => {
+          const epoch = entry.epoch
+          return Effect.flatMap(Effect.exit(restore(f(entry.value))), (exit) => {
+            if (onFailure !== undefined && exit._tag === "Failure") {
+              const cleanup = onFailure(entry.value)
+              if (cleanup !== undefined) {
+                return Effect.zipRight(cleanup, Effect.suspend(() => release(entry, epoch) ?? Effect.void)).pipe(
+                  Effect.zipRight(exit)
+                )
+              }
+            }
+            const retiring = release(entry, epoch)
+            return retiring === undefined ? exit : Effect.zipRight(retiring, exit)
+          })
+        })
+      )
 
     const use = <B, E2, R2>(
       f: (resource: A) => Effect.Effect<B, E2, R2>
-    ): Effect.Effect<B, E2 | PoolTimeoutError<E>, R2> =>
-      Effect.uninterruptibleMask((restore) =>
-        Effect.flatMap(
-          acquire(restore),
-          (lease) =>
-            Effect.flatMap(Effect.exit(restore(f(lease.entry.value))), (exit) => Effect.zipRight(release(lease), exit))
-        )
-      )
+    ): Effect.Effect<B, E2 | PoolTimeoutError<E>, R2> => useWith(f, undefined)
 
     const get: Effect.Effect<A, PoolTimeoutError<E>, Scope.Scope> = Effect.uninterruptibleMask((restore) =>
-      Effect.flatMap(
-        acquire(restore),
-        (lease) => Effect.as(Effect.addFinalizer(() => release(lease)), lease.entry.value)
-      )
+      Effect.flatMap(acquire(restore), (entry) => {
+        const epoch = entry.epoch
+        return Effect.as(Effect.addFinalizer(() => release(entry, epoch) ?? Effect.void), entry.value)
+      })
     )
 
     const invalidate = (resource: A): Effect.Effect<void> =>
       Effect.suspend(() => {
         const entry = byValue.get(resource)
-        return entry === undefined ? Effect.void : invalidateEntry(entry)
+        if (entry === undefined || entry.invalid) return Effect.void
+        invalidatedCounter.unsafeUpdate(1, [])
+        entry.invalid = true
+        if (entry.borrowed) return Effect.void
+        const index = idle.indexOf(entry)
+        if (index >= 0) {
+          idle.splice(index, 1)
+          return retire(entry)
+        }
+        // Idle inside Effect's pool (never checked out, or on its way to a waiter).
+        return entry.scope === undefined ? pool.invalidate(entry) : Effect.void
       })
 
     const stats: Effect.Effect<ResourcePool.Stats> = Effect.sync(() => ({
-      size,
-      idle: size - borrowed,
+      size: alive,
+      idle: alive - borrowed,
       borrowed,
-      waiting
+      waiting: waiters.size
     }))
 
     const status: Effect.Effect<ResilienceRegistry.EntryStatus> = Effect.sync(() => {
-      const failing = consecutiveFailures > 0 && size === 0
+      const failing = consecutiveFailures > 0 && alive === 0
       const state = closed ? "closed" : failing ? "failing" : waiters.size > 0 ? "exhausted" : "ok"
       const details: Record<string, number | string | boolean> = {
-        size,
-        idle: size - borrowed,
+        size: alive,
+        idle: alive - borrowed,
         borrowed,
-        waiting,
+        waiting: waiters.size,
         min,
         max,
         timeouts,
@@ -556,41 +625,45 @@ const build = <A, E, R>(
       return { healthy: !closed && !failing, state, details }
     })
 
-    // Idle eviction down to `min` and leak warnings: one fiber, no timer per resource.
+    // Idle eviction down to `min`, expiry of idle resources, leak warnings: one fiber, no timer per resource.
     const sweep = Effect.suspend(() => {
       const t = now()
-      const evict: Array<Entry<A>> = []
-      let spare = Math.min(size - min, size - slots)
-      const leaks: Array<Lease<A>> = []
-      for (const entry of live) {
-        if (entry.borrowed) {
-          const lease = entry.lease
-          if (
-            leakMillis !== undefined && lease !== undefined && !lease.leakReported && t - lease.borrowedAt >= leakMillis
-          ) {
-            lease.leakReported = true
-            leaks.push(lease)
-          }
-        } else if (spare > 0 && !entry.evicting && t - entry.lastReturned >= idleTimeoutMillis) {
-          entry.evicting = true
+      const retiring: Array<Entry<A>> = []
+      let spare = alive - min
+      // The stack's bottom holds the least recently used.
+      for (let i = 0; i < idle.length;) {
+        const entry = idle[i]!
+        if (entry.invalid || t >= entry.expiresAt || (spare > 0 && t - entry.lastReturned >= idleTimeoutMillis)) {
+          idle.splice(i, 1)
           spare--
-          evict.push(entry)
+          retiring.push(entry)
+        } else {
+          i++
+        }
+      }
+      const leaks: Array<Entry<A>> = []
+      if (leakMillis !== undefined) {
+        for (const entry of live) {
+          if (entry.borrowed && !entry.leakReported && t - entry.borrowedAt >= leakMillis) {
+            entry.leakReported = true
+            leaks.push(entry)
+          }
         }
       }
       return Effect.zipRight(
-        Effect.forEach(evict, (entry) => pool.invalidate(entry), { discard: true }),
-        Effect.forEach(leaks, (lease) =>
+        Effect.forEach(retiring, retire, { discard: true }),
+        Effect.forEach(leaks, (entry) =>
           Effect.zipRight(
             Effect.sync(() => leaksCounter.unsafeUpdate(1, [])),
             Effect.logWarning(
               `ResourcePool ${name}: a resource has been borrowed for ${
-                Duration.format(Duration.millis(t - lease.borrowedAt))
+                Duration.format(Duration.millis(t - entry.borrowedAt))
               }, longer than leakDetection (${Duration.format(config.leakDetection!)}): possible leak`
-            ).pipe(Effect.annotateLogs({ pool: name, borrower: String(lease.fiber.id().id) }))
+            ).pipe(Effect.annotateLogs({ pool: name, borrower: String(entry.borrower?.id().id) }))
           ), { discard: true })
       )
     })
-    const sweepMillis = Math.min(idleTimeoutMillis, leakMillis ?? Infinity)
+    const sweepMillis = Math.min(idleTimeoutMillis, leakMillis ?? Infinity, maxLifetimeMillis)
     const interval = Duration.millis(Math.max(10, Math.min(30_000, sweepMillis / 2)))
 
     // The drain: added after Effect's pool, so it runs before the pool's own shutdown.
@@ -598,43 +671,51 @@ const build = <A, E, R>(
       closed = true
       for (const waiter of waiters) {
         waiters.delete(waiter)
-        waiter.resume!(Effect.interrupt)
+        if (waiter.resume !== undefined) waiter.resume(Effect.interrupt)
+        else waiter.outcome = Effect.interrupt
       }
-      if (slots === 0) return Effect.void
-      return Effect.async<void>((resume) => {
+      const waitBorrowed = borrowed === 0 ? Effect.void : Effect.async<void>((resume) => {
         drained = () => resume(Effect.void)
       }).pipe(
         Effect.timeoutOption(config.drainTimeout),
         Effect.flatMap((done) => {
           if (Option.isSome(done)) return Effect.void
           return Effect.withFiberRuntime<void>((self) => {
-            const leases: Array<Lease<A>> = []
-            for (const entry of live) if (entry.lease !== undefined) leases.push(entry.lease)
-            const fibers = leases.map((l) => l.fiber).filter((f) => f !== self)
+            const held: Array<Entry<A>> = []
+            for (const entry of live) if (entry.borrowed) held.push(entry)
+            const fibers = held.flatMap((e) => e.borrower !== undefined && e.borrower !== self ? [e.borrower] : [])
             return Effect.logWarning(
-              `ResourcePool ${name}: ${leases.length} resource(s) still borrowed after drainTimeout ${
+              `ResourcePool ${name}: ${held.length} resource(s) still borrowed after drainTimeout ${
                 Duration.format(config.drainTimeout)
               }: interrupting their borrowers`
             ).pipe(
               Effect.zipRight(Fiber.interruptAll(fibers)),
               // Borrowers whose scope outlives their fiber: give their resources back for them.
-              Effect.zipRight(Effect.forEach(leases, release, { discard: true }))
+              Effect.zipRight(Effect.forEach(held, (e) => e.borrowed ? giveBack(e) ?? Effect.void : Effect.void, {
+                discard: true
+              }))
             )
           })
         })
       )
+      return waitBorrowed.pipe(
+        // Creators stop without being awaited: one may be inside a creation that only the pool's shutdown ends.
+        Effect.zipRight(
+          Effect.suspend(() => Effect.forEach(Array.from(creators), Fiber.interruptFork, { discard: true }))
+        ),
+        Effect.zipRight(Effect.suspend(() => Effect.forEach(idle.splice(0, idle.length), retire, { discard: true })))
+      )
     })
     yield* Scope.addFinalizer(poolScope, drain)
+    yield* Effect.forkIn(reaper, poolScope)
+    yield* Effect.forkIn(Effect.forever(Effect.zipRight(Effect.sleep(interval), sweep)), poolScope)
 
-    if (Number.isFinite(sweepMillis)) {
-      yield* Effect.forkIn(Effect.forever(Effect.zipRight(Effect.sleep(interval), sweep)), poolScope)
-    }
-
-    const self: ResourcePool.ResourcePool<A, E> & { readonly collector: ResilienceMetrics.Collector } = {
+    const self: Internal<A, E> = {
       [TypeId]: TypeId,
       name,
       get,
       use,
+      useWith,
       invalidate,
       stats,
       status,
@@ -644,7 +725,6 @@ const build = <A, E, R>(
         return pipeArguments(this, arguments)
       }
     }
-
     return self
   })
 
