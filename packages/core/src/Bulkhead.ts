@@ -119,6 +119,10 @@ export declare namespace Bulkhead {
     readonly queueTimeout?: Duration.DurationInput | undefined
     /** Record `bulkhead_*` metrics (default true). */
     readonly metrics?: boolean | undefined
+    /** A span per call, named `bulkhead <name>` (default false). */
+    readonly tracing?: boolean | undefined
+    /** Record `resilience_call_duration_seconds{policy="bulkhead",name}` (default false). */
+    readonly histogram?: boolean | undefined
   }
 
   /**

@@ -122,6 +122,10 @@ export declare namespace RateLimiter {
     readonly maxWait?: Duration.DurationInput | undefined
     /** Record `rate_limiter_rejected_total` and `resilience_calls_total` (default true). */
     readonly metrics?: boolean | undefined
+    /** A span per call, named `rate_limiter <name>` (default false). */
+    readonly tracing?: boolean | undefined
+    /** Record `resilience_call_duration_seconds{policy="rate_limiter",name}`, waits included (default false). */
+    readonly histogram?: boolean | undefined
   }
 
   /**

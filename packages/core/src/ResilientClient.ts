@@ -135,6 +135,10 @@ export declare namespace ResilientClient {
     readonly timeout?: Duration.DurationInput | undefined
     /** Record metrics (default true). */
     readonly metrics?: boolean | undefined
+    /** A span per call, named `client <name>` (default false). */
+    readonly tracing?: boolean | undefined
+    /** Record `resilience_call_duration_seconds{policy="client",name}` per call (default false). */
+    readonly histogram?: boolean | undefined
   }
 
   /**

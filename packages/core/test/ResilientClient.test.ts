@@ -1,4 +1,11 @@
-import { Backoff, ResilienceRegistry, ResilientClient, RetryBudget, Timeout } from "@effect-resilience/core"
+import {
+  Backoff,
+  ResilienceMetrics,
+  ResilienceRegistry,
+  ResilientClient,
+  RetryBudget,
+  Timeout
+} from "@effect-resilience/core"
 import { describe, expect, it } from "@effect/vitest"
 import {
   ConfigError,
@@ -11,6 +18,7 @@ import {
   Exit,
   Fiber,
   Layer,
+  Metric,
   Option,
   Random,
   TestClock
@@ -256,6 +264,30 @@ describe("ResilientClient", () => {
       expect(yield* Fiber.await(fiber)).toEqual(
         Exit.fail(new Timeout.TimeoutError({ duration: Duration.seconds(3), scope: "deadline" }))
       )
+    }))
+
+  it.scoped("spans and the latency histogram are opt-in", () =>
+    Effect.gen(function*() {
+      const client = yield* ResilientClient.make({
+        name: "observed",
+        timeout: "1 second",
+        tracing: true,
+        histogram: true
+      })
+      const span = yield* client.execute(Effect.currentSpan)
+      expect(span.name).toBe("client observed")
+      const fiber = yield* Effect.fork(client.execute(Effect.sleep("250 millis")))
+      yield* TestClock.adjust("250 millis")
+      yield* Fiber.join(fiber)
+      const histogram = ResilienceMetrics.callDurationSeconds.pipe(
+        Metric.tagged("policy", "client"),
+        Metric.tagged("name", "observed")
+      )
+      const state = yield* Metric.value(histogram)
+      expect(state.count).toBe(2)
+      expect(state.max).toBeCloseTo(0.25)
+      const quiet = yield* ResilientClient.make({ name: "quiet", timeout: "1 second" })
+      expect(Option.isNone(yield* Effect.option(quiet.execute(Effect.currentSpan)))).toBe(true)
     }))
 
   it.scoped("registers itself and its parts in the registry", () =>

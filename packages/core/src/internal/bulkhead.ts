@@ -11,6 +11,7 @@ import type * as Bulkhead from "../Bulkhead.js"
 import type { InvalidOptionsError } from "../InvalidOptionsError.js"
 import * as ResilienceMetrics from "../ResilienceMetrics.js"
 import * as ResilienceRegistry from "../ResilienceRegistry.js"
+import { instrument } from "./instrument.js"
 import { LruMap } from "./lru.js"
 import { clockOf, schedule, unsafeRemainingMillis } from "./timeout.js"
 import { type OptionsValidator, validated } from "./validate.js"
@@ -133,7 +134,14 @@ export class BulkheadImpl implements Bulkhead.Bulkhead, ResilienceMetrics.Collec
     return new BulkheadRejectedError({ bulkheadName: this.name, reason })
   }
 
+  /** The opt-in span and histogram, when asked for. */
+  instrumented: (<A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>) | undefined = undefined
+
   execute<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | BulkheadRejectedError, R> {
+    return this.instrumented === undefined ? this.run(effect) : this.instrumented(this.run(effect))
+  }
+
+  private run<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | BulkheadRejectedError, R> {
     // The mask's body runs when the call starts: the slot is taken and the release registered in one
     // uninterruptible step, so an interruption can neither leak a slot nor skip the release.
     return Effect.uninterruptibleMask((restore) => {
@@ -237,6 +245,14 @@ export const make = (
 ): Effect.Effect<Bulkhead.Bulkhead, InvalidOptionsError | ResilienceRegistry.DuplicateNameError> =>
   Effect.flatMap(validated("Bulkhead.make", (v) => resolve(v, options)), (resolved) => {
     const impl = new BulkheadImpl(resolved, options.metrics !== false)
+    if (options.tracing === true || options.histogram === true) {
+      impl.instrumented = instrument({
+        policy: "bulkhead",
+        name: resolved.name,
+        tracing: options.tracing,
+        histogram: options.histogram
+      })
+    }
     ResilienceMetrics.registerCollector(impl)
     return Effect.as(
       ResilienceRegistry.registerIfPresent({ kind: "bulkhead", name: resolved.name, status: bulkheadStatus(impl) }),

@@ -11,6 +11,7 @@ import type * as RateLimiter from "../RateLimiter.js"
 import * as ResilienceMetrics from "../ResilienceMetrics.js"
 import * as ResilienceRegistry from "../ResilienceRegistry.js"
 import * as RetryAfter from "../RetryAfter.js"
+import { instrument } from "./instrument.js"
 import { unsafeRemainingMillis } from "./timeout.js"
 import { validated } from "./validate.js"
 
@@ -168,14 +169,23 @@ class LimiterImpl implements RateLimiter.RateLimiter {
   readonly [TypeId]: RateLimiter.TypeId = TypeId
   readonly name: string
   readonly stats: Effect.Effect<RateLimiter.RateLimiterStats>
-  constructor(readonly core: Core) {
+  constructor(
+    readonly core: Core,
+    readonly instrumented: (<A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>) | undefined
+  ) {
     this.name = core.options.name
     this.stats = core.stats
   }
   execute<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | RateLimitedError, R> {
-    return this.core.execute(this.name, effect)
+    const limited = this.core.execute(this.name, effect)
+    return this.instrumented === undefined ? limited : this.instrumented(limited)
   }
 }
+
+const instrumentedIfAsked = (name: string, options: RateLimiter.RateLimiter.Options) =>
+  options.tracing === true || options.histogram === true
+    ? instrument({ policy: "rate_limiter", name, tracing: options.tracing, histogram: options.histogram })
+    : undefined
 
 /** @internal */
 export const make = (
@@ -185,7 +195,7 @@ export const make = (
     const resolved = yield* resolveOptions("RateLimiter.make", options)
     const core = new Core(resolved, yield* limiterService, options.metrics !== false)
     yield* ResilienceRegistry.registerIfPresent({ kind: "rate_limiter", name: resolved.name, status: core.status() })
-    return new LimiterImpl(core)
+    return new LimiterImpl(core, instrumentedIfAsked(resolved.name, options))
   })
 
 class KeyedImpl<K> implements RateLimiter.KeyedRateLimiter<K> {

@@ -20,6 +20,7 @@ import type * as ResilientClient from "../ResilientClient.js"
 import * as Retry from "../Retry.js"
 import * as RetryBudget from "../RetryBudget.js"
 import { hedgeResolved, resolve as resolveHedge } from "./hedge.js"
+import { instrument } from "./instrument.js"
 import { attemptTimeout, TimeoutError, within } from "./timeout.js"
 import { validated } from "./validate.js"
 
@@ -293,12 +294,16 @@ export const make = (
       ? checked.deadline
       : undefined
     const retried = retry === undefined ? undefined : retryFromFirstFailure(retry)
+    const instrumented = options.tracing === true || options.histogram === true
+      ? instrument({ policy: "client", name, tracing: options.tracing, histogram: options.histogram })
+      : undefined
     const stack = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, unknown, R> => {
       let e = attempt(effect)
       if (retried !== undefined) e = retried(e)
       if (bulkhead !== undefined) e = bulkhead.execute(e)
       if (limiter !== undefined) e = limiter.execute(e)
       if (deadline !== undefined) e = within(e, deadline)
+      if (instrumented !== undefined) e = instrumented(e)
       return e
     }
 
