@@ -1,0 +1,93 @@
+/**
+ * Drives load through the payment service at a fixed rate (an open loop, as real traffic is: requests keep
+ * coming whether or not earlier ones have finished) and records every request.
+ *
+ * @since 0.1.0
+ */
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+
+/**
+ * One request's record.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Sample {
+  /** Millis since the run began. */
+  readonly at: number
+  readonly latencyMillis: number
+  readonly ok: boolean
+  /** `ok`, or the error kind the payment service reported. */
+  readonly kind: string
+}
+
+/**
+ * Load options.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface LoadOptions {
+  readonly url: string
+  readonly ratePerSecond: number
+  readonly seconds: number
+  /** The load generator gives up on a request after this long (a caller's own patience). */
+  readonly clientTimeout: Duration.DurationInput
+  /** Called after every completed request with the count so far (for the progress bar). */
+  readonly onProgress?: (done: number, total: number) => void
+}
+
+/**
+ * Runs the load and returns every sample, in start order.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const run = (options: LoadOptions): Effect.Effect<ReadonlyArray<Sample>, never, HttpClient.HttpClient> =>
+  Effect.gen(function*() {
+    const client = yield* HttpClient.HttpClient
+    const total = Math.round(options.ratePerSecond * options.seconds)
+    const interval = 1000 / options.ratePerSecond
+    const begin = yield* Clock.currentTimeMillis
+    const samples: Array<Sample> = []
+    let done = 0
+    const one = (i: number) =>
+      Effect.gen(function*() {
+        const at = (yield* Clock.currentTimeMillis) - begin
+        const outcome = yield* client.execute(HttpClientRequest.post(`${options.url}/pay?order=${i}`)).pipe(
+          Effect.flatMap((response) =>
+            response.status === 200
+              ? Effect.succeed("ok")
+              : Effect.map(response.json, (body) => {
+                const kind = (body as { readonly kind?: unknown }).kind
+                return typeof kind === "string" ? kind : `http_${response.status}`
+              })
+          ),
+          Effect.scoped,
+          Effect.timeoutTo({
+            duration: options.clientTimeout,
+            onSuccess: (kind) => kind,
+            onTimeout: () => "client_timeout"
+          }),
+          Effect.catchAll(() => Effect.succeed("connection_error"))
+        )
+        const end = (yield* Clock.currentTimeMillis) - begin
+        samples[i] = { at, latencyMillis: end - at, ok: outcome === "ok", kind: outcome }
+        done++
+        options.onProgress?.(done, total)
+      })
+    const fibers: Array<Fiber.RuntimeFiber<void>> = []
+    for (let i = 0; i < total; i++) {
+      const due = begin + i * interval
+      const now = yield* Clock.currentTimeMillis
+      if (due > now) yield* Effect.sleep(Duration.millis(due - now))
+      fibers.push(yield* Effect.fork(one(i)))
+    }
+    yield* Fiber.joinAll(fibers)
+    return samples
+  })
