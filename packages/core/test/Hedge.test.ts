@@ -98,6 +98,9 @@ describe("Hedge", () => {
       yield* TestClock.adjust("1 second")
       expect(Exit.isFailure(yield* Fiber.join(fiber))).toBe(true)
       expect(log.started).toBe(1)
+      // The deadline interrupted the attempt itself, not only the wait for it.
+      expect(log.finalized).toEqual([1])
+      expect(log.completed).toEqual([])
     }))
 
   it("bad options throw InvalidOptionsError", () => {

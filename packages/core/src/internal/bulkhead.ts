@@ -195,6 +195,8 @@ export class BulkheadImpl implements Bulkhead.Bulkhead, ResilienceMetrics.Collec
       ? this.queueTimeoutMillis
       : undefined
     const wait = Effect.async<void, BulkheadRejectedError>((resume) => {
+      // Handed a slot before the wait began: go on at once.
+      if (waiter.granted) return resume(Effect.void)
       waiter.resume = resume
       if (timerMillis !== undefined) {
         const runtime = Runtime.make({

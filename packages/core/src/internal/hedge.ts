@@ -53,7 +53,10 @@ export const hedgeResolved = <A, E, R>(self: Effect.Effect<A, E, R>, options: Re
     if (done !== null) return done
     const left = unsafeRemainingMillis(parent)
     // No hedge can help when the deadline ends before it would start.
-    if (left !== undefined && left <= options.delayMillis) return Fiber.join(first)
+    if (left !== undefined && left <= options.delayMillis) {
+      // The attempt runs outside the caller's supervision: interrupting the caller must interrupt it.
+      return Effect.onInterrupt(Fiber.join(first), () => Fiber.interrupt(first))
+    }
     const clock = clockOf(parent)
     const fibers: Array<Fiber.RuntimeFiber<A, E>> = [first]
     let running = 1
