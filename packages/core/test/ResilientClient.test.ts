@@ -82,6 +82,24 @@ describe("ResilientClient", () => {
       expect(gateway.state.calls).toBeGreaterThan(15)
     }).pipe(Effect.withRandom(Random.make(42))))
 
+  it.scoped("the same 15 calls all at once: the bulkhead keeps the gateway at 10, the rest queue", () =>
+    Effect.gen(function*() {
+      const gateway = makeGateway({ latency: "50 millis", fails: (n) => n % 4 === 0 })
+      const client = yield* ResilientClient.make({ name: "payments", ...ResilientClient.defaults })
+      const fiber = yield* Effect.fork(
+        Effect.forEach(
+          Array.from({ length: 15 }, (_, i) => i),
+          (i) => Effect.either(client.execute(gateway.charge(i))),
+          { concurrency: "unbounded" }
+        )
+      )
+      yield* TestClock.adjust("1 millis")
+      expect(yield* Option.getOrThrow(client.bulkhead).stats).toEqual({ active: 10, queued: 5, rejected: 0 })
+      const results = yield* runToEnd(fiber)
+      expect(results.filter(Either.isRight)).toHaveLength(11)
+      expect(gateway.state.peak).toBe(10)
+    }).pipe(Effect.withRandom(Random.make(7))))
+
   it.scoped("with the breaker open for 30 s, 100 calls fail fast without holding bulkhead slots", () =>
     Effect.gen(function*() {
       const gateway = makeGateway({ latency: "10 millis", fails: () => true })
