@@ -1,6 +1,13 @@
-import { Bulkhead, Deadline, InvalidOptionsError, ResilienceRegistry, Timeout } from "@effect-resilience/core"
+import {
+  Bulkhead,
+  Deadline,
+  InvalidOptionsError,
+  ResilienceMetrics,
+  ResilienceRegistry,
+  Timeout
+} from "@effect-resilience/core"
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Duration, Effect, Exit, FastCheck, Fiber, Random, TestClock } from "effect"
+import { Deferred, Duration, Effect, Exit, FastCheck, Fiber, Metric, Random, TestClock } from "effect"
 
 describe("Bulkhead", () => {
   it.effect("runs calls below the limit and counts them in stats", () =>
@@ -187,6 +194,25 @@ describe("Bulkhead", () => {
       yield* TestClock.adjust("2 seconds")
       yield* perHost.execute("c", Effect.void)
       expect((yield* perHost.stats).keys).toBe(1)
+    }))
+
+  it.effect("metrics: gauges pushed on flush, rejections counted by reason", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ name: "metered", maxConcurrent: 1, maxQueue: 1 })
+      yield* Effect.fork(bulkhead.execute(Effect.never))
+      yield* Effect.fork(bulkhead.execute(Effect.never))
+      yield* Effect.yieldNow()
+      yield* Effect.exit(bulkhead.execute(Effect.void))
+      yield* ResilienceMetrics.flush
+      const active = ResilienceMetrics.bulkheadActive.pipe(Metric.tagged("name", "metered"))
+      const queued = ResilienceMetrics.bulkheadQueued.pipe(Metric.tagged("name", "metered"))
+      const full = ResilienceMetrics.bulkheadRejectedTotal.pipe(
+        Metric.tagged("name", "metered"),
+        Metric.tagged("reason", "queue_full")
+      )
+      expect((yield* Metric.value(active)).value).toBe(1)
+      expect((yield* Metric.value(queued)).value).toBe(1)
+      expect((yield* Metric.value(full)).count).toBe(1)
     }))
 
   it.effect("registers in the registry; a duplicate name fails", () =>
