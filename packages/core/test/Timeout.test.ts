@@ -1,6 +1,6 @@
 import { Backoff, Bulkhead, Deadline, Retry, Timeout } from "@effect-resilience/core"
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Duration, Effect, Exit, Fiber, Option, TestClock } from "effect"
+import { Context, Duration, Effect, Exit, FastCheck, Fiber, Option, TestClock } from "effect"
 
 describe("Timeout", () => {
   it.effect("interrupts the attempt (its finalizer runs) and fails with scope attempt", () =>
@@ -139,6 +139,29 @@ describe("Deadline", () => {
       expect(seen).toEqual([Option.some(Duration.seconds(1)), Option.some(Duration.millis(500))])
       expect(yield* bulkhead.stats).toEqual({ active: 0, queued: 0, rejected: 0 })
     }))
+
+  it.effect.prop(
+    "a call never outlives its deadline, whatever the attempts, timeouts and waits inside",
+    {
+      budget: FastCheck.integer({ min: 1, max: 5_000 }),
+      latency: FastCheck.integer({ min: 0, max: 3_000 }),
+      limit: FastCheck.integer({ min: 1, max: 3_000 }),
+      wait: FastCheck.integer({ min: 0, max: 1_000 })
+    },
+    ({ budget, latency, limit, wait }) =>
+      Effect.gen(function*() {
+        const fiber = yield* Effect.sleep(Duration.millis(latency)).pipe(
+          Effect.zipRight(Effect.fail("slow and failing")),
+          Timeout.timeout(Duration.millis(limit)),
+          Retry.retry({ schedule: Backoff.constant(Duration.millis(wait)), maxAttempts: 20 }),
+          Deadline.within(Duration.millis(budget)),
+          Effect.fork
+        )
+        yield* TestClock.adjust(Duration.millis(budget))
+        expect(fiber.unsafePoll()).not.toBeNull()
+      }),
+    { fastCheck: { numRuns: 50 } }
+  )
 
   it.effect("a nested deadline can only shorten the outer one", () =>
     Effect.gen(function*() {
