@@ -2,6 +2,11 @@
  * A time limit on one attempt: the attempt is interrupted (its finalizers run) and the call fails with
  * `TimeoutError { scope: "attempt" }`. Inside a `Deadline`, the limit is cut to what is left of it.
  *
+ * Unlike `Effect.timeout`, which races the effect against a sleeping fiber (two forks per call), the attempt runs
+ * on one child fiber started at once (an attempt that completes synchronously sets no timer and never leaves the
+ * caller's stack), and one timer, cancelled when the attempt ends, interrupts it. On any `Clock` but the live
+ * one (e.g. `TestClock`) the timer is a fiber sleeping on that clock, so tests stay exact.
+ *
  * @since 0.1.0
  */
 import type * as Duration from "effect/Duration"
