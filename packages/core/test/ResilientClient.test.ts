@@ -1,5 +1,6 @@
 import {
   Backoff,
+  Bulkhead,
   ResilienceMetrics,
   ResilienceRegistry,
   ResilientClient,
@@ -282,6 +283,27 @@ describe("ResilientClient", () => {
       expect(yield* Fiber.await(fiber)).toEqual(
         Exit.fail(new Timeout.TimeoutError({ duration: Duration.seconds(3), scope: "deadline" }))
       )
+    }))
+
+  it.scoped("rejections are counted by reason; a shared bulkhead instance is used as given", () =>
+    Effect.gen(function*() {
+      const shared = yield* Bulkhead.make({ name: "shared", maxConcurrent: 1 })
+      const client = yield* ResilientClient.make({
+        name: "limited",
+        rateLimiter: { limit: 2, interval: "1 second" },
+        bulkhead: shared
+      })
+      expect(Option.getOrThrow(client.bulkhead)).toBe(shared)
+      const results = yield* Effect.forEach([1, 2, 3], (i) => Effect.either(client.execute(Effect.succeed(i))))
+      expect(results.map(Either.isRight)).toEqual([true, true, false])
+      yield* Effect.fork(shared.execute(Effect.never))
+      yield* Effect.yieldNow()
+      yield* TestClock.adjust("1 second")
+      const full = yield* Effect.flip(client.execute(Effect.succeed(4)))
+      expect(full._tag).toBe("BulkheadRejectedError")
+      const stats = yield* client.stats
+      expect(stats.rejected).toEqual({ QueueFull: 1, QueueTimeout: 0, CircuitOpen: 0, RateLimited: 1 })
+      expect(stats.succeeded).toBe(2)
     }))
 
   it.scoped("spans and the latency histogram are opt-in", () =>
