@@ -3,6 +3,7 @@ import { fileURLToPath } from "node:url"
 import type { ViteUserConfig } from "vitest/config"
 
 const root = path.dirname(fileURLToPath(import.meta.url))
+const typesOnly = process.env.VITEST_TYPES_ONLY === "1"
 
 /**
  * Settings every package's vitest project shares: workspace packages resolve to their sources, so tests
@@ -23,6 +24,14 @@ export const shared: ViteUserConfig = {
   },
   test: {
     include: ["test/**/*.test.ts"],
+    // Type-level tests (`pnpm test:types`): `*.test-d.ts`, checked by tsc against the package's test project.
+    // Projects do not inherit --typecheck.* flags from the root CLI, hence the variable.
+    typecheck: {
+      enabled: typesOnly,
+      only: typesOnly,
+      include: ["test/**/*.test-d.ts"],
+      tsconfig: "./tsconfig.test.json"
+    },
     sequence: { concurrent: false },
     testTimeout: 30_000,
     hookTimeout: 30_000
