@@ -4,8 +4,8 @@
  * - A variant runs a batch of `calls` calls in a row: `await op()` in one async function for Promise code, `yield*`
  *   in one `Effect.gen` program for Effect code (one `runPromise` per batch, so the runtime's start-up cost is
  *   spread over the batch, as it is in a real program).
- * - mitata times batches (with its own warm-up, a GC before each measurement, and as many samples as fit in the
- *   time budget); a round takes the median batch time of each variant divided by `calls`.
+ * - mitata times batches in CPU time (with its own warm-up, a GC before each measurement, and as many samples as
+ *   fit in the time budget); a round takes the median batch time of each variant divided by `calls`.
  * - Variants run in rounds, in a rotated order each round, so slow drift of a shared machine falls on all of them.
  *   One discarded warm-up pass comes first.
  * - Overhead = time per call minus the bare call of the same runtime in the same round. Figures are the median
@@ -91,6 +91,8 @@ export interface Row {
   readonly perCallNs: Spread | null
   /** Nanoseconds per call above the bare call of the same runtime. */
   readonly overheadNs: Spread | null
+  /** Nanoseconds per call in each round, in order. */
+  readonly roundsNs?: ReadonlyArray<number>
 }
 
 /**
@@ -147,8 +149,23 @@ export const promiseBatch = (calls: number, call: () => Promise<unknown>): () =>
   for (let i = 0; i < calls; i++) await call()
 }
 
+/**
+ * The clock batches are timed with: CPU time of the process in nanoseconds (user + system, every thread, so GC
+ * work counts), at microsecond resolution, i.e. 1 ns per call in a batch of 1,000. Every per-call scenario is
+ * CPU-bound (nothing waits on I/O or timers), so CPU time is its cost, and unlike wall time it does not grow when
+ * other processes take the cores of a shared machine.
+ *
+ * @since 0.1.0
+ * @category measurement
+ */
+export const cpuNow = (): number => {
+  const usage = process.cpuUsage()
+  return (usage.user + usage.system) * 1_000
+}
+
 const measureOnce = async (batch: () => Promise<unknown>, budgetMillis: number, minSamples: number) => {
   const stats = await measure(batch, {
+    now: cpuNow,
     min_cpu_time: budgetMillis * 1e6,
     min_samples: minSamples,
     // A batch already runs many calls: mitata must not batch them again (it would run 4,096 of them per sample).
@@ -197,7 +214,8 @@ export const measureAll = async (
       ...base(e),
       available: true,
       perCallNs: spread(mine),
-      overheadNs: e.side === "bare" ? null : spread(overheads(mine, bare))
+      overheadNs: e.side === "bare" ? null : spread(overheads(mine, bare)),
+      roundsNs: mine.map((x) => Math.round(x * 10) / 10)
     }
   })
 }
