@@ -162,55 +162,78 @@ export const make = (
         })
     )
 
-    // No canceller in the hot path: an interrupted borrower's statement is cancelled by `stopStatement` below,
-    // before the connection goes back.
+    // A statement as a pool task: started by callback on the connection, so waiting for a connection and running
+    // the statement cost the caller one suspension, as with node-postgres's own pool. State lives in the instance:
+    // no closures per query beyond node-postgres's callback.
+    class QueryTask<Row> implements resourcePool.Task<Conn, ReadonlyArray<Row>, PgError | Timeout.TimeoutError> {
+      timedOut = false
+      timer: ReturnType<typeof setTimeout> | undefined = undefined
+      constructor(
+        readonly sql: string,
+        readonly params: ReadonlyArray<unknown> | undefined,
+        readonly timeoutMillis: number | undefined
+      ) {}
+      start(conn: Conn, run: resourcePool.TaskDone<ReadonlyArray<Row>, PgError | Timeout.TimeoutError>) {
+        conn.busy = true
+        conn.client.query(
+          this.sql,
+          (this.params ?? noParams) as Array<unknown>,
+          (error: Error | null, result: pg.QueryResult) => this.settle(conn, run, error, result)
+        )
+        if (this.timeoutMillis !== undefined) {
+          // A raw timer: this is the measured hot path of real I/O, and an Effect timer costs a fiber per query.
+          // eslint-disable-next-line no-restricted-syntax
+          this.timer = setTimeout(() => this.expire(conn), this.timeoutMillis)
+        }
+      }
+      settle(
+        conn: Conn,
+        run: resourcePool.TaskDone<ReadonlyArray<Row>, PgError | Timeout.TimeoutError>,
+        error: Error | null,
+        result: pg.QueryResult
+      ) {
+        conn.busy = false
+        if (this.timer !== undefined) clearTimeout(this.timer)
+        const onIdle = conn.onIdle
+        if (onIdle !== undefined) {
+          conn.onIdle = undefined
+          onIdle()
+        }
+        if (error === null) return run.done(Effect.succeed(result.rows as ReadonlyArray<Row>))
+        const pgError = toError(error, false)
+        if (this.timedOut && (pgError.code === "57014" || !isConnectionCode(pgError.code))) {
+          return run.done(
+            Effect.fail(new Timeout.TimeoutError({ duration: Duration.millis(this.timeoutMillis!), scope: "attempt" }))
+          )
+        }
+        if (isConnectionCode(pgError.code) || unusable(conn.client)) conn.broken = true
+        run.done(Effect.fail(pgError))
+      }
+      expire(conn: Conn) {
+        this.timer = undefined
+        if (!conn.busy) return
+        this.timedOut = true
+        sendCancel(conn.client)
+      }
+      stop(conn: Conn) {
+        return stopStatement(conn) ?? Effect.void
+      }
+    }
+    const queryTask = <Row>(
+      sql: string,
+      params: ReadonlyArray<unknown> | undefined,
+      timeoutMillis: number | undefined
+    ) => new QueryTask<Row>(sql, params, timeoutMillis)
+
     const runQuery = <Row>(
       conn: Conn,
       sql: string,
       params: ReadonlyArray<unknown> | undefined,
       timeoutMillis: number | undefined
-    ): Effect.Effect<ReadonlyArray<Row>, PgError | Timeout.TimeoutError> =>
-      Effect.async<ReadonlyArray<Row>, PgError | Timeout.TimeoutError>((resume) => {
-        let timedOut = false
-        let cancelTimer: ReturnType<typeof setTimeout> | undefined
-        conn.busy = true
-        conn.client.query(
-          sql,
-          (params ?? noParams) as Array<unknown>,
-          (error: Error | null, result: pg.QueryResult) => {
-            conn.busy = false
-            if (cancelTimer !== undefined) clearTimeout(cancelTimer)
-            const onIdle = conn.onIdle
-            if (onIdle !== undefined) {
-              conn.onIdle = undefined
-              onIdle()
-            }
-            if (error === null) {
-              resume(Effect.succeed(result.rows as ReadonlyArray<Row>))
-              return
-            }
-            const pgError = toError(error, false)
-            if (timedOut && (pgError.code === "57014" || !isConnectionCode(pgError.code))) {
-              resume(
-                Effect.fail(new Timeout.TimeoutError({ duration: Duration.millis(timeoutMillis!), scope: "attempt" }))
-              )
-              return
-            }
-            if (isConnectionCode(pgError.code) || unusable(conn.client)) conn.broken = true
-            resume(Effect.fail(pgError))
-          }
-        )
-        if (timeoutMillis !== undefined) {
-          // A raw timer: this is the measured hot path of real I/O, and an Effect timer costs a fiber per query.
-          // eslint-disable-next-line no-restricted-syntax
-          cancelTimer = setTimeout(() => {
-            cancelTimer = undefined
-            if (!conn.busy) return
-            timedOut = true
-            sendCancel(conn.client)
-          }, timeoutMillis)
-        }
-      })
+    ): Effect.Effect<ReadonlyArray<Row>, PgError | Timeout.TimeoutError> => {
+      const task = queryTask<Row>(sql, params, timeoutMillis)
+      return Effect.async((resume) => task.start(conn, { done: resume }))
+    }
 
     /**
      * A borrower failed or was interrupted with its statement still running: cancel it on the server and wait for
@@ -276,7 +299,7 @@ export const make = (
       const timeout = queryOptions?.timeout === undefined
         ? queryTimeoutMillis
         : Duration.toMillis(Duration.decode(queryOptions.timeout))
-      return withConn((conn) => runQuery<Row>(conn, sql, params, timeout))
+      return pool.runTask(queryTask<Row>(sql, params, timeout))
     }
 
     const withClient = <A, E, R>(

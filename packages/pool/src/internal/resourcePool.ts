@@ -8,6 +8,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import { pipeArguments } from "effect/Pipeable"
@@ -75,10 +76,32 @@ interface Waiter<A, E> {
   readonly start: number
   readonly deadline: number
   readonly fiber: Fiber.RuntimeFiber<unknown, unknown>
-  resume: ((effect: Effect.Effect<Entry<A>, PoolTimeoutError<E>>) => void) | undefined
-  /** The outcome when it came before the waiter could be resumed. */
-  outcome: Effect.Effect<Entry<A>, PoolTimeoutError<E>> | undefined
-  entry: Entry<A> | undefined
+  /** Handed an entry (already lent to it). */
+  wake(entry: Entry<A>): void
+  /** Timed out, or the pool is closing. */
+  reject(outcome: Effect.Effect<never, PoolTimeoutError<E>>): void
+}
+
+/**
+ * Where a task reports its outcome, exactly once.
+ *
+ * @internal
+ */
+export interface TaskDone<B, E2> {
+  done(outcome: Effect.Effect<B, E2>): void
+}
+
+/**
+ * A unit of work started by callback on a borrowed resource, so a borrow and the work share one suspension of
+ * the caller's fiber (the way node-postgres's own pool runs a queued query on the client just given back).
+ *
+ * @internal
+ */
+export interface Task<A, B, E2> {
+  /** Starts the work; reports to `run.done` exactly once. */
+  start(resource: A, run: TaskDone<B, E2>): void
+  /** The caller was interrupted while the work runs: stop it; `done` is still awaited afterwards. */
+  stop(resource: A): Effect.Effect<void>
 }
 
 /** Why one creation attempt failed, numbered so a creator can tell a stale failure from its own. */
@@ -102,6 +125,7 @@ export interface Internal<A, E> extends ResourcePool.ResourcePool<A, E> {
     f: (resource: A) => Effect.Effect<B, E2, R2>,
     onFailure: ((resource: A) => Effect.Effect<void> | undefined) | undefined
   ) => Effect.Effect<B, E2 | PoolTimeoutError<E>, R2>
+  readonly runTask: <B, E2>(task: Task<A, B, E2>) => Effect.Effect<B, E2 | PoolTimeoutError<E>>
   readonly collector: ResilienceMetrics.Collector
 }
 
@@ -338,10 +362,7 @@ const build = <A, E, R>(
       for (const waiter of waiters) {
         waiters.delete(waiter)
         lend(entry, waiter.fiber)
-        waiter.entry = entry
-        const outcome = Effect.succeed(entry)
-        if (waiter.resume !== undefined) waiter.resume(outcome)
-        else waiter.outcome = outcome
+        waiter.wake(entry)
         return
       }
       idle.push(entry)
@@ -447,9 +468,7 @@ const build = <A, E, R>(
       for (const waiter of waiters) {
         if (waiter.deadline > t) continue
         waiters.delete(waiter)
-        const outcome = Effect.fail(timeoutError(t - waiter.start))
-        if (waiter.resume !== undefined) waiter.resume(outcome)
-        else waiter.outcome = outcome
+        waiter.reject(Effect.fail(timeoutError(t - waiter.start)))
       }
       return Effect.void
     }))
@@ -519,13 +538,13 @@ const build = <A, E, R>(
     ): Effect.Effect<Entry<A>, PoolTimeoutError<E>> => {
       const t = now()
       if (t >= deadline) return Effect.fail(timeoutError(t - start))
-      const waiter: Waiter<A, E> = { start, deadline, fiber, resume: undefined, outcome: undefined, entry: undefined }
+      const waiter = new Parked(start, deadline, fiber)
       waiters.add(waiter)
       if (wakeReaper !== undefined) wakeReaper()
       ensureCreators()
       return Effect.flatMap(
         Effect.exit(restore(Effect.async<Entry<A>, PoolTimeoutError<E>>((resume) => {
-          if (waiter.outcome !== undefined) resume(waiter.outcome)
+          if (waiter.early !== undefined) resume(waiter.early)
           else waiter.resume = resume
         }))),
         (exit) => {
@@ -536,7 +555,7 @@ const build = <A, E, R>(
           }
           waiters.delete(waiter)
           // Handed an entry just as the wait was interrupted: give it back.
-          const entry = waiter.entry
+          const entry = waiter.handed
           if (entry !== undefined && entry.borrowed && entry.borrower === fiber) {
             const retiring = giveBack(entry)
             if (retiring !== undefined) return Effect.zipRight(retiring, exit)
@@ -544,6 +563,104 @@ const build = <A, E, R>(
           return exit
         }
       )
+    }
+
+    /** A borrower parked in `wait`. */
+    class Parked implements Waiter<A, E> {
+      resume: ((outcome: Effect.Effect<Entry<A>, PoolTimeoutError<E>>) => void) | undefined = undefined
+      /** The outcome when it came before the fiber suspended. */
+      early: Effect.Effect<Entry<A>, PoolTimeoutError<E>> | undefined = undefined
+      handed: Entry<A> | undefined = undefined
+      constructor(
+        readonly start: number,
+        readonly deadline: number,
+        readonly fiber: Fiber.RuntimeFiber<unknown, unknown>
+      ) {}
+      wake(entry: Entry<A>) {
+        this.handed = entry
+        this.settle(Effect.succeed(entry))
+      }
+      reject(outcome: Effect.Effect<never, PoolTimeoutError<E>>) {
+        this.settle(outcome)
+      }
+      settle(outcome: Effect.Effect<Entry<A>, PoolTimeoutError<E>>) {
+        if (this.resume !== undefined) this.resume(outcome)
+        else this.early = outcome
+      }
+    }
+
+    /** Per fiber that ran a task: the task it runs now, stopped if the fiber ends first. One observer a fiber. */
+    interface FiberWatch {
+      running: { fiberEnded(): void } | undefined
+    }
+    const watches = new WeakMap<Fiber.RuntimeFiber<unknown, unknown>, FiberWatch>()
+
+    /**
+     * One `runTask` call: a waiter while queued, then the task's `done` target. It installs no interruption frame
+     * (that would cost the hot path more than the borrow itself): a waiter whose fiber was interrupted is skipped
+     * when a resource comes, and a fiber that ends (interrupted) while its task runs has the task stopped, through
+     * one exit observer per fiber.
+     */
+    class TaskRun<B, E2> implements Waiter<A, E>, TaskDone<B, E2> {
+      readonly deadline: number
+      running: Entry<A> | undefined = undefined
+      epoch = 0
+      called = false
+      watch: FiberWatch | undefined = undefined
+      constructor(
+        readonly task: Task<A, B, E2>,
+        readonly resume: (outcome: Effect.Effect<B, E2 | PoolTimeoutError<E>>) => void,
+        readonly fiber: Fiber.RuntimeFiber<unknown, unknown>,
+        readonly start: number
+      ) {
+        this.deadline = start + acquireTimeoutMillis
+      }
+      run(entry: Entry<A>) {
+        this.running = entry
+        this.epoch = entry.epoch
+        entry.fresh = false
+        let watch = watches.get(this.fiber)
+        if (watch === undefined) {
+          const created: FiberWatch = { running: undefined }
+          watches.set(this.fiber, created)
+          this.fiber.addObserver(() => created.running?.fiberEnded())
+          watch = created
+        }
+        watch.running = this
+        this.watch = watch
+        try {
+          this.task.start(entry.value, this)
+        } catch (error) {
+          this.done(Effect.die(error))
+        }
+      }
+      done(outcome: Effect.Effect<B, E2>) {
+        if (this.called) return
+        this.called = true
+        const entry = this.running!
+        this.running = undefined
+        if (this.watch!.running === this) this.watch!.running = undefined
+        const retiring = release(entry, this.epoch)
+        if (retiring !== undefined) runFork(retiring)
+        this.resume(outcome)
+      }
+      fiberEnded() {
+        const entry = this.running
+        if (entry !== undefined) runFork(this.task.stop(entry.value))
+      }
+      wake(entry: Entry<A>) {
+        if (this.fiber.unsafePoll() !== null || !Cause.isEmpty(this.fiber.getFiberRef(FiberRef.interruptedCause))) {
+          // Its caller is gone: the resource goes to the next waiter.
+          const retiring = giveBack(entry)
+          if (retiring !== undefined) runFork(retiring)
+          return
+        }
+        acquireSeconds.unsafeUpdate((now() - this.start) / 1000, [])
+        this.run(entry)
+      }
+      reject(outcome: Effect.Effect<never, PoolTimeoutError<E>>) {
+        this.resume(outcome)
+      }
     }
 
     const acquire = (restore: Restore): Effect.Effect<Entry<A>, PoolTimeoutError<E>> =>
@@ -572,6 +689,41 @@ const build = <A, E, R>(
             return retiring === undefined ? exit : Effect.zipRight(retiring, exit)
           })
         })
+      )
+
+    /**
+     * Runs a callback task on a borrowed resource in one suspension of the caller: lent from the idle stack, or
+     * started by whoever gives a resource back to this waiter. Entries due for validation or retirement take the
+     * general path (`useWith`). Per-call state lives in a `TaskRun`, not in closures.
+     */
+    const runTask = <B, E2>(task: Task<A, B, E2>): Effect.Effect<B, E2 | PoolTimeoutError<E>> =>
+      Effect.withFiberRuntime((fiber) =>
+        Effect.async<B, E2 | PoolTimeoutError<E>>((resume) => {
+          if (closed) return resume(Effect.interrupt)
+          if (validate !== undefined && validateAfterMillis === 0) return resume(generalTask(task))
+          const t = now()
+          const run = new TaskRun<B, E2>(task, resume, fiber, t)
+          if (waiters.size === 0 && idle.length > 0) {
+            const entry = idle[idle.length - 1]!
+            if (entry.invalid || t >= entry.expiresAt || (validate !== undefined && needsValidation(entry, t))) {
+              return resume(generalTask(task))
+            }
+            idle.pop()
+            lend(entry, fiber)
+            if (recordAll) acquireSeconds.unsafeUpdate(0, [])
+            run.run(entry)
+          } else {
+            waiters.add(run)
+            if (wakeReaper !== undefined) wakeReaper()
+            ensureCreators()
+          }
+        })
+      )
+
+    const generalTask = <B, E2>(task: Task<A, B, E2>): Effect.Effect<B, E2 | PoolTimeoutError<E>> =>
+      useWith(
+        (resource) => Effect.async<B, E2>((resume) => task.start(resource, { done: resume })),
+        (resource) => task.stop(resource)
       )
 
     const use = <B, E2, R2>(
@@ -671,8 +823,7 @@ const build = <A, E, R>(
       closed = true
       for (const waiter of waiters) {
         waiters.delete(waiter)
-        if (waiter.resume !== undefined) waiter.resume(Effect.interrupt)
-        else waiter.outcome = Effect.interrupt
+        waiter.reject(Effect.interrupt)
       }
       const waitBorrowed = borrowed === 0 ? Effect.void : Effect.async<void>((resume) => {
         drained = () => resume(Effect.void)
@@ -716,6 +867,7 @@ const build = <A, E, R>(
       get,
       use,
       useWith,
+      runTask,
       invalidate,
       stats,
       status,
