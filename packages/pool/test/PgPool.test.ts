@@ -2,7 +2,7 @@ import { ResilienceMetrics, ResilienceRegistry } from "@effect-resilience/core"
 import { PgPool } from "@effect-resilience/pool"
 import { Services } from "@effect-resilience/testing"
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Config, ConfigProvider, Effect, Exit, Layer, Logger, Metric, Redacted } from "effect"
+import { Cause, Config, ConfigProvider, Effect, Exit, Fiber, Layer, Logger, Metric, Redacted } from "effect"
 import pg from "pg"
 
 const postgres = await Services.postgres()
@@ -130,6 +130,27 @@ describe.skipIf(!postgres.available)("PgPool against PostgreSQL", () => {
       expect(Exit.isFailure(exit)).toBe(true)
       expect((yield* sessions(applicationName)).filter((s) => s.state === "active")).toEqual([])
       expect(yield* db.query<{ one: number }>("SELECT 1 AS one")).toEqual([{ one: 1 }])
+    }))
+
+  it.scopedLive("a query interrupted while it waits for a connection never runs", () =>
+    Effect.gen(function*() {
+      const applicationName = Services.uniquePrefix("pgpool-queued")
+      const sequence = applicationName.replace(/-/g, "_")
+      yield* withAdmin((c) => c.query(`CREATE SEQUENCE ${sequence}`))
+      yield* Effect.addFinalizer(() => withAdmin((c) => c.query(`DROP SEQUENCE IF EXISTS ${sequence}`)))
+      const db = yield* PgPool.make({ name: applicationName, url: postgres.url, max: 1 })
+      const holder = yield* Effect.fork(db.query("SELECT pg_sleep(0.3)"))
+      yield* eventually(Effect.map(db.stats, (s) => s.borrowed === 1))
+      const queued = yield* Effect.fork(db.query(`SELECT nextval('${sequence}')`))
+      yield* eventually(Effect.map(db.stats, (s) => s.waiting === 1))
+      yield* Fiber.interrupt(queued)
+      yield* Fiber.join(holder)
+      expect(yield* db.query<{ one: number }>("SELECT 1 AS one")).toEqual([{ one: 1 }])
+      const [state] = yield* withAdmin(async (c) =>
+        (await c.query<{ is_called: boolean }>(`SELECT is_called FROM ${sequence}`)).rows
+      )
+      expect(state!.is_called).toBe(false)
+      expect(yield* db.stats).toMatchObject({ borrowed: 0, waiting: 0 })
     }))
 
   it.scopedLive("SQL errors carry their SQLSTATE, and the connection stays in use", () =>
