@@ -2,10 +2,10 @@
  * Profiles one variant of a per-call scenario with V8's CPU profiler (what `node --cpu-prof` records), to find
  * what a policy's hot path costs:
  *
- *   pnpm --filter @effect-resilience/bench profile <breaker|retry|client|pool> [variant] [seconds]
+ *   pnpm --filter @effect-resilience/bench profile <breaker|retry|client|pool|postgres> [variant] [seconds]
  *
  * `variant` is `ours` (default) or a baseline: `effect-floor`, `effect-retry`, `effect-native`, `effect-pool`,
- * `bare`. It runs the variant in a loop (batches of 1,000 calls in one Effect program, as the bench does), writes
+ * `bare`, or for postgres `pg` (node-postgres); postgres runs batches of 1,000 `SELECT 1` at concurrency 32. It runs the variant in a loop (batches of 1,000 calls in one Effect program, as the bench does), writes
  * `results/<scenario>-<variant>.cpuprofile` (open it in Chrome DevTools or speedscope) and prints the functions
  * with the most self time and the most inclusive time.
  *
@@ -17,7 +17,9 @@ import * as inspector from "node:inspector/promises"
 import { findSourceMap } from "node:module"
 import { performance } from "node:perf_hooks"
 import { fileURLToPath } from "node:url"
+import pg from "pg"
 import { loadOurs, makeScope, opEffect, type Wrap, type WrapAdapter } from "./common.js"
+import { loadEffect, loadPromise, type PgAdapter, pgOptions } from "./scenarios/postgres.js"
 import { effectSchedule } from "./scenarios/retry.js"
 
 const [scenario = "breaker", variant = "ours", secondsArg = "5"] = process.argv.slice(2).filter((a) => a !== "--")
@@ -106,13 +108,27 @@ const report = (nodes: ReadonlyArray<ProfileNode>) => {
   console.log(top(inclusive, 40).join("\n"))
 }
 
-const wrap = await wrapOf()
 const calls = 1_000
-const batch = Effect.gen(function*() {
-  for (let i = 0; i < calls; i++) yield* wrap(opEffect)
-})
+const batchOf = async (): Promise<() => Promise<unknown>> => {
+  if (scenario === "postgres") {
+    if (variant === "pg") {
+      const pool = new pg.Pool({ ...pgOptions, application_name: pgOptions.applicationName })
+      return () => loadPromise(calls, 32, () => pool.query("SELECT 1"))
+    }
+    const ours = await loadOurs<PgAdapter>("pgpool", "PgPool")
+    if (ours._tag === "Missing") throw new Error(ours.reason)
+    const query = (await scope.build(ours.adapter.make(pgOptions)))("SELECT 1")
+    return () => Effect.runPromise(loadEffect(calls, 32, query))
+  }
+  const wrap = await wrapOf()
+  const program = Effect.gen(function*() {
+    for (let i = 0; i < calls; i++) yield* wrap(opEffect)
+  })
+  return () => Effect.runPromise(program)
+}
+const batch = await batchOf()
 // warm up
-for (let i = 0; i < 200; i++) await Effect.runPromise(batch)
+for (let i = 0; i < (scenario === "postgres" ? 5 : 200); i++) await batch()
 const session = new inspector.Session()
 session.connect()
 await session.post("Profiler.enable")
@@ -122,7 +138,7 @@ const end = performance.now() + seconds * 1000
 let batches = 0
 const start = performance.now()
 while (performance.now() < end) {
-  await Effect.runPromise(batch)
+  await batch()
   batches++
 }
 const elapsed = performance.now() - start

@@ -68,7 +68,11 @@ export interface PgResult {
   readonly sides: ReadonlyArray<PgSide>
 }
 
-interface Load {
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Load {
   readonly throughput: number
   readonly p50: number
   readonly p99: number
@@ -83,7 +87,13 @@ const summarize = (latencies: Float64Array, elapsedMillis: number): Load => {
   }
 }
 
-const loadPromise = async (count: number, concurrency: number, query: () => Promise<unknown>): Promise<Load> => {
+/**
+ * Runs `count` queries from `concurrency` Promise workers.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const loadPromise = async (count: number, concurrency: number, query: () => Promise<unknown>): Promise<Load> => {
   const latencies = new Float64Array(count)
   let next = 0
   const worker = async () => {
@@ -98,7 +108,13 @@ const loadPromise = async (count: number, concurrency: number, query: () => Prom
   return summarize(latencies, performance.now() - start)
 }
 
-const loadEffect = (count: number, concurrency: number, query: Effect.Effect<unknown, unknown>) =>
+/**
+ * Runs `count` queries from `concurrency` fibers.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const loadEffect = (count: number, concurrency: number, query: Effect.Effect<unknown, unknown>) =>
   Effect.suspend(() => {
     const latencies = new Float64Array(count)
     let next = 0
@@ -113,6 +129,21 @@ const loadEffect = (count: number, concurrency: number, query: Effect.Effect<unk
     return Effect.all(Array.from({ length: concurrency }, () => worker), { concurrency: "unbounded", discard: true })
       .pipe(Effect.map(() => summarize(latencies, performance.now() - start)))
   })
+
+/**
+ * The loopback server and the pools' size (10, node-postgres's default).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const pgOptions: PgOptions = {
+  host: "127.0.0.1",
+  port: 5432,
+  user: "postgres",
+  database: "test",
+  max: 10,
+  applicationName: `effect-resilience-bench-${process.pid}`
+}
 
 /**
  * Whether something answers on a TCP port: `undefined` when it does, otherwise why not.
@@ -141,15 +172,8 @@ export const run = async (quick: boolean, progress: (line: string) => void): Pro
   const queries = quick ? 1_000 : 10_000
   const rounds = quick ? 1 : 3
   const concurrency = 32
-  const poolSize = 10
-  const options: PgOptions = {
-    host: "127.0.0.1",
-    port: 5432,
-    user: "postgres",
-    database: "test",
-    max: poolSize,
-    applicationName: `effect-resilience-bench-${process.pid}`
-  }
+  const poolSize = pgOptions.max
+  const options = pgOptions
   const base = { queries, concurrency, poolSize, rounds }
   const unreachable = await probe(options.host, options.port)
   if (unreachable !== undefined) {
