@@ -76,7 +76,25 @@ describe("Timeout", () => {
       expect(finalized).toBe(true)
     }))
 
-  it.live("leaves no timer behind when attempts succeed (live clock)", () =>
+  it.live("on the live clock: attempts sharing a limit share one timer; the slow ones are interrupted", () =>
+    Effect.gen(function*() {
+      const finalized: Array<number> = []
+      const attempt = (i: number) =>
+        (i % 3 === 0 ? Effect.never : Effect.promise(() => Promise.resolve(i))).pipe(
+          Effect.onInterrupt(() => Effect.sync(() => finalized.push(i))),
+          Timeout.timeout("1 millis"),
+          Effect.either
+        )
+      const results = yield* Effect.forEach(Array.from({ length: 12 }, (_, i) => i), attempt, {
+        concurrency: "unbounded"
+      })
+      expect(results.map((r) => r._tag === "Left" ? r.left._tag : r.right)).toEqual(
+        Array.from({ length: 12 }, (_, i) => i % 3 === 0 ? "TimeoutError" : i)
+      )
+      expect(finalized.sort((a, b) => a - b)).toEqual([0, 3, 6, 9])
+    }))
+
+  it.live("leaves no timer keeping the process alive once attempts succeed (live clock)", () =>
     Effect.gen(function*() {
       const timers = () => process.getActiveResourcesInfo().filter((r) => r === "Timeout").length
       const before = timers()

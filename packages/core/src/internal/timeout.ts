@@ -73,9 +73,101 @@ export const remaining: Effect.Effect<Option.Option<Duration.Duration>> = Effect
 
 const noop = () => {}
 
+/** Monotonic time in millis (the live clock's nanos): a wall-clock jump must not fire every lane at once. */
+const monotonicMillis = (): number => Number(liveClock.unsafeCurrentTimeNanos()) / 1e6
+
+/** A pending task of a `TimerLane`. */
+interface TimerEntry {
+  readonly at: number
+  readonly task: () => void
+  done: boolean
+}
+
 /**
- * Runs `task` after `millis` of `clock` time and returns a function that cancels it. On the live clock this is
- * one JS timer; on any other clock (`TestClock`) it is a fiber sleeping on that clock, so tests stay exact.
+ * The live-clock timers of one delay. Every entry of a lane has the same delay, so deadlines arrive in order and
+ * the lane is a FIFO with one JS timer armed for its head: adding and cancelling an entry are a push and a flag,
+ * not a `setTimeout`/`clearTimeout` pair (which costs microseconds once the event loop is busy). Cancelled entries
+ * are dropped from the head as calls end, so the lane holds about the calls in flight (at most the calls of the
+ * last `millis`). While no entry is live the JS timer is unref'd: it never keeps the process alive for nothing.
+ */
+class TimerLane {
+  private entries: Array<TimerEntry> = []
+  private head = 0
+  private live = 0
+  private handle: ReturnType<typeof setTimeout> | undefined = undefined
+  private refed = false
+
+  constructor(readonly millis: number, readonly lanes: Map<number, TimerLane>) {}
+
+  add(task: () => void): () => void {
+    const now = monotonicMillis()
+    const entry: TimerEntry = { at: now + this.millis, task, done: false }
+    this.entries.push(entry)
+    this.live++
+    if (this.handle === undefined) this.arm(entry.at, now)
+    else if (!this.refed) {
+      this.handle.ref()
+      this.refed = true
+    }
+    return () => this.cancel(entry)
+  }
+
+  private cancel(entry: TimerEntry): void {
+    if (entry.done) return
+    entry.done = true
+    this.live--
+    this.dropDone()
+    if (this.live === 0 && this.handle !== undefined && this.refed) {
+      this.handle.unref()
+      this.refed = false
+    }
+  }
+
+  private dropDone(): void {
+    const entries = this.entries
+    while (this.head < entries.length && entries[this.head]!.done) this.head++
+    if (this.head === entries.length) {
+      this.entries = []
+      this.head = 0
+    } else if (this.head > 1024 && this.head * 2 > entries.length) {
+      this.entries = entries.slice(this.head)
+      this.head = 0
+    }
+  }
+
+  private arm(at: number, now: number): void {
+    // A raw timer on purpose: this is the hot path of every timed attempt, and the live Clock's own sleep is
+    // this same setTimeout behind a fiber. Other clocks (TestClock) never get here.
+    // eslint-disable-next-line no-restricted-syntax
+    this.handle = setTimeout(this.fire, Math.max(0, at - now))
+    this.refed = true
+  }
+
+  private readonly fire = (): void => {
+    this.handle = undefined
+    const now = monotonicMillis()
+    while (this.head < this.entries.length) {
+      const entry = this.entries[this.head]!
+      if (!entry.done) {
+        if (entry.at > now) break
+        entry.done = true
+        this.live--
+        entry.task()
+      }
+      this.head++
+    }
+    this.dropDone()
+    if (this.head < this.entries.length) this.arm(this.entries[this.head]!.at, now)
+    else if (this.lanes.get(this.millis) === this) this.lanes.delete(this.millis)
+  }
+}
+
+const lanes = new Map<number, TimerLane>()
+
+/**
+ * Runs `task` after `millis` of `clock` time and returns a function that cancels it. On the live clock the task
+ * joins the `TimerLane` of its delay; on any other clock (`TestClock`) it is a fiber sleeping on that clock, so
+ * tests stay exact.
  *
  * @internal
  */
@@ -87,11 +179,12 @@ export const schedule = (
 ): () => void => {
   if (clock === liveClock) {
     if (millis > MAX_TIMER_MILLIS) return noop
-    // A raw timer on purpose: this is the hot path of every timed attempt, and the live Clock's own sleep is
-    // this same setTimeout behind a fiber. Other clocks (TestClock) take the branch below.
-    // eslint-disable-next-line no-restricted-syntax
-    const handle = setTimeout(task, millis)
-    return () => clearTimeout(handle)
+    let lane = lanes.get(millis)
+    if (lane === undefined) {
+      lane = new TimerLane(millis, lanes)
+      lanes.set(millis, lane)
+    }
+    return lane.add(task)
   }
   const sleeper = Runtime.runFork(runtime)(Effect.andThen(clock.sleep(Duration.millis(millis)), Effect.sync(task)))
   return () => sleeper.unsafeInterruptAsFork(FiberId.none)
