@@ -4,8 +4,9 @@
  *
  * Unlike `Effect.timeout`, which races the effect against a sleeping fiber (two forks per call), the attempt runs
  * on one child fiber started at once (an attempt that completes synchronously sets no timer and never leaves the
- * caller's stack), and one timer, cancelled when the attempt ends, interrupts it. On any `Clock` but the live
- * one (e.g. `TestClock`) the timer is a fiber sleeping on that clock, so tests stay exact.
+ * caller's stack), and one timer, cancelled when the attempt ends, interrupts it. On the live clock, attempts
+ * with the same limit share one JS timer; on any other `Clock` (e.g. `TestClock`) the timer is a fiber sleeping
+ * on that clock, so tests stay exact.
  *
  * @since 0.1.0
  */
