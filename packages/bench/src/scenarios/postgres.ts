@@ -170,7 +170,7 @@ export const probe = (host: string, port: number): Promise<string | undefined> =
  */
 export const run = async (quick: boolean, progress: (line: string) => void): Promise<PgResult> => {
   const queries = quick ? 1_000 : 10_000
-  const rounds = quick ? 1 : 3
+  const rounds = quick ? 1 : 5
   const concurrency = 32
   const poolSize = pgOptions.max
   const options = pgOptions
@@ -205,7 +205,7 @@ export const run = async (quick: boolean, progress: (line: string) => void): Pro
     }
     const loads = new Map<string, Array<Load>>(runners.map((r) => [r.id, []]))
     progress("postgres: warm-up")
-    for (const r of runners) await r.load(Math.min(500, queries))
+    for (const r of runners) await r.load(Math.min(1_000, queries))
     for (let round = 0; round < rounds; round++) {
       progress(`postgres: round ${round + 1}/${rounds}`)
       const order = round % 2 === 0 ? runners : [...runners].reverse()
