@@ -306,6 +306,26 @@ describe("ResilientClient", () => {
       expect(stats.succeeded).toBe(2)
     }))
 
+  it.scoped("hedge inside the client: a slow attempt gets a copy, the first answer wins, one request per call", () =>
+    Effect.gen(function*() {
+      const budget = yield* RetryBudget.make({ name: "hedged", ratio: 1, minPerSecond: 0 })
+      const client = yield* ResilientClient.make({
+        name: "hedged",
+        timeout: "1 second",
+        retry: { maxAttempts: 2, schedule: Backoff.constant("10 millis"), budget },
+        hedge: { delay: "100 millis", budget }
+      })
+      let copies = 0
+      const slowFirst = Effect.suspend(() =>
+        ++copies === 1 ? Effect.never : Effect.as(Effect.sleep("20 millis"), copies)
+      )
+      const fiber = yield* Effect.fork(client.execute(slowFirst))
+      yield* TestClock.adjust("120 millis")
+      expect(yield* Fiber.join(fiber)).toBe(2)
+      // The hedge took a token of the budget shared with the retry, which counted the call once.
+      expect(yield* budget.stats).toMatchObject({ requests: 1, retries: 1 })
+    }))
+
   it.scoped("spans and the latency histogram are opt-in", () =>
     Effect.gen(function*() {
       const client = yield* ResilientClient.make({
