@@ -402,8 +402,12 @@ const build = <A, E, R>(
               if (Exit.isSuccess(exit)) {
                 const entry = exit.value
                 entry.scope = scope
-                stop()
                 checkedOut++
+                // Expired or marked broken while idle inside Effect's pool: close it and get another.
+                if (!closed && (entry.invalid || now() >= entry.expiresAt)) {
+                  return Effect.zipRight(retire(entry), attempt)
+                }
+                stop()
                 if (closed) return retire(entry)
                 offer(entry)
                 return Effect.void
@@ -520,7 +524,9 @@ const build = <A, E, R>(
         if (entry !== undefined) {
           const t = now()
           if (entry.invalid || t >= entry.expiresAt) {
-            return Effect.zipRight(retire(entry), Effect.suspend(() => borrow(restore, fiber, start, deadline)))
+            // Closed in the background: the borrower does not wait for it.
+            runFork(retire(entry))
+            return borrow(restore, fiber, start, deadline)
           }
           lend(entry, fiber)
           if (recordAll) acquireSeconds.unsafeUpdate((t - start) / 1000, [])
