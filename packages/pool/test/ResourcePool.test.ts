@@ -1,5 +1,6 @@
 import { ResilienceMetrics, ResilienceRegistry } from "@effect-resilience/core"
 import { ResourcePool } from "@effect-resilience/pool"
+import * as internal from "@effect-resilience/pool/internal/resourcePool"
 import { describe, expect, it } from "@effect/vitest"
 import {
   Duration,
@@ -12,7 +13,7 @@ import {
   MetricState,
   Option,
   Random,
-  Ref,
+  Runtime,
   Scope,
   TestClock
 } from "effect"
@@ -360,7 +361,7 @@ describe("ResourcePool", () => {
     const borrowerArb = FastCheck.record({
       hold: FastCheck.integer({ min: 0, max: 50 }),
       interruptAt: FastCheck.option(FastCheck.integer({ min: 0, max: 80 }), { nil: undefined }),
-      scoped: FastCheck.boolean(),
+      kind: FastCheck.constantFrom("use" as const, "get" as const, "task" as const),
       fails: FastCheck.boolean()
     })
     it.effect.prop(
@@ -379,26 +380,47 @@ describe("ResourcePool", () => {
             () => Effect.void
           )
           const pool = yield* Scope.extend(
-            ResourcePool.make({ name: "prop", acquire, max, acquireTimeout: "1 second" }),
+            internal.make({ name: "prop", acquire, max, acquireTimeout: "1 second" }),
             scope
           )
-          const held = yield* Ref.make(0)
+          const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+          let held = 0
           let peak = 0
           let peakBorrowed = 0
+          const enter = () => {
+            held++
+            peak = Math.max(peak, held)
+            peakBorrowed = Math.max(peakBorrowed, Effect.runSync(pool.stats).borrowed)
+          }
           const body = (b: typeof borrowers[number]) =>
             Effect.gen(function*() {
-              const now = yield* Ref.updateAndGet(held, (n) => n + 1)
-              peak = Math.max(peak, now)
-              peakBorrowed = Math.max(peakBorrowed, (yield* pool.stats).borrowed)
+              yield* Effect.sync(enter)
               yield* Effect.sleep(b.hold)
-              yield* Ref.update(held, (n) => n - 1)
               if (b.fails) return yield* Effect.fail("failed" as const)
-            }).pipe(Effect.onInterrupt(() => Ref.update(held, (n) => n - 1)))
+            }).pipe(Effect.ensuring(Effect.sync(() => held--)))
+          // A callback task, as PgPool runs its statements.
+          const task = (b: typeof borrowers[number]): internal.Task<{ id: number }, void, "failed"> => {
+            let work: Fiber.RuntimeFiber<void> | undefined
+            return {
+              start: (_resource, run) => {
+                enter()
+                work = runFork(
+                  Effect.sleep(b.hold).pipe(Effect.ensuring(Effect.sync(() => {
+                    held--
+                    run.done(b.fails ? Effect.fail("failed" as const) : Effect.void)
+                  })))
+                )
+              },
+              stop: () => work === undefined ? Effect.void : Fiber.interrupt(work)
+            }
+          }
           const fibers = yield* Effect.forEach(borrowers, (b) =>
             Effect.fork(
-              b.scoped
+              b.kind === "get"
                 ? Effect.scoped(Effect.flatMap(pool.get, () => body(b)))
-                : pool.use(() => body(b))
+                : b.kind === "use"
+                ? pool.use(() => body(b))
+                : pool.runTask(task(b))
             ))
           yield* Effect.forEach(borrowers, (b, i) =>
             b.interruptAt === undefined
@@ -408,6 +430,7 @@ describe("ResourcePool", () => {
           yield* Effect.forEach(fibers, Fiber.await)
           expect(peak).toBeLessThanOrEqual(max)
           expect(peakBorrowed).toBeLessThanOrEqual(max)
+          expect(held).toBe(0)
           const stats = yield* pool.stats
           expect(stats.borrowed).toBe(0)
           expect(stats.waiting).toBe(0)
@@ -422,7 +445,7 @@ describe("ResourcePool", () => {
           if (Exit.isSuccess(exit)) expect(new Set(exit.value.map((r) => r.id)).size).toBe(max)
           yield* Scope.close(scope, Exit.void)
         }),
-      { fastCheck: { numRuns: 60, seed: 42 } }
+      { fastCheck: { numRuns: 80, seed: 42 } }
     )
   })
 })
