@@ -47,18 +47,15 @@ type Reason = ResilientClient.RejectionReason
 
 /** Which rejection a final error is, if any. */
 const rejectionOf = (error: unknown): Reason | undefined => {
-  if (!Predicate.isTagged(error, "BulkheadRejectedError")) {
-    if (Predicate.isTagged(error, "CircuitBreakerOpenError")) return "CircuitOpen"
-    if (Predicate.isTagged(error, "RateLimitedError")) return "RateLimited"
-    return undefined
-  }
-  return (error as Bulkhead.BulkheadRejectedError).reason
+  if (error instanceof Bulkhead.BulkheadRejectedError) return error.reason
+  if (error instanceof CircuitBreaker.CircuitBreakerOpenError) return "CircuitOpen"
+  if (error instanceof RateLimiter.RateLimitedError) return "RateLimited"
+  return undefined
 }
 
 /** An isolated breaker will not come back by itself: retrying it is pointless. */
 const isIsolated = (error: unknown): boolean =>
-  Predicate.isTagged(error, "CircuitBreakerOpenError") &&
-  (error as CircuitBreaker.CircuitBreakerOpenError).state === "Isolated"
+  error instanceof CircuitBreaker.CircuitBreakerOpenError && error.state === "Isolated"
 
 const noop = () => {}
 
@@ -185,11 +182,11 @@ class ClientImpl implements ResilientClient.ResilientClient<unknown, unknown, bo
     })
   }
 
-  execute<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, unknown, R> {
+  execute<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<unknown, unknown, R> {
     return Effect.suspend(() => {
       this.counters.started++
       return Effect.catchAllCause(Effect.map(this.stack(effect), this.countSuccess), this.onFailure)
-    }) as Effect.Effect<A, unknown, R>
+    })
   }
 
   status(): Effect.Effect<ResilienceRegistry.EntryStatus> {
