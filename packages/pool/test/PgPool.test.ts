@@ -2,7 +2,20 @@ import { ResilienceMetrics, ResilienceRegistry } from "@effect-resilience/core"
 import { PgPool } from "@effect-resilience/pool"
 import { Services } from "@effect-resilience/testing"
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Config, ConfigProvider, Effect, Exit, Fiber, Layer, Logger, Metric, Redacted } from "effect"
+import {
+  Cause,
+  Config,
+  ConfigProvider,
+  Effect,
+  Exit,
+  Fiber,
+  Layer,
+  Logger,
+  LogLevel,
+  Metric,
+  Redacted,
+  Scope
+} from "effect"
 import pg from "pg"
 
 const postgres = await Services.postgres()
@@ -152,6 +165,25 @@ describe.skipIf(!postgres.available)("PgPool against PostgreSQL", () => {
       expect(state!.is_called).toBe(false)
       expect(yield* db.stats).toMatchObject({ borrowed: 0, waiting: 0 })
     }))
+
+  it.live("closing the pool interrupts a statement still running after drainTimeout, and the server stops it", () =>
+    Effect.gen(function*() {
+      const applicationName = Services.uniquePrefix("pgpool-drain")
+      const scope = yield* Scope.make()
+      const db = yield* Scope.extend(
+        PgPool.make({ name: applicationName, url: postgres.url, max: 2, drainTimeout: "200 millis" }),
+        scope
+      )
+      const running = yield* Effect.fork(db.query("SELECT pg_sleep(30)"))
+      expect(yield* eventually(Effect.map(sessions(applicationName), (s) => s.some((r) => r.state === "active")))).toBe(
+        true
+      )
+      const started = Date.now()
+      yield* Scope.close(scope, Exit.void)
+      expect(Date.now() - started).toBeLessThan(5_000)
+      expect(Exit.isInterrupted(yield* Fiber.await(running))).toBe(true)
+      expect(yield* eventually(Effect.map(sessions(applicationName), (s) => s.length === 0))).toBe(true)
+    }).pipe(Logger.withMinimumLogLevel(LogLevel.Error)))
 
   it.scopedLive("SQL errors carry their SQLSTATE, and the connection stays in use", () =>
     Effect.gen(function*() {
