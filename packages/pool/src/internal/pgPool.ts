@@ -133,7 +133,13 @@ export const make = (
 
     const connect: Effect.Effect<Conn, PgError, Scope.Scope> = Effect.acquireRelease(
       Effect.async<Conn, PgError>((resume) => {
-        const client = new pg.Client(clientConfig)
+        let client: pg.Client
+        try {
+          client = new pg.Client(clientConfig)
+        } catch (error) {
+          // A configuration node-postgres refuses: a typed, scrubbed error, not a defect carrying the raw text.
+          return resume(Effect.fail(toError(error, true)))
+        }
         const conn: Conn = { client, broken: false, closing: false, busy: false, onIdle: undefined }
         // An idle client whose session dies emits "error": without a listener that would crash the process.
         const onLost = () => {
