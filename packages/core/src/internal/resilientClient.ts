@@ -18,7 +18,6 @@ import * as ResilienceMetrics from "../ResilienceMetrics.js"
 import * as ResilienceRegistry from "../ResilienceRegistry.js"
 import type * as ResilientClient from "../ResilientClient.js"
 import * as Retry from "../Retry.js"
-import * as RetryBudget from "../RetryBudget.js"
 import { hedgeResolved, resolve as resolveHedge } from "./hedge.js"
 import { instrument } from "./instrument.js"
 import { attemptTimeout, TimeoutError, within } from "./timeout.js"
@@ -56,51 +55,6 @@ const rejectionOf = (error: unknown): Reason | undefined => {
 /** An isolated breaker will not come back by itself: retrying it is pointless. */
 const isIsolated = (error: unknown): boolean =>
   error instanceof CircuitBreaker.CircuitBreakerOpenError && error.state === "Isolated"
-
-const noop = () => {}
-
-/** The same budget, except that recording a request does nothing: the client records it itself, once per call. */
-const withoutRequestRecording = (budget: RetryBudget.RetryBudget): RetryBudget.RetryBudget => ({
-  [RetryBudget.TypeId]: RetryBudget.TypeId,
-  name: budget.name,
-  ratio: budget.ratio,
-  minPerSecond: budget.minPerSecond,
-  window: budget.window,
-  recordRequest: Effect.void,
-  tryAcquire: budget.tryAcquire,
-  stats: budget.stats,
-  unsafeRecordRequest: noop,
-  unsafeTryAcquire: (nowMillis) => budget.unsafeTryAcquire(nowMillis)
-})
-
-/**
- * `Retry.retry` that costs one `catchAllCause` until the first failure: `Retry.retry` reads and checks its
- * options on every call, so the client hands the call over to it only once an attempt has failed, replaying that
- * failure as its first attempt (same attempts, same schedule, same budget, same outcome). The budget's request is
- * recorded by the client on every call.
- */
-const retryFromFirstFailure = (options: Retry.Retry.Options<unknown>) => {
-  const budget = options.budget
-  const handOver: Retry.Retry.Options<unknown> = budget === undefined
-    ? options
-    : { ...options, budget: withoutRequestRecording(budget) }
-  return <A, E, R>(attempt: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
-    const run = Effect.catchAllCause(attempt, (cause) => {
-      let replayed = false
-      const replay = Effect.suspend(() => {
-        if (replayed) return attempt
-        replayed = true
-        return Effect.failCause(cause)
-      })
-      return Retry.retry(replay, handOver)
-    })
-    if (budget === undefined) return run
-    return Effect.suspend(() => {
-      budget.unsafeRecordRequest()
-      return run
-    })
-  }
-}
 
 class Counters {
   succeeded = 0
@@ -274,23 +228,15 @@ export const make = (
       : {
         ...retryOptions,
         name: retryOptions.name ?? name,
-        // Decoded once: `Retry.retry` reads its options on every call.
-        maxRetryAfter: retryOptions.maxRetryAfter === undefined
-          ? clientMaxRetryAfter
-          : Option.getOrElse(
-            Duration.decodeUnknown(retryOptions.maxRetryAfter),
-            (): Duration.DurationInput => retryOptions.maxRetryAfter!
-          ),
+        maxRetryAfter: retryOptions.maxRetryAfter ?? clientMaxRetryAfter,
         while: (error) => !isIsolated(error) && (userWhile === undefined || userWhile(error))
       }
-    if (retry !== undefined) {
-      // Checked once here, so a bad option fails `make` rather than the first call.
-      yield* validated("ResilientClient.make", () => Retry.retry(Effect.void, retry))
-    }
     const deadline = checked.deadline !== undefined && Duration.isFinite(checked.deadline)
       ? checked.deadline
       : undefined
-    const retried = retry === undefined ? undefined : retryFromFirstFailure(retry)
+    // Prepared once (options checked here, so a bad option fails `make`); costs one `catchAllCause` per call until
+    // the first failure.
+    const retried = retry === undefined ? undefined : yield* validated("ResilientClient.make", () => Retry.retry(retry))
     const instrumented = options.tracing === true || options.histogram === true
       ? instrument({ policy: "client", name, tracing: options.tracing, histogram: options.histogram })
       : undefined

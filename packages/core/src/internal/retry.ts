@@ -2,7 +2,6 @@ import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import { dual } from "effect/Function"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
@@ -64,20 +63,11 @@ const resolve = <E, R>(options: Retry.Retry.Options<E, R>) =>
 const retryableError = <E>(cause: Cause.Cause<E>): Option.Option<E> =>
   Cause.isDie(cause) ? Option.none() : Cause.failureOption(cause)
 
-/** @internal */
-export const retry = dual<
-  <E, R2 = never>(
-    options: Retry.Retry.Options<E, R2>
-  ) => <A, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R | R2>,
-  <A, E, R, R2 = never>(self: Effect.Effect<A, E, R>, options: Retry.Retry.Options<E, R2>) => Effect.Effect<
-    A,
-    E,
-    R | R2
-  >
->((args) => Effect.isEffect(args[0]), <A, E, R, R2>(
-  self: Effect.Effect<A, E, R>,
-  options: Retry.Retry.Options<E, R2>
-): Effect.Effect<A, E, R | R2> => {
+/**
+ * Validates the options and resolves the metric once, and returns the operator: the pipeable form
+ * (`effect.pipe(Retry.retry(options))`, or an operator kept in a constant) pays for this once, not per call.
+ */
+const prepare = <E, R2>(options: Retry.Retry.Options<E, R2>) => {
   const config = resolve(options)
   const { maxAttempts, maxRetryAfter, respectRetryAfter, schedule } = config
   const shouldRetry = options.while
@@ -85,52 +75,70 @@ export const retry = dual<
   const budget = options.budget
   const countRetry = Metric.increment(Metric.tagged(ResilienceMetrics.retryAttemptsTotal, "name", config.name))
 
-  // Everything below runs only after a failure: the first attempt pays for one `catchAllCause`.
-  const afterFailure = (
-    cause: Cause.Cause<E>,
-    attempt: number,
-    state: unknown
-  ): Effect.Effect<A, E, R | R2> => {
-    const failure = retryableError(cause)
-    if (Option.isNone(failure)) return Effect.failCause(cause)
-    const error = failure.value
-    if (attempt >= maxAttempts) return Effect.failCause(cause)
-    if (shouldRetry !== undefined && !shouldRetry(error)) return Effect.failCause(cause)
-    let hint = 0
-    if (respectRetryAfter) {
-      const retryAfter = RetryAfter.get(error)
-      if (Option.isSome(retryAfter)) {
-        hint = Duration.toMillis(retryAfter.value)
-        // Coming back later than the caller is willing to wait: give up now rather than sleep in vain.
-        if (hint > maxRetryAfter) return Effect.failCause(cause)
+  return <A, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R | R2> => {
+    const afterFailure = (
+      cause: Cause.Cause<E>,
+      attempt: number,
+      state: unknown
+    ): Effect.Effect<A, E, R | R2> => {
+      const failure = retryableError(cause)
+      if (Option.isNone(failure)) return Effect.failCause(cause)
+      const error = failure.value
+      if (attempt >= maxAttempts) return Effect.failCause(cause)
+      if (shouldRetry !== undefined && !shouldRetry(error)) return Effect.failCause(cause)
+      let hint = 0
+      if (respectRetryAfter) {
+        const retryAfter = RetryAfter.get(error)
+        if (Option.isSome(retryAfter)) {
+          hint = Duration.toMillis(retryAfter.value)
+          // Coming back later than the caller is willing to wait: give up now rather than sleep in vain.
+          if (hint > maxRetryAfter) return Effect.failCause(cause)
+        }
       }
-    }
-    return Effect.flatMap(
-      Clock.currentTimeMillis,
-      (now) =>
-        Effect.flatMap(schedule.step(now, error, state), ([next, _, decision]) => {
-          if (ScheduleDecision.isDone(decision)) return Effect.failCause(cause)
-          const delay = Math.max(hint, Intervals.start(decision.intervals) - now, 0)
-          return Effect.flatMap(remainingMillis, (left) => {
-            // The wait would use up what is left of the deadline: no attempt could follow it.
-            if (left !== undefined && delay >= left) return Effect.failCause(cause)
-            if (budget !== undefined && !budget.unsafeTryAcquire(now)) return Effect.failCause(cause)
-            const wait = Duration.millis(delay)
-            const nextAttempt = Effect.catchAllCause(self, (c) => afterFailure(c, attempt + 1, next))
-            const sleepThenRetry = Effect.zipRight(Effect.zipRight(countRetry, Effect.sleep(wait)), nextAttempt)
-            return onRetry === undefined
-              ? sleepThenRetry
-              : Effect.zipRight(onRetry({ attempt, error, delay: wait }), sleepThenRetry)
+      return Effect.flatMap(
+        Clock.currentTimeMillis,
+        (now) =>
+          Effect.flatMap(schedule.step(now, error, state), ([next, _, decision]) => {
+            if (ScheduleDecision.isDone(decision)) return Effect.failCause(cause)
+            const delay = Math.max(hint, Intervals.start(decision.intervals) - now, 0)
+            return Effect.flatMap(remainingMillis, (left) => {
+              // The wait would use up what is left of the deadline: no attempt could follow it.
+              if (left !== undefined && delay >= left) return Effect.failCause(cause)
+              if (budget !== undefined && !budget.unsafeTryAcquire(now)) return Effect.failCause(cause)
+              const wait = Duration.millis(delay)
+              const nextAttempt = Effect.catchAllCause(self, (c) => afterFailure(c, attempt + 1, next))
+              const sleepThenRetry = Effect.zipRight(Effect.zipRight(countRetry, Effect.sleep(wait)), nextAttempt)
+              return onRetry === undefined
+                ? sleepThenRetry
+                : Effect.zipRight(onRetry({ attempt, error, delay: wait }), sleepThenRetry)
+            })
           })
-        })
-    )
-  }
+      )
+    }
 
-  const run = Effect.catchAllCause(self, (cause) => afterFailure(cause, 1, schedule.initial))
-  if (budget === undefined) return run
-  // One primitive for the request count: cheaper than `zipRight(budget.recordRequest, run)`.
-  return Effect.withFiberRuntime(() => {
-    budget.unsafeRecordRequest()
-    return run
-  })
-})
+    // Everything above runs only after a failure: the first attempt pays for one `catchAllCause`.
+    const run = Effect.catchAllCause(self, (cause) => afterFailure(cause, 1, schedule.initial))
+    if (budget === undefined) return run
+    // One primitive for the request count: cheaper than `zipRight(budget.recordRequest, run)`.
+    return Effect.withFiberRuntime(() => {
+      budget.unsafeRecordRequest()
+      return run
+    })
+  }
+}
+
+/**
+ * Written out rather than with `dual`: `dual`'s data-last form would run `prepare` again on every application.
+ *
+ * @internal
+ */
+export const retry: {
+  <E, R2 = never>(
+    options: Retry.Retry.Options<E, R2>
+  ): <A, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R | R2>
+  <A, E, R, R2 = never>(self: Effect.Effect<A, E, R>, options: Retry.Retry.Options<E, R2>): Effect.Effect<A, E, R | R2>
+} = function<A, E, R, R2>(
+  ...args: [Retry.Retry.Options<E, R2>] | [Effect.Effect<A, E, R>, Retry.Retry.Options<E, R2>]
+) {
+  return args.length === 1 ? prepare(args[0]) : prepare(args[1])(args[0])
+} as never // one implementation for both overloads; each overload's types are checked at the call sites
