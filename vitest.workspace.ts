@@ -7,7 +7,6 @@ export default [
   "packages/core",
   "packages/pool",
   "packages/platform",
-  "packages/redis",
   "packages/demo",
   "packages/bench"
 ]
