@@ -1,5 +1,6 @@
 import { ResilienceMetrics, ResilienceRegistry } from "@effect-resilience/core"
 import { PgPool } from "@effect-resilience/pool"
+import * as pgError from "@effect-resilience/pool/internal/pgError"
 import { Services } from "@effect-resilience/testing"
 import { describe, expect, it } from "@effect/vitest"
 import {
@@ -14,7 +15,8 @@ import {
   LogLevel,
   Metric,
   Redacted,
-  Scope
+  Scope,
+  Tracer
 } from "effect"
 import pg from "pg"
 
@@ -58,6 +60,22 @@ describe("PgPool classification", () => {
     for (const code of ["23505", "42601", "22012", "57014", "28P01", "42P01"]) {
       expect(PgPool.isTransientCode(code)).toBe(false)
     }
+  })
+
+  it("scrubs the password and URL credentials from error text", () => {
+    const raw = Object.assign(new Error("cannot reach postgres://app:Hunter2Secret@db:5432/x (Hunter2Secret)"), {
+      code: "ECONNREFUSED",
+      detail: "see Hunter2Secret"
+    })
+    const error = pgError.fromUnknown(raw, ["Hunter2Secret"], true)
+    expect(error).toMatchObject({ _tag: "PgError", code: "08001", transient: true, systemCode: "ECONNREFUSED" })
+    expect(error.message).toBe("cannot reach postgres://app:***@db:5432/x (***)")
+    const sql = pgError.fromUnknown(
+      Object.assign(new Error("password Hunter2Secret rejected"), { code: "28P01", detail: "Hunter2Secret" }),
+      ["Hunter2Secret"],
+      true
+    )
+    expect(sql).toMatchObject({ code: "28P01", transient: false, message: "password *** rejected", detail: "***" })
   })
 
   it.scoped("a malformed url is a typed error with the password masked", () =>
@@ -243,6 +261,17 @@ describe("PgPool with the database unreachable", () => {
       const logger = Logger.make(({ annotations, cause, message }) =>
         lines.push(JSON.stringify({ message, cause: Cause.pretty(cause), annotations: [...annotations] }))
       )
+      // Every span, with its attributes, events and end status, as an exporter would see them.
+      const native = yield* Effect.tracer
+      const spans: Array<Tracer.Span> = []
+      const tracer = Tracer.make({
+        span: (...args) => {
+          const span = native.span(...args)
+          spans.push(span)
+          return span
+        },
+        context: native.context
+      })
       const outcome = yield* Effect.gen(function*() {
         const db = yield* PgPool.make({
           name,
@@ -251,7 +280,9 @@ describe("PgPool with the database unreachable", () => {
           connectTimeout: "500 millis"
         })
         const started = Date.now()
-        const exit = yield* Effect.exit(db.query("SELECT 1"))
+        const exit = yield* Effect.exit(
+          db.query("SELECT 1").pipe(Effect.withSpan("checkout", { attributes: { db: name } }))
+        )
         const elapsed = Date.now() - started
         const entry = (yield* ResilienceRegistry.entries).find((e) => e.kind === "pool" && e.name === name)
         const status = yield* entry!.status
@@ -259,7 +290,8 @@ describe("PgPool with the database unreachable", () => {
       }).pipe(
         Effect.provide(Logger.replace(Logger.defaultLogger, logger)),
         Effect.provide(ResilienceRegistry.layer),
-        Effect.scoped
+        Effect.scoped,
+        Effect.withTracer(tracer)
       )
       expect(Exit.isFailure(outcome.exit)).toBe(true)
       const error = Exit.isFailure(outcome.exit) ? Cause.failureOption(outcome.exit.cause) : undefined
@@ -282,9 +314,20 @@ describe("PgPool with the database unreachable", () => {
         failure instanceof Error ? failure.message + failure.stack : "",
         Exit.isFailure(outcome.exit) ? Cause.pretty(outcome.exit.cause) : "",
         JSON.stringify(outcome.status),
+        ...spans.map((span) =>
+          JSON.stringify({
+            name: span.name,
+            attributes: [...span.attributes],
+            events: Reflect.get(span, "events"),
+            end: span.status._tag === "Ended" && Exit.isFailure(span.status.exit)
+              ? Cause.pretty(span.status.exit.cause)
+              : ""
+          })
+        ),
         ...lines,
         ...labels
       ].join("\n")
+      expect(spans.map((span) => span.name)).toContain("checkout")
       expect(everything).toContain("ECONNREFUSED")
       expect(everything).not.toContain(secret)
     }))
