@@ -121,6 +121,24 @@ describe.skipIf(!postgres.available)("PgPool against PostgreSQL", () => {
       expect(stats.size).toBeLessThanOrEqual(10)
     }))
 
+  it.scopedLive("one query effect run many times at once: each run has its own timeout", () =>
+    Effect.gen(function*() {
+      const db = yield* PgPool.make({
+        name: Services.uniquePrefix("pgpool-shared"),
+        url: postgres.url,
+        max: 4,
+        queryTimeout: "150 millis"
+      })
+      const nap = db.query<{ ok: boolean }>("SELECT pg_sleep(0.04) IS NULL AS ok")
+      const results = yield* Effect.all(Array.from({ length: 24 }, () => Effect.either(nap)), {
+        concurrency: "unbounded"
+      })
+      expect(results.filter((r) => r._tag === "Left")).toEqual([])
+      const slow = db.query("SELECT pg_sleep(5)")
+      const timedOut = yield* Effect.all([Effect.flip(slow), Effect.flip(slow)], { concurrency: "unbounded" })
+      expect(timedOut.map((e) => e._tag)).toEqual(["TimeoutError", "TimeoutError"])
+    }))
+
   it.scopedLive("a backend killed with pg_terminate_backend is replaced and the next query succeeds", () =>
     Effect.gen(function*() {
       const applicationName = Services.uniquePrefix("pgpool-kill")

@@ -420,7 +420,7 @@ describe("ResourcePool", () => {
                 ? Effect.scoped(Effect.flatMap(pool.get, () => body(b)))
                 : b.kind === "use"
                 ? pool.use(() => body(b))
-                : pool.runTask(task(b))
+                : pool.runTask(() => task(b))
             ))
           yield* Effect.forEach(borrowers, (b, i) =>
             b.interruptAt === undefined

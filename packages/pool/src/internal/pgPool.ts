@@ -225,21 +225,14 @@ export const make = (
         return stopStatement(conn) ?? Effect.void
       }
     }
-    const queryTask = <Row>(
-      sql: string,
-      params: ReadonlyArray<unknown> | undefined,
-      timeoutMillis: number | undefined
-    ) => new QueryTask<Row>(sql, params, timeoutMillis)
 
     const runQuery = <Row>(
       conn: Conn,
       sql: string,
       params: ReadonlyArray<unknown> | undefined,
       timeoutMillis: number | undefined
-    ): Effect.Effect<ReadonlyArray<Row>, PgError | Timeout.TimeoutError> => {
-      const task = queryTask<Row>(sql, params, timeoutMillis)
-      return Effect.async((resume) => task.start(conn, { done: resume }))
-    }
+    ): Effect.Effect<ReadonlyArray<Row>, PgError | Timeout.TimeoutError> =>
+      Effect.async((resume) => new QueryTask<Row>(sql, params, timeoutMillis).start(conn, { done: resume }))
 
     /**
      * A borrower failed or was interrupted with its statement still running: cancel it on the server and wait for
@@ -305,7 +298,7 @@ export const make = (
       const timeout = queryOptions?.timeout === undefined
         ? queryTimeoutMillis
         : Duration.toMillis(Duration.decode(queryOptions.timeout))
-      return pool.runTask(queryTask<Row>(sql, params, timeout))
+      return pool.runTask(() => new QueryTask<Row>(sql, params, timeout))
     }
 
     const withClient = <A, E, R>(
@@ -317,7 +310,7 @@ export const make = (
       applicationName,
       query,
       withClient,
-      ping: Effect.asVoid(query("SELECT 1")),
+      ping: Effect.asVoid(query("SELECT 1", undefined, { timeout: "5 seconds" })),
       stats: pool.stats,
       status: pool.status
     }

@@ -125,7 +125,8 @@ export interface Internal<A, E> extends ResourcePool.ResourcePool<A, E> {
     f: (resource: A) => Effect.Effect<B, E2, R2>,
     onFailure: ((resource: A) => Effect.Effect<void> | undefined) | undefined
   ) => Effect.Effect<B, E2 | PoolTimeoutError<E>, R2>
-  readonly runTask: <B, E2>(task: Task<A, B, E2>) => Effect.Effect<B, E2 | PoolTimeoutError<E>>
+  /** Runs the task `makeTask` makes, one per execution (an effect may run many times, concurrently). */
+  readonly runTask: <B, E2>(makeTask: () => Task<A, B, E2>) => Effect.Effect<B, E2 | PoolTimeoutError<E>>
   readonly collector: ResilienceMetrics.Collector
 }
 
@@ -702,10 +703,11 @@ const build = <A, E, R>(
      * started by whoever gives a resource back to this waiter. Entries due for validation or retirement take the
      * general path (`useWith`). Per-call state lives in a `TaskRun`, not in closures.
      */
-    const runTask = <B, E2>(task: Task<A, B, E2>): Effect.Effect<B, E2 | PoolTimeoutError<E>> =>
+    const runTask = <B, E2>(makeTask: () => Task<A, B, E2>): Effect.Effect<B, E2 | PoolTimeoutError<E>> =>
       Effect.withFiberRuntime((fiber) =>
         Effect.async<B, E2 | PoolTimeoutError<E>>((resume) => {
           if (closed) return resume(Effect.interrupt)
+          const task = makeTask()
           if (validate !== undefined && validateAfterMillis === 0) return resume(generalTask(task))
           const t = now()
           const run = new TaskRun<B, E2>(task, resume, fiber, t)
