@@ -11,6 +11,7 @@ import * as Schedule from "effect/Schedule"
 import * as ScheduleDecision from "effect/ScheduleDecision"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import type { StateChange, Stats } from "../CircuitBreaker.js"
 import type { InvalidOptionsError } from "../InvalidOptionsError.js"
 import * as ResilienceMetrics from "../ResilienceMetrics.js"
 import * as ResilienceRegistry from "../ResilienceRegistry.js"
@@ -54,26 +55,6 @@ export type Strategy =
     readonly failureRate: number
     readonly minimumCalls?: number | undefined
   }
-
-/** @internal */
-export interface StateChange {
-  readonly breakerName: string
-  readonly from: State
-  readonly to: State
-  readonly at: number
-  readonly key?: string
-}
-
-/** @internal */
-export interface Stats {
-  readonly state: State
-  readonly successes: number
-  readonly failures: number
-  readonly slowCalls: number
-  readonly rejected: number
-  readonly failureRate: number
-  readonly slowCallRate: number
-}
 
 /** @internal */
 export interface Options {

@@ -5,58 +5,15 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as PubSub from "effect/PubSub"
 import * as Ref from "effect/Ref"
-import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { makeWindow, type StrategyConfig, type Window } from "./circuitBreakerWindow.js"
+import { makeWindow, type Window } from "./circuitBreakerWindow.js"
+
+// The shapes are documented in the public module; re-exported here for the breaker's implementation.
+import type { State } from "../CircuitBreaker.js"
+import type { Connection, Proposal, Report, SharedConfig, Snapshot, Store } from "../CircuitBreakerStore.js"
 
 /** @internal */
-export type State = "Closed" | "Open" | "HalfOpen" | "Isolated"
-
-/** @internal */
-export interface SharedConfig {
-  readonly name: string
-  readonly strategy: StrategyConfig
-  readonly slowCallRate: number
-}
-
-/** @internal */
-export interface Snapshot {
-  readonly version: number
-  readonly state: State
-  readonly at: number
-  readonly openings: number
-}
-
-/** @internal */
-export interface Proposal {
-  readonly baseVersion: number
-  readonly state: State
-  readonly at: number
-  readonly openings: number
-}
-
-/** @internal */
-export interface Report {
-  readonly at: number
-  readonly successes: number
-  readonly failures: number
-  readonly slowCalls: number
-  readonly proposal: Proposal | undefined
-}
-
-/** @internal */
-export interface Connection {
-  readonly initial: Snapshot
-  readonly report: (report: Report) => Effect.Effect<void, CircuitBreakerStoreError>
-  readonly updates: Stream.Stream<Snapshot>
-}
-
-/** @internal */
-export interface Store {
-  readonly storeName: string
-  readonly flushInterval: Duration.Duration
-  readonly connect: (config: SharedConfig) => Effect.Effect<Connection, never, Scope.Scope>
-}
+export type { Connection, Proposal, Report, SharedConfig, Snapshot, State, Store }
 
 /** @internal */
 export class CircuitBreakerStoreError extends Data.TaggedError("CircuitBreakerStoreError")<{
