@@ -6,27 +6,12 @@ import * as Schedule from "effect/Schedule"
 import * as ScheduleDecision from "effect/ScheduleDecision"
 import * as ScheduleInterval from "effect/ScheduleInterval"
 import * as Intervals from "effect/ScheduleIntervals"
+import type * as Backoff from "../Backoff.js"
 import { validatedSync } from "./validate.js"
 
-/** @internal */
-export interface ExponentialOptions {
-  readonly base: Duration.DurationInput
-  readonly factor?: number | undefined
-  readonly cap?: Duration.DurationInput | undefined
-}
-
-/** @internal */
-export interface LinearOptions {
-  readonly base: Duration.DurationInput
-  readonly step?: Duration.DurationInput | undefined
-  readonly cap?: Duration.DurationInput | undefined
-}
-
-/** @internal */
-export interface DecorrelatedJitterOptions {
-  readonly base: Duration.DurationInput
-  readonly cap: Duration.DurationInput
-}
+type ExponentialOptions = Backoff.Backoff.ExponentialOptions
+type LinearOptions = Backoff.Backoff.LinearOptions
+type DecorrelatedJitterOptions = Backoff.Backoff.DecorrelatedJitterOptions
 
 /**
  * A schedule that recurs forever and whose n-th delay (0-based) is `delayMillis(n)`; it outputs that delay.
