@@ -246,6 +246,15 @@ describe.skipIf(!postgres.available)("PgPool against PostgreSQL", () => {
         })
       )
       expect(pids[0]).toBe(pids[1])
+      // Left inside a transaction: that session is closed, not lent again.
+      const [open] = yield* db.withClient((client) =>
+        Effect.promise(async () => {
+          await client.query("BEGIN")
+          return (await client.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows
+        })
+      )
+      const after = yield* Effect.forEach([1, 2], () => db.query<{ pid: number }>("SELECT pg_backend_pid() AS pid"))
+      expect(after.flat().map((r) => r.pid)).not.toContain(open!.pid)
     }))
 
   it.scopedLive("registers a healthy status, and layerConfig reads effect/Config", () =>

@@ -303,7 +303,14 @@ export const make = (
 
     const withClient = <A, E, R>(
       f: (client: pg.ClientBase) => Effect.Effect<A, E, R>
-    ): Effect.Effect<A, E | ResourcePool.PoolTimeoutError<PgError>, R> => withConn((conn) => f(conn.client))
+    ): Effect.Effect<A, E | ResourcePool.PoolTimeoutError<PgError>, R> =>
+      withConn((conn) =>
+        Effect.ensuring(
+          f(conn.client),
+          // Given back inside a transaction (a missing COMMIT, an interrupted caller): closed, never lent again.
+          Effect.suspend(() => conn.client.getTransactionStatus() === "I" ? Effect.void : pool.invalidate(conn))
+        )
+      )
 
     const service: PgPool.PgPool.Service = {
       name,
