@@ -81,7 +81,10 @@ export declare namespace PgPool {
       params?: ReadonlyArray<unknown>,
       options?: PgPool.QueryOptions
     ) => Effect.Effect<ReadonlyArray<Row>, PgError | PoolTimeoutError<PgError> | TimeoutError>
-    /** Borrows one client for the span of `f` (a transaction, a cursor); it goes back whatever the exit. */
+    /**
+     * Borrows one client for the span of `f` (a transaction, a cursor); it goes back whatever the exit, and a
+     * client given back inside a transaction (no COMMIT or ROLLBACK) is closed rather than lent again.
+     */
     readonly withClient: <A, E, R>(
       f: (client: pg.ClientBase) => Effect.Effect<A, E, R>
     ) => Effect.Effect<A, E | PoolTimeoutError<PgError>, R>
