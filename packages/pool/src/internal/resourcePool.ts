@@ -704,29 +704,32 @@ const build = <A, E, R>(
      * general path (`useWith`). Per-call state lives in a `TaskRun`, not in closures.
      */
     const runTask = <B, E2>(makeTask: () => Task<A, B, E2>): Effect.Effect<B, E2 | PoolTimeoutError<E>> =>
-      Effect.withFiberRuntime((fiber) =>
-        Effect.async<B, E2 | PoolTimeoutError<E>>((resume) => {
-          if (closed) return resume(Effect.interrupt)
-          const task = makeTask()
-          if (validate !== undefined && validateAfterMillis === 0) return resume(generalTask(task))
-          const t = now()
-          const run = new TaskRun<B, E2>(task, resume, fiber, t)
-          if (waiters.size === 0 && idle.length > 0) {
-            const entry = idle[idle.length - 1]!
-            if (entry.invalid || t >= entry.expiresAt || (validate !== undefined && needsValidation(entry, t))) {
-              return resume(generalTask(task))
-            }
-            idle.pop()
-            lend(entry, fiber)
-            if (recordAll) acquireSeconds.unsafeUpdate(0, [])
-            run.run(entry)
-          } else {
-            waiters.add(run)
-            if (wakeReaper !== undefined) wakeReaper()
-            ensureCreators()
+      Effect.async<B, E2 | PoolTimeoutError<E>>((resume) => {
+        if (closed) return resume(Effect.interrupt)
+        const task = makeTask()
+        // The register runs on the calling fiber, which Effect exposes while it runs: no extra op to fetch it.
+        const current = Fiber.getCurrentFiber()
+        if (current._tag === "None" || (validate !== undefined && validateAfterMillis === 0)) {
+          return resume(generalTask(task))
+        }
+        const fiber = current.value
+        const t = now()
+        const run = new TaskRun<B, E2>(task, resume, fiber, t)
+        if (waiters.size === 0 && idle.length > 0) {
+          const entry = idle[idle.length - 1]!
+          if (entry.invalid || t >= entry.expiresAt || (validate !== undefined && needsValidation(entry, t))) {
+            return resume(generalTask(task))
           }
-        })
-      )
+          idle.pop()
+          lend(entry, fiber)
+          if (recordAll) acquireSeconds.unsafeUpdate(0, [])
+          run.run(entry)
+        } else {
+          waiters.add(run)
+          if (wakeReaper !== undefined) wakeReaper()
+          ensureCreators()
+        }
+      })
 
     const generalTask = <B, E2>(task: Task<A, B, E2>): Effect.Effect<B, E2 | PoolTimeoutError<E>> =>
       useWith(
