@@ -71,8 +71,11 @@ interface Entry<A> {
   leakReported: boolean
 }
 
-/** A borrower waiting for a resource. */
+/** A borrower waiting for a resource; linked into the queue without allocation. */
 interface Waiter<A, E> {
+  prev: Waiter<A, E> | undefined
+  next: Waiter<A, E> | undefined
+  queued: boolean
   readonly start: number
   readonly deadline: number
   readonly fiber: Fiber.RuntimeFiber<unknown, unknown>
@@ -107,6 +110,43 @@ export interface Task<A, B, E2> {
 /** Why one creation attempt failed, numbered so a creator can tell a stale failure from its own. */
 class CreateFailure<E> {
   constructor(readonly seq: number, readonly error: E | undefined) {}
+}
+
+/** The FIFO of waiters: an intrusive doubly linked list, so queueing and leaving allocate nothing. */
+class WaitQueue<A, E> {
+  size = 0
+  head: Waiter<A, E> | undefined = undefined
+  tail: Waiter<A, E> | undefined = undefined
+  add(waiter: Waiter<A, E>) {
+    waiter.queued = true
+    waiter.prev = this.tail
+    waiter.next = undefined
+    if (this.tail === undefined) this.head = waiter
+    else this.tail.next = waiter
+    this.tail = waiter
+    this.size++
+  }
+  delete(waiter: Waiter<A, E>) {
+    if (!waiter.queued) return
+    waiter.queued = false
+    if (waiter.prev === undefined) this.head = waiter.next
+    else waiter.prev.next = waiter.next
+    if (waiter.next === undefined) this.tail = waiter.prev
+    else waiter.next.prev = waiter.prev
+    waiter.prev = undefined
+    waiter.next = undefined
+    this.size--
+  }
+  shift(): Waiter<A, E> | undefined {
+    const waiter = this.head
+    if (waiter !== undefined) this.delete(waiter)
+    return waiter
+  }
+  toArray(): Array<Waiter<A, E>> {
+    const all: Array<Waiter<A, E>> = []
+    for (let w = this.head; w !== undefined; w = w.next) all.push(w)
+    return all
+  }
 }
 
 type Restore = <X, Y, Z>(effect: Effect.Effect<X, Y, Z>) => Effect.Effect<X, Y, Z>
@@ -236,7 +276,7 @@ const build = <A, E, R>(
     const live = new Set<Entry<A>>()
     const byValue = new Map<A, Entry<A>>()
     const idle: Array<Entry<A>> = []
-    const waiters = new Set<Waiter<A, E>>()
+    const waiters = new WaitQueue<A, E>()
     const creators = new Set<Fiber.RuntimeFiber<void, never>>()
     let alive = 0
     let checkedOut = 0
@@ -360,13 +400,10 @@ const build = <A, E, R>(
 
     /** A free entry goes to the first waiter, or on the idle stack. */
     const offer = (entry: Entry<A>) => {
-      for (const waiter of waiters) {
-        waiters.delete(waiter)
-        lend(entry, waiter.fiber)
-        waiter.wake(entry)
-        return
-      }
-      idle.push(entry)
+      const waiter = waiters.shift()
+      if (waiter === undefined) return void idle.push(entry)
+      lend(entry, waiter.fiber)
+      waiter.wake(entry)
     }
 
     /** Gives a borrowed entry back: `undefined` when done synchronously, or the effect that retires it. */
@@ -455,11 +492,7 @@ const build = <A, E, R>(
 
     // The reaper: fails the waits that pass their deadline. Waiters queue in deadline order (same timeout, FIFO).
     const reaper: Effect.Effect<never> = Effect.forever(Effect.suspend(() => {
-      let head: Waiter<A, E> | undefined
-      for (const waiter of waiters) {
-        head = waiter
-        break
-      }
+      const head = waiters.head
       if (head === undefined) {
         return Effect.async<void>((resume) => {
           wakeReaper = () => {
@@ -470,7 +503,7 @@ const build = <A, E, R>(
       }
       const t = now()
       if (head.deadline > t) return Effect.sleep(Duration.millis(head.deadline - t))
-      for (const waiter of waiters) {
+      for (const waiter of waiters.toArray()) {
         if (waiter.deadline > t) continue
         waiters.delete(waiter)
         waiter.reject(Effect.fail(timeoutError(t - waiter.start)))
@@ -574,6 +607,9 @@ const build = <A, E, R>(
 
     /** A borrower parked in `wait`. */
     class Parked implements Waiter<A, E> {
+      prev: Waiter<A, E> | undefined = undefined
+      next: Waiter<A, E> | undefined = undefined
+      queued = false
       resume: ((outcome: Effect.Effect<Entry<A>, PoolTimeoutError<E>>) => void) | undefined = undefined
       /** The outcome when it came before the fiber suspended. */
       early: Effect.Effect<Entry<A>, PoolTimeoutError<E>> | undefined = undefined
@@ -609,6 +645,9 @@ const build = <A, E, R>(
      * one exit observer per fiber.
      */
     class TaskRun<B, E2> implements Waiter<A, E>, TaskDone<B, E2> {
+      prev: Waiter<A, E> | undefined = undefined
+      next: Waiter<A, E> | undefined = undefined
+      queued = false
       readonly deadline: number
       running: Entry<A> | undefined = undefined
       epoch = 0
@@ -832,7 +871,7 @@ const build = <A, E, R>(
     // The drain: added after Effect's pool, so it runs before the pool's own shutdown.
     const drain = Effect.suspend(() => {
       closed = true
-      for (const waiter of waiters) {
+      for (const waiter of waiters.toArray()) {
         waiters.delete(waiter)
         waiter.reject(Effect.interrupt)
       }
