@@ -43,7 +43,7 @@ const sessions = (applicationName: string) =>
   )
 
 /** Yields to the event loop (no timer) until `condition` holds, at most `turns` times. */
-const eventually = (condition: Effect.Effect<boolean>, turns = 2_000): Effect.Effect<boolean> =>
+const eventually = (condition: Effect.Effect<boolean>, turns = 20_000): Effect.Effect<boolean> =>
   Effect.gen(function*() {
     for (let i = 0; i < turns; i++) {
       if (yield* condition) return true
