@@ -16,7 +16,8 @@ describe("Demo.run", () => {
         expect(naive.summary.p99Millis).toBeGreaterThan(4_000)
         expect(resilient.summary.p99Millis).toBeLessThan(2_100)
         // During the outage the breaker sheds load: far fewer than one gateway call per request.
-        expect(naive.summary.phases.outage!.gatewayCallsPerRequest).toBeGreaterThanOrEqual(1)
+        // (Per phase, calls are attributed by when they reach the gateway: only the whole run is exact.)
+        expect(naive.summary.gatewayCallsPerRequest).toBe(1)
         expect(resilient.summary.phases.outage!.gatewayCallsPerRequest).toBeLessThan(0.6)
         expect(resilient.summary.breakerTransitions.some((t) => t.to === "Open")).toBe(true)
         expect(resilient.summary.errors.circuit_breaker_open ?? 0).toBeGreaterThan(0)
