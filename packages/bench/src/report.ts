@@ -221,12 +221,18 @@ export const tables = (r: Results): Array<Table> => {
           : [
             `${p.queries} queries at concurrency ${p.concurrency}, pools of ${p.poolSize} connections, ${p.rounds} round(s) each, alternating.`
           ],
-        header: ["side", "queries/s", "p50 ms", "p99 ms"],
-        numeric: [false, true, true, true],
+        header: ["side", "queries/s", "p50 ms", "p99 ms", "client CPU µs per query"],
+        numeric: [false, true, true, true, true],
         rows: p.sides.map((x) =>
           x.available
-            ? [x.label, withSpread(x.throughputPerSecond, 0), withSpread(x.p50Millis, 2), withSpread(x.p99Millis, 2)]
-            : [x.label, x.reason ?? "not available", "–", "–"]
+            ? [
+              x.label,
+              withSpread(x.throughputPerSecond, 0),
+              withSpread(x.p50Millis, 2),
+              withSpread(x.p99Millis, 2),
+              withSpread(x.cpuMicrosPerQuery, 1)
+            ]
+            : [x.label, x.reason ?? "not available", "–", "–", "–"]
         )
       })
     }

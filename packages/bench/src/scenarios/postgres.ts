@@ -53,6 +53,8 @@ export interface PgSide {
   readonly throughputPerSecond: Spread | null
   readonly p50Millis: Spread | null
   readonly p99Millis: Spread | null
+  /** CPU time of the benchmark process per query (the client side's cost), in microseconds. */
+  readonly cpuMicrosPerQuery: Spread | null
 }
 
 /**
@@ -76,14 +78,17 @@ export interface Load {
   readonly throughput: number
   readonly p50: number
   readonly p99: number
+  /** CPU time of this process (user + system) per query, in microseconds. */
+  readonly cpuMicros: number
 }
 
-const summarize = (latencies: Float64Array, elapsedMillis: number): Load => {
+const summarize = (latencies: Float64Array, elapsedMillis: number, cpu: NodeJS.CpuUsage): Load => {
   const values = Array.from(latencies)
   return {
     throughput: latencies.length / (elapsedMillis / 1000),
     p50: quantile(values, 0.5),
-    p99: quantile(values, 0.99)
+    p99: quantile(values, 0.99),
+    cpuMicros: (cpu.user + cpu.system) / latencies.length
   }
 }
 
@@ -103,9 +108,11 @@ export const loadPromise = async (count: number, concurrency: number, query: () 
       latencies[i] = performance.now() - start
     }
   }
+  const cpu = process.cpuUsage()
   const start = performance.now()
   await Promise.all(Array.from({ length: concurrency }, worker))
-  return summarize(latencies, performance.now() - start)
+  const elapsed = performance.now() - start
+  return summarize(latencies, elapsed, process.cpuUsage(cpu))
 }
 
 /**
@@ -125,9 +132,13 @@ export const loadEffect = (count: number, concurrency: number, query: Effect.Eff
         latencies[i] = performance.now() - start
       }
     })
+    const cpu = process.cpuUsage()
     const start = performance.now()
     return Effect.all(Array.from({ length: concurrency }, () => worker), { concurrency: "unbounded", discard: true })
-      .pipe(Effect.map(() => summarize(latencies, performance.now() - start)))
+      .pipe(Effect.map(() => {
+        const elapsed = performance.now() - start
+        return summarize(latencies, elapsed, process.cpuUsage(cpu))
+      }))
   })
 
 /**
@@ -205,7 +216,7 @@ export const run = async (quick: boolean, progress: (line: string) => void): Pro
     }
     const loads = new Map<string, Array<Load>>(runners.map((r) => [r.id, []]))
     progress("postgres: warm-up")
-    for (const r of runners) await r.load(Math.min(1_000, queries))
+    for (const r of runners) await r.load(queries / 2)
     for (let round = 0; round < rounds; round++) {
       progress(`postgres: round ${round + 1}/${rounds}`)
       const order = round % 2 === 0 ? runners : [...runners].reverse()
@@ -219,7 +230,8 @@ export const run = async (quick: boolean, progress: (line: string) => void): Pro
         available: true,
         throughputPerSecond: spread(ls.map((l) => l.throughput)),
         p50Millis: spread(ls.map((l) => l.p50)),
-        p99Millis: spread(ls.map((l) => l.p99))
+        p99Millis: spread(ls.map((l) => l.p99)),
+        cpuMicrosPerQuery: spread(ls.map((l) => l.cpuMicros))
       }
     })
     if (ours._tag === "Missing") {
@@ -230,7 +242,8 @@ export const run = async (quick: boolean, progress: (line: string) => void): Pro
         reason: ours.reason,
         throughputPerSecond: null,
         p50Millis: null,
-        p99Millis: null
+        p99Millis: null,
+        cpuMicrosPerQuery: null
       })
     }
     return { ...base, sides }
