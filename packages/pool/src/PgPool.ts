@@ -74,13 +74,14 @@ export declare namespace PgPool {
     /**
      * Runs one statement on a pooled connection and returns its rows, typed by the caller. With a timeout (the
      * pool's `queryTimeout` or `options.timeout`), a statement still running is cancelled on the server and the call
-     * fails with `TimeoutError { scope: "attempt" }`; an interrupted call cancels it the same way.
+     * fails with `TimeoutError { scope: "attempt" }`; an interrupted call cancels it the same way. A bad
+     * `options.timeout` (negative, zero, NaN, unparsable) fails with `InvalidOptionsError` naming it.
      */
     readonly query: <Row extends object = Record<string, unknown>>(
       sql: string,
       params?: ReadonlyArray<unknown>,
       options?: PgPool.QueryOptions
-    ) => Effect.Effect<ReadonlyArray<Row>, PgError | PoolTimeoutError<PgError> | TimeoutError>
+    ) => Effect.Effect<ReadonlyArray<Row>, PgError | PoolTimeoutError<PgError> | TimeoutError | InvalidOptionsError>
     /**
      * Borrows one client for the span of `f` (a transaction, a cursor); it goes back whatever the exit, and a
      * client given back inside a transaction (no COMMIT or ROLLBACK) is closed rather than lent again.

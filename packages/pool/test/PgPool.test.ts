@@ -233,6 +233,21 @@ describe.skipIf(!postgres.available)("PgPool against PostgreSQL", () => {
       expect((yield* db.stats).size).toBe(1)
     }))
 
+  it.scopedLive("a bad per-query timeout is an InvalidOptionsError naming it; the statement never runs", () =>
+    Effect.gen(function*() {
+      const db = yield* PgPool.make({ name: Services.uniquePrefix("pgpool-badtimeout"), url: postgres.url, max: 1 })
+      for (const timeout of [-5, Number.NaN, 0, "soon"] as const) {
+        const error = yield* Effect.flip(db.query("SELECT 1", [], { timeout: timeout as number }))
+        expect(error).toMatchObject({
+          _tag: "InvalidOptionsError",
+          constructorName: "PgPool.query",
+          field: "timeout"
+        })
+      }
+      expect((yield* db.stats).borrowed).toBe(0)
+      expect(yield* db.query<{ one: number }>("SELECT 1 AS one", [], { timeout: "5 seconds" })).toEqual([{ one: 1 }])
+    }))
+
   it.scopedLive("withClient runs a transaction on one session", () =>
     Effect.gen(function*() {
       const db = yield* PgPool.make({ name: Services.uniquePrefix("pgpool-tx"), url: postgres.url, max: 2 })

@@ -290,15 +290,28 @@ export const make = (
     const runFork = Runtime.runFork(yield* Effect.runtime<never>())
     evict = (conn) => void runFork(pool.invalidate(conn))
 
+    const pooledQuery = <Row extends object>(
+      sql: string,
+      params: ReadonlyArray<unknown> | undefined,
+      timeoutMillis: number | undefined
+    ): Effect.Effect<ReadonlyArray<Row>, PgError | ResourcePool.PoolTimeoutError<PgError> | Timeout.TimeoutError> =>
+      pool.runTask(() => new QueryTask<Row>(sql, params, timeoutMillis))
+
     const query = <Row extends object = Record<string, unknown>>(
       sql: string,
       params?: ReadonlyArray<unknown>,
       queryOptions?: PgPool.PgPool.QueryOptions
-    ): Effect.Effect<ReadonlyArray<Row>, PgError | ResourcePool.PoolTimeoutError<PgError> | Timeout.TimeoutError> => {
-      const timeout = queryOptions?.timeout === undefined
-        ? queryTimeoutMillis
-        : Duration.toMillis(Duration.decode(queryOptions.timeout))
-      return pool.runTask(() => new QueryTask<Row>(sql, params, timeout))
+    ): Effect.Effect<
+      ReadonlyArray<Row>,
+      PgError | ResourcePool.PoolTimeoutError<PgError> | Timeout.TimeoutError | InvalidOptionsError
+    > => {
+      const timeout = queryOptions?.timeout
+      if (timeout === undefined) return pooledQuery<Row>(sql, params, queryTimeoutMillis)
+      // A per-query timeout comes from the caller: a bad one is a typed error naming it, not a thrown exception.
+      return Effect.flatMap(
+        validated("PgPool.query", (v) => Duration.toMillis(v.duration("timeout", timeout, { positive: true }))),
+        (millis) => pooledQuery<Row>(sql, params, millis)
+      )
     }
 
     const withClient = <A, E, R>(
@@ -317,7 +330,7 @@ export const make = (
       applicationName,
       query,
       withClient,
-      ping: Effect.asVoid(query("SELECT 1", undefined, { timeout: "5 seconds" })),
+      ping: Effect.asVoid(pooledQuery("SELECT 1", undefined, 5_000)),
       stats: pool.stats,
       status: pool.status
     }
