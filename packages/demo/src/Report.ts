@@ -226,9 +226,12 @@ export const svg = (
     start += phase.seconds
     return band
   })
+  // Every transition is a dashed line; only openings from Closed and closings are labelled (probes crowd).
   const marks = transitions.map((t) =>
     `<line x1="${x(t.at)}" x2="${x(t.at)}" y1="${pad}" y2="${height - pad}" stroke="#999" stroke-dasharray="3,3"/>` +
-    `<text x="${x(t.at) + 2}" y="${height - pad - 4}" font-size="9" fill="#666">${t.to}</text>`
+    ((t.from === "Closed" || t.to === "Closed")
+      ? `<text x="${x(t.at) + 2}" y="${height - pad - 4}" font-size="9" fill="#666">${t.to}</text>`
+      : "")
   )
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif">`,
