@@ -64,8 +64,8 @@ const retryableError = <E>(cause: Cause.Cause<E>): Option.Option<E> =>
   Cause.isDie(cause) ? Option.none() : Cause.failureOption(cause)
 
 /**
- * Validates the options and resolves the metric once, and returns the operator: the pipeable form
- * (`effect.pipe(Retry.retry(options))`, or an operator kept in a constant) pays for this once, not per call.
+ * Validates the options once and returns the operator: an operator kept in a constant
+ * (`const withRetry = Retry.retry(options)`) pays for this once, not per call.
  */
 const prepare = <E, R2>(options: Retry.Retry.Options<E, R2>) => {
   const config = resolve(options)
@@ -73,7 +73,10 @@ const prepare = <E, R2>(options: Retry.Retry.Options<E, R2>) => {
   const shouldRetry = options.while
   const onRetry = options.onRetry
   const budget = options.budget
-  const countRetry = Metric.increment(Metric.tagged(ResilienceMetrics.retryAttemptsTotal, "name", config.name))
+  // Tagged on the first retry, not here: the data-first form and inline options prepare on every call.
+  let countRetry: Effect.Effect<void> | undefined
+  const counted = () =>
+    countRetry ??= Metric.increment(Metric.tagged(ResilienceMetrics.retryAttemptsTotal, "name", config.name))
 
   return <A, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R | R2> => {
     const afterFailure = (
@@ -107,7 +110,7 @@ const prepare = <E, R2>(options: Retry.Retry.Options<E, R2>) => {
               if (budget !== undefined && !budget.unsafeTryAcquire(now)) return Effect.failCause(cause)
               const wait = Duration.millis(delay)
               const nextAttempt = Effect.catchAllCause(self, (c) => afterFailure(c, attempt + 1, next))
-              const sleepThenRetry = Effect.zipRight(Effect.zipRight(countRetry, Effect.sleep(wait)), nextAttempt)
+              const sleepThenRetry = Effect.zipRight(Effect.zipRight(counted(), Effect.sleep(wait)), nextAttempt)
               return onRetry === undefined
                 ? sleepThenRetry
                 : Effect.zipRight(onRetry({ attempt, error, delay: wait }), sleepThenRetry)
