@@ -242,7 +242,9 @@ describe("Health", () => {
       while (performance.now() < until) {
         // busy
       }
-      yield* Effect.promise(() => new Promise((resolve) => setImmediate(resolve)))
+      // A real timer, not setImmediate: the monitor's own timer (due 1 ms after the block began) fires in the same
+      // timers phase before this one, so the late sample is recorded; setImmediate can run first.
+      yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 20)))
       const report = yield* health.refresh
       assert.strictEqual(report.status, "degraded")
       assert.match(report.checks.event_loop!.error!, /^EventLoopDelay: p99 \d+\.\d ms > 50 ms$/)
