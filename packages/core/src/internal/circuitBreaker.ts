@@ -11,7 +11,7 @@ import * as Schedule from "effect/Schedule"
 import * as ScheduleDecision from "effect/ScheduleDecision"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import type { StateChange, Stats } from "../CircuitBreaker.js"
+import type { CircuitBreaker, KeyedCircuitBreaker, StateChange, Stats } from "../CircuitBreaker.js"
 import type { InvalidOptionsError } from "../InvalidOptionsError.js"
 import * as ResilienceMetrics from "../ResilienceMetrics.js"
 import * as ResilienceRegistry from "../ResilienceRegistry.js"
@@ -71,34 +71,6 @@ export interface Options {
 export interface KeyedOptions extends Options {
   readonly maxKeys: number
   readonly idleTtl: Duration.DurationInput
-}
-
-/** @internal */
-export interface CircuitBreaker {
-  readonly [TypeId]: typeof TypeId
-  readonly name: string
-  readonly execute: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | CircuitBreakerOpenError, R>
-  readonly state: Effect.Effect<State>
-  readonly stats: Effect.Effect<Stats>
-  readonly changes: Stream.Stream<StateChange>
-  readonly isolate: Effect.Effect<void>
-  readonly reset: Effect.Effect<void>
-}
-
-/** @internal */
-export interface KeyedCircuitBreaker {
-  readonly [KeyedTypeId]: typeof KeyedTypeId
-  readonly name: string
-  readonly execute: <A, E, R>(
-    key: string,
-    self: Effect.Effect<A, E, R>
-  ) => Effect.Effect<A, E | CircuitBreakerOpenError, R>
-  readonly state: (key: string) => Effect.Effect<State>
-  readonly stats: (key: string) => Effect.Effect<Stats>
-  readonly isolate: (key: string) => Effect.Effect<void>
-  readonly reset: (key: string) => Effect.Effect<void>
-  readonly size: Effect.Effect<number>
-  readonly changes: Stream.Stream<StateChange>
 }
 
 /** @internal */
