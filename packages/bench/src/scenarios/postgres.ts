@@ -4,8 +4,8 @@
  *
  * @since 0.1.0
  */
+import { Services } from "@effect-resilience/testing"
 import { Effect, type Scope } from "effect"
-import * as net from "node:net"
 import { performance } from "node:perf_hooks"
 import pg from "pg"
 import { loadOurs, makeScope } from "../common.js"
@@ -157,25 +157,6 @@ export const pgOptions: PgOptions = {
 }
 
 /**
- * Whether something answers on a TCP port: `undefined` when it does, otherwise why not.
- *
- * @since 0.1.0
- * @category utils
- */
-export const probe = (host: string, port: number): Promise<string | undefined> =>
-  new Promise((resolve) => {
-    const socket = net.connect({ host, port })
-    const done = (reason: string | undefined) => {
-      socket.removeAllListeners()
-      socket.destroy()
-      resolve(reason)
-    }
-    socket.setTimeout(1_000, () => done(`no answer from ${host}:${port} within 1 s`))
-    socket.once("connect", () => done(undefined))
-    socket.once("error", (error) => done(`${host}:${port}: ${error.message}`))
-  })
-
-/**
  * @since 0.1.0
  * @category scenarios
  */
@@ -186,7 +167,7 @@ export const run = async (quick: boolean, progress: (line: string) => void): Pro
   const poolSize = pgOptions.max
   const options = pgOptions
   const base = { queries, concurrency, poolSize, rounds }
-  const unreachable = await probe(options.host, options.port)
+  const unreachable = await Services.probe(options.host, options.port, 1_000)
   if (unreachable !== undefined) {
     return { ...base, skipped: `PostgreSQL is not reachable (${unreachable}): scenario skipped`, sides: [] }
   }
