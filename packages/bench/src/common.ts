@@ -7,6 +7,7 @@
 import { Effect, Exit, Scope } from "effect"
 import * as fs from "node:fs"
 import { fileURLToPath } from "node:url"
+import { effectBatch, type Entry, promiseBatch, type Variant } from "./harness.js"
 
 /**
  * The operation under every policy, for Effect code: as cheap as an effect gets, so the policy's overhead is what
@@ -100,3 +101,53 @@ export const missing = (id: string, label: string, reason: string, runtime: "eff
   runtime,
   reason
 })
+
+/**
+ * The Effect runtime's bare call, `yield* op`: what Effect-side overheads are measured against.
+ *
+ * @since 0.1.0
+ * @category entries
+ */
+export const bareEffect = (n: number): Variant => ({
+  id: "bare-effect",
+  label: "bare `yield* op`",
+  side: "bare",
+  runtime: "effect",
+  batch: effectBatch(n, () => opEffect)
+})
+
+/**
+ * The Promise runtime's bare call, `await op()`: what Promise-side overheads are measured against.
+ *
+ * @since 0.1.0
+ * @category entries
+ */
+export const barePromise = (n: number): Variant => ({
+  id: "bare-promise",
+  label: "bare `await op()`",
+  side: "bare",
+  runtime: "promise",
+  batch: promiseBatch(n, opPromise)
+})
+
+/**
+ * Our side of a scenario whose adapter wraps the op, built in `scope`; "not available" when it has not landed.
+ *
+ * @since 0.1.0
+ * @category entries
+ */
+export const oursWrapped = async (
+  n: number,
+  ours: Loaded<WrapAdapter>,
+  scope: ReturnType<typeof makeScope>,
+  missingLabel: string
+): Promise<Entry> =>
+  ours._tag === "Loaded"
+    ? {
+      id: "ours",
+      label: ours.adapter.label,
+      side: "ours",
+      runtime: "effect",
+      batch: await scope.build(ours.adapter.make).then((wrap) => effectBatch(n, () => wrap(opEffect)))
+    }
+    : missing("ours", missingLabel, ours.reason)

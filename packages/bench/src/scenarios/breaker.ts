@@ -6,7 +6,16 @@
 import { circuitBreaker, ConsecutiveBreaker, handleAll } from "cockatiel"
 import { Effect } from "effect"
 import OpossumBreaker from "opossum"
-import { loadOurs, makeScope, missing, opEffect, opPromise, type WrapAdapter } from "../common.js"
+import {
+  bareEffect,
+  barePromise,
+  loadOurs,
+  makeScope,
+  opEffect,
+  opPromise,
+  oursWrapped,
+  type WrapAdapter
+} from "../common.js"
 import { type Config, effectBatch, type Entry, measureAll, promiseBatch, type Row } from "../harness.js"
 
 /**
@@ -23,13 +32,7 @@ export const run = async (config: Config, progress: (line: string) => void): Pro
   const g = () => Effect.succeed(0)
   try {
     const entries: Array<Entry> = [
-      {
-        id: "bare-effect",
-        label: "bare `yield* op`",
-        side: "bare",
-        runtime: "effect",
-        batch: effectBatch(n, () => opEffect)
-      },
+      bareEffect(n),
       {
         id: "effect-floor",
         label: "Effect floor `catchAllCause(map(op, f), g)`",
@@ -37,22 +40,8 @@ export const run = async (config: Config, progress: (line: string) => void): Pro
         runtime: "effect",
         batch: effectBatch(n, () => Effect.catchAllCause(Effect.map(opEffect, f), g))
       },
-      ours._tag === "Loaded"
-        ? {
-          id: "ours",
-          label: ours.adapter.label,
-          side: "ours",
-          runtime: "effect",
-          batch: await scope.build(ours.adapter.make).then((wrap) => effectBatch(n, () => wrap(opEffect)))
-        }
-        : missing("ours", "ours: CircuitBreaker execute", ours.reason),
-      {
-        id: "bare-promise",
-        label: "bare `await op()`",
-        side: "bare",
-        runtime: "promise",
-        batch: promiseBatch(n, opPromise)
-      },
+      await oursWrapped(n, ours, scope, "ours: CircuitBreaker execute"),
+      barePromise(n),
       {
         id: "cockatiel",
         label: "cockatiel `circuitBreaker().execute`",

@@ -16,7 +16,16 @@ import {
   wrap
 } from "cockatiel"
 import { Effect } from "effect"
-import { loadOurs, makeScope, missing, opEffect, opPromise, type WrapAdapter } from "../common.js"
+import {
+  bareEffect,
+  barePromise,
+  loadOurs,
+  makeScope,
+  missing,
+  opEffect,
+  opPromise,
+  type WrapAdapter
+} from "../common.js"
 import { type Config, effectBatch, type Entry, measureAll, promiseBatch, type Row } from "../harness.js"
 import { effectSchedule } from "./retry.js"
 
@@ -43,13 +52,7 @@ export const run = async (config: Config, progress: (line: string) => void): Pro
   try {
     const oursWrap = ours._tag === "Loaded" ? await scope.build(ours.adapter.make) : undefined
     const entries: Array<Entry> = [
-      {
-        id: "bare-effect",
-        label: "bare `yield* op`",
-        side: "bare",
-        runtime: "effect",
-        batch: effectBatch(n, () => opEffect)
-      },
+      bareEffect(n),
       ours._tag === "Loaded" && oursWrap
         ? {
           id: "ours",
@@ -66,13 +69,7 @@ export const run = async (config: Config, progress: (line: string) => void): Pro
         runtime: "effect",
         batch: effectBatch(n, () => native(opEffect))
       },
-      {
-        id: "bare-promise",
-        label: "bare `await op()`",
-        side: "bare",
-        runtime: "promise",
-        batch: promiseBatch(n, opPromise)
-      },
+      barePromise(n),
       {
         id: "cockatiel",
         label: "cockatiel `wrap(bulkhead, retry, breaker, timeout).execute`",

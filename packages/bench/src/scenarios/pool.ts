@@ -6,7 +6,16 @@
 import { Effect, Pool } from "effect"
 import genericPool from "generic-pool"
 import { Pool as TarnPool } from "tarn"
-import { loadOurs, makeScope, missing, opEffect, opPromise, type WrapAdapter } from "../common.js"
+import {
+  bareEffect,
+  barePromise,
+  loadOurs,
+  makeScope,
+  opEffect,
+  opPromise,
+  oursWrapped,
+  type WrapAdapter
+} from "../common.js"
 import { type Config, effectBatch, type Entry, measureAll, promiseBatch, type Row } from "../harness.js"
 
 /**
@@ -38,22 +47,8 @@ export const run = async (config: Config, progress: (line: string) => void): Pro
   })
   try {
     const entries: Array<Entry> = [
-      {
-        id: "bare-effect",
-        label: "bare `yield* op`",
-        side: "bare",
-        runtime: "effect",
-        batch: effectBatch(n, () => opEffect)
-      },
-      ours._tag === "Loaded"
-        ? {
-          id: "ours",
-          label: ours.adapter.label,
-          side: "ours",
-          runtime: "effect",
-          batch: await scope.build(ours.adapter.make).then((wrap) => effectBatch(n, () => wrap(opEffect)))
-        }
-        : missing("ours", "ours: ResourcePool use", ours.reason),
+      bareEffect(n),
+      await oursWrapped(n, ours, scope, "ours: ResourcePool use"),
       {
         id: "effect-pool",
         label: "Effect `Effect.scoped(Pool.get(pool))` then op",
@@ -61,13 +56,7 @@ export const run = async (config: Config, progress: (line: string) => void): Pro
         runtime: "effect",
         batch: effectBatch(n, () => Effect.scoped(Effect.flatMap(Pool.get(effectPool), () => opEffect)))
       },
-      {
-        id: "bare-promise",
-        label: "bare `await op()`",
-        side: "bare",
-        runtime: "promise",
-        batch: promiseBatch(n, opPromise)
-      },
+      barePromise(n),
       {
         id: "generic-pool",
         label: "generic-pool `acquire`, op, `release`",

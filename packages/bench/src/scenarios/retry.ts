@@ -6,7 +6,16 @@
 import { ExponentialBackoff, handleAll, retry } from "cockatiel"
 import { Effect, Schedule } from "effect"
 import pRetry from "p-retry"
-import { loadOurs, makeScope, missing, opEffect, opPromise, type WrapAdapter } from "../common.js"
+import {
+  bareEffect,
+  barePromise,
+  loadOurs,
+  makeScope,
+  opEffect,
+  opPromise,
+  oursWrapped,
+  type WrapAdapter
+} from "../common.js"
 import { type Config, effectBatch, type Entry, measureAll, promiseBatch, type Row } from "../harness.js"
 
 /**
@@ -31,22 +40,8 @@ export const run = async (config: Config, progress: (line: string) => void): Pro
   const cockatiel = retry(handleAll, { maxAttempts: 3, backoff: new ExponentialBackoff({ initialDelay: 100 }) })
   try {
     const entries: Array<Entry> = [
-      {
-        id: "bare-effect",
-        label: "bare `yield* op`",
-        side: "bare",
-        runtime: "effect",
-        batch: effectBatch(n, () => opEffect)
-      },
-      ours._tag === "Loaded"
-        ? {
-          id: "ours",
-          label: ours.adapter.label,
-          side: "ours",
-          runtime: "effect",
-          batch: await scope.build(ours.adapter.make).then((wrap) => effectBatch(n, () => wrap(opEffect)))
-        }
-        : missing("ours", "ours: Retry.retry", ours.reason),
+      bareEffect(n),
+      await oursWrapped(n, ours, scope, "ours: Retry.retry"),
       {
         id: "effect-retry",
         label: "`Effect.retry(op, exponential + jittered, 3 recurs)`",
@@ -54,13 +49,7 @@ export const run = async (config: Config, progress: (line: string) => void): Pro
         runtime: "effect",
         batch: effectBatch(n, () => Effect.retry(opEffect, effectSchedule))
       },
-      {
-        id: "bare-promise",
-        label: "bare `await op()`",
-        side: "bare",
-        runtime: "promise",
-        batch: promiseBatch(n, opPromise)
-      },
+      barePromise(n),
       {
         id: "p-retry",
         label: "p-retry `pRetry(op, { retries: 3 })`",
