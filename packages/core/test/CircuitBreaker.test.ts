@@ -26,19 +26,9 @@ import {
   Stream,
   TestClock
 } from "effect"
+import { Boom, outcome } from "./utils/breaker.js"
 
-class Boom extends Data.TaggedError("Boom")<{ readonly n?: number }> {}
 class NotFound extends Data.TaggedError("NotFound")<{}> {}
-
-/** Runs a call through the breaker and says what happened: success, failure or rejected. */
-const outcome = <A, E>(effect: Effect.Effect<A, E | CircuitBreaker.CircuitBreakerOpenError>) =>
-  Effect.map(
-    Effect.either(effect),
-    Either.match({
-      onRight: () => "success" as const,
-      onLeft: (e) => e instanceof CircuitBreaker.CircuitBreakerOpenError ? ("rejected" as const) : ("failure" as const)
-    })
-  )
 
 const fail = Effect.fail(new Boom({}))
 const ok = Effect.succeed("ok")

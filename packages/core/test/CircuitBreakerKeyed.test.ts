@@ -1,20 +1,10 @@
 import { CircuitBreaker, ResilienceMetrics, ResilienceRegistry } from "@effect-resilience/core"
 import { describe, expect, it } from "@effect/vitest"
-import { Data, Effect, Either, FastCheck as fc, Metric, Stream, TestClock } from "effect"
+import { Effect, FastCheck as fc, Metric, Stream, TestClock } from "effect"
+import { Boom, outcome } from "./utils/breaker.js"
 
-class Boom extends Data.TaggedError("Boom")<{}> {}
-
-const fail = Effect.fail(new Boom())
+const fail = Effect.fail(new Boom({}))
 const ok = Effect.succeed("ok")
-
-const outcome = <A, E>(effect: Effect.Effect<A, E | CircuitBreaker.CircuitBreakerOpenError>) =>
-  Effect.map(
-    Effect.either(effect),
-    Either.match({
-      onRight: () => "success" as const,
-      onLeft: (e) => e instanceof CircuitBreaker.CircuitBreakerOpenError ? ("rejected" as const) : ("failure" as const)
-    })
-  )
 
 const counterValue = (metric: Metric.Metric.Counter<number>) => Effect.map(Metric.value(metric), (s) => s.count)
 

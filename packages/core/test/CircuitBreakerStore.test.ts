@@ -1,10 +1,8 @@
 import { CircuitBreaker, CircuitBreakerStore } from "@effect-resilience/core"
 import { describe, expect, it } from "@effect/vitest"
 import {
-  Data,
   Duration,
   Effect,
-  Either,
   FastCheck as fc,
   Layer,
   Queue,
@@ -14,20 +12,10 @@ import {
   Stream,
   TestClock
 } from "effect"
+import { Boom, outcome } from "./utils/breaker.js"
 
-class Boom extends Data.TaggedError("Boom")<{}> {}
-
-const fail = Effect.fail(new Boom())
+const fail = Effect.fail(new Boom({}))
 const ok = Effect.succeed("ok")
-
-const outcome = <A, E>(effect: Effect.Effect<A, E | CircuitBreaker.CircuitBreakerOpenError>) =>
-  Effect.map(
-    Effect.either(effect),
-    Either.match({
-      onRight: () => "success" as const,
-      onLeft: (e) => e instanceof CircuitBreaker.CircuitBreakerOpenError ? ("rejected" as const) : ("failure" as const)
-    })
-  )
 
 const settle = Effect.gen(function*() {
   for (let i = 0; i < 50; i++) yield* Effect.yieldNow()
