@@ -2,3 +2,7 @@
  * @since 0.1.0
  */
 export * as Services from "./Services.js"
+/**
+ * @since 0.1.0
+ */
+export * as Stress from "./Stress.js"
