@@ -47,6 +47,11 @@ export * as InvalidOptionsError from "./InvalidOptionsError.js"
 /**
  * @since 0.1.0
  */
+export * as OptionsValidator from "./OptionsValidator.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as RateLimiter from "./RateLimiter.js"
 
 /**

@@ -1,5 +1,5 @@
-import { validated, validatedSync } from "@effect-resilience/core/internal/validate"
 import type { InvalidOptionsError } from "@effect-resilience/core/InvalidOptionsError"
+import { validated, validatedSync } from "@effect-resilience/core/OptionsValidator"
 import * as ResilienceMetrics from "@effect-resilience/core/ResilienceMetrics"
 import * as ResilienceRegistry from "@effect-resilience/core/ResilienceRegistry"
 import * as HttpRouter from "@effect/platform/HttpRouter"

@@ -1,6 +1,6 @@
 import { Timeout } from "@effect-resilience/core"
-import { validated } from "@effect-resilience/core/internal/validate"
 import { InvalidOptionsError } from "@effect-resilience/core/InvalidOptionsError"
+import { validated } from "@effect-resilience/core/OptionsValidator"
 import type * as ResilienceRegistry from "@effect-resilience/core/ResilienceRegistry"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"

@@ -1,6 +1,6 @@
 import { ResilienceMetrics, ResilienceRegistry } from "@effect-resilience/core"
-import { validated } from "@effect-resilience/core/internal/validate"
 import type { InvalidOptionsError } from "@effect-resilience/core/InvalidOptionsError"
+import { validated } from "@effect-resilience/core/OptionsValidator"
 import * as Cause from "effect/Cause"
 import type * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
