@@ -7,6 +7,7 @@
  */
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import * as internal from "./internal/bulkhead.js"
 import type { InvalidOptionsError } from "./InvalidOptionsError.js"
 import type { DuplicateNameError } from "./ResilienceRegistry.js"
@@ -138,7 +139,8 @@ export declare namespace Bulkhead {
 }
 
 /**
- * Makes a bulkhead. It registers in the `ResilienceRegistry` (kind `"bulkhead"`) when one is provided.
+ * Makes a bulkhead. It registers in the `ResilienceRegistry` (kind `"bulkhead"`) when one is provided, until its
+ * `Scope` closes (then the name is free again); a duplicate name fails with `DuplicateNameError`.
  *
  * @example
  * ```ts
@@ -148,17 +150,19 @@ export declare namespace Bulkhead {
  * const program = Effect.gen(function*() {
  *   const bulkhead = yield* Bulkhead.make({ name: "payments", maxConcurrent: 10, maxQueue: 100, queueTimeout: "5 seconds" })
  *   return yield* bulkhead.execute(Effect.succeed("charged"))
- * })
+ * }).pipe(Effect.scoped)
  * ```
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make: (options: Bulkhead.Options) => Effect.Effect<Bulkhead, InvalidOptionsError | DuplicateNameError> =
-  internal.make
+export const make: (
+  options: Bulkhead.Options
+) => Effect.Effect<Bulkhead, InvalidOptionsError | DuplicateNameError, Scope.Scope> = internal.make
 
 /**
- * Makes a keyed bulkhead: one bulkhead of the same options per key.
+ * Makes a keyed bulkhead: one bulkhead of the same options per key. It registers once (kind `"bulkhead"`) for
+ * the life of its `Scope`.
  *
  * @example
  * ```ts
@@ -168,7 +172,7 @@ export const make: (options: Bulkhead.Options) => Effect.Effect<Bulkhead, Invali
  * const program = Effect.gen(function*() {
  *   const perHost = yield* Bulkhead.keyed({ name: "http", maxConcurrent: 20, maxKeys: 1000 })
  *   return yield* perHost.execute("api.example.com", Effect.succeed(200))
- * })
+ * }).pipe(Effect.scoped)
  * ```
  *
  * @since 0.1.0
@@ -176,7 +180,7 @@ export const make: (options: Bulkhead.Options) => Effect.Effect<Bulkhead, Invali
  */
 export const keyed: <K = string>(
   options: Bulkhead.KeyedOptions
-) => Effect.Effect<KeyedBulkhead<K>, InvalidOptionsError | DuplicateNameError> = internal.keyed
+) => Effect.Effect<KeyedBulkhead<K>, InvalidOptionsError | DuplicateNameError, Scope.Scope> = internal.keyed
 
 /**
  * Runs an effect in a bulkhead: `effect.pipe(Bulkhead.withBulkhead(bulkhead))`.

@@ -9,6 +9,7 @@
  */
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import * as internal from "./internal/rateLimiter.js"
 import type { InvalidOptionsError } from "./InvalidOptionsError.js"
 import type { DuplicateNameError } from "./ResilienceRegistry.js"
@@ -140,7 +141,8 @@ export declare namespace RateLimiter {
 
 /**
  * Makes a rate limiter. It needs no layer: without `@effect/experimental`'s `RateLimiter` service it counts in
- * a memory store of its own. It registers in the `ResilienceRegistry` (kind `"rate_limiter"`) when provided.
+ * a memory store of its own. It registers in the `ResilienceRegistry` (kind `"rate_limiter"`) when provided, until
+ * its `Scope` closes (then the name is free again); a duplicate name fails with `DuplicateNameError`.
  *
  * @example
  * ```ts
@@ -150,7 +152,7 @@ export declare namespace RateLimiter {
  * const program = Effect.gen(function*() {
  *   const limiter = yield* RateLimiter.make({ name: "gateway", limit: 100, interval: "1 second", onLimit: "fail" })
  *   return yield* limiter.execute(Effect.succeed("ok"))
- * })
+ * }).pipe(Effect.scoped)
  * ```
  *
  * @since 0.1.0
@@ -158,7 +160,7 @@ export declare namespace RateLimiter {
  */
 export const make: (
   options: RateLimiter.Options
-) => Effect.Effect<RateLimiter, InvalidOptionsError | DuplicateNameError> = internal.make
+) => Effect.Effect<RateLimiter, InvalidOptionsError | DuplicateNameError, Scope.Scope> = internal.make
 
 /**
  * Makes a rate limiter with one limit per key.
@@ -171,7 +173,7 @@ export const make: (
  * const program = Effect.gen(function*() {
  *   const perTenant = yield* RateLimiter.keyed<string>({ name: "tenants", limit: 10, interval: "1 second" })
  *   return yield* perTenant.execute("tenant-42", Effect.succeed("ok"))
- * })
+ * }).pipe(Effect.scoped)
  * ```
  *
  * @since 0.1.0
@@ -179,7 +181,7 @@ export const make: (
  */
 export const keyed: <K = string>(
   options: RateLimiter.KeyedOptions<K>
-) => Effect.Effect<KeyedRateLimiter<K>, InvalidOptionsError | DuplicateNameError> = internal.keyed
+) => Effect.Effect<KeyedRateLimiter<K>, InvalidOptionsError | DuplicateNameError, Scope.Scope> = internal.keyed
 
 /**
  * Runs an effect through a rate limiter: `effect.pipe(RateLimiter.withRateLimiter(limiter))`.

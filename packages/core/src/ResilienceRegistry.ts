@@ -9,6 +9,7 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
 
 /**
  * The kinds of policy that register.
@@ -131,9 +132,41 @@ export const make: Effect.Effect<Registry> = Effect.sync(() => {
 export const layer: Layer.Layer<ResilienceRegistry> = Layer.effect(ResilienceRegistry, make)
 
 /**
- * Registers an entry in the registry when one is provided; does nothing otherwise. Policies call it from
- * their `make`.
+ * Registers an entry in the registry when one is provided, for the life of the current `Scope`: closing the
+ * scope removes the entry, so the name is free again. Without a registry it does nothing (and adds no
+ * finalizer). Every named policy calls it from its `make`, which is why those constructors need a `Scope`.
  *
+ * @example
+ * ```ts
+ * import { ResilienceRegistry } from "@effect-resilience/core"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   yield* Effect.scoped(
+ *     ResilienceRegistry.register({ kind: "pool", name: "db", status: Effect.succeed({ healthy: true, state: "ok" }) })
+ *   )
+ *   // the scope is closed: "db" may be registered again
+ * }).pipe(Effect.provide(ResilienceRegistry.layer))
+ * ```
+ *
+ * @since 0.2.0
+ * @category combinators
+ */
+export const register = (entry: Entry): Effect.Effect<void, DuplicateNameError, Scope.Scope> =>
+  Effect.flatMap(
+    Effect.serviceOption(ResilienceRegistry),
+    Option.match({
+      onNone: () => Effect.void,
+      onSome: (registry) =>
+        Effect.acquireRelease(registry.register(entry), () => registry.unregister(entry.kind, entry.name))
+    })
+  )
+
+/**
+ * Registers an entry in the registry when one is provided, with no end: the name stays taken after the policy
+ * is gone.
+ *
+ * @deprecated Use `register`, which releases the name when the scope closes.
  * @since 0.1.0
  * @category combinators
  */

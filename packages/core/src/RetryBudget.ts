@@ -19,12 +19,14 @@
  * since the previous read, and the part older than the window is dropped. Under steady traffic this is exact to
  * a bucket; after a long quiet spell it errs by at most the requests of that spell's last window.
  *
- * With a `ResilienceRegistry` provided, the budget registers as kind `"retry_budget"` under its name.
+ * With a `ResilienceRegistry` provided, the budget registers as kind `"retry_budget"` under its name until its
+ * `Scope` closes.
  *
  * @since 0.1.0
  */
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import * as internal from "./internal/retryBudget.js"
 import type { InvalidOptionsError } from "./InvalidOptionsError.js"
 import type { DuplicateNameError } from "./ResilienceRegistry.js"
@@ -116,7 +118,8 @@ export const isRetryBudget: (u: unknown) => u is RetryBudget = internal.isRetryB
 
 /**
  * Makes a retry budget. Fails with `InvalidOptionsError` for a bad option, and with `DuplicateNameError` when a
- * provided `ResilienceRegistry` already holds a retry budget of that name.
+ * provided `ResilienceRegistry` already holds a retry budget of that name. It needs a `Scope`: its registry
+ * entry lasts until the scope closes.
  *
  * @example
  * ```ts
@@ -131,7 +134,7 @@ export const isRetryBudget: (u: unknown) => u is RetryBudget = internal.isRetryB
  *     )
  *   yield* Effect.forEach(["a", "b", "c"], (id) => Effect.either(call(id)))
  *   return yield* budget.stats
- * })
+ * }).pipe(Effect.scoped)
  * ```
  *
  * @since 0.1.0
@@ -139,4 +142,4 @@ export const isRetryBudget: (u: unknown) => u is RetryBudget = internal.isRetryB
  */
 export const make: (
   options: RetryBudget.Options
-) => Effect.Effect<RetryBudget, InvalidOptionsError | DuplicateNameError> = internal.make
+) => Effect.Effect<RetryBudget, InvalidOptionsError | DuplicateNameError, Scope.Scope> = internal.make

@@ -10,7 +10,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Duration, Effect, Exit, FastCheck, Fiber, Metric, Random, TestClock } from "effect"
 
 describe("Bulkhead", () => {
-  it.effect("runs calls below the limit and counts them in stats", () =>
+  it.scoped("runs calls below the limit and counts them in stats", () =>
     Effect.gen(function*() {
       const bulkhead = yield* Bulkhead.make({ name: "b", maxConcurrent: 2 })
       const gate = yield* Deferred.make<void>()
@@ -25,7 +25,7 @@ describe("Bulkhead", () => {
       expect(yield* Effect.succeed(7).pipe(Bulkhead.withBulkhead(bulkhead))).toBe(7)
     }))
 
-  it.effect("rejects with QueueFull when all slots and the queue are taken", () =>
+  it.scoped("rejects with QueueFull when all slots and the queue are taken", () =>
     Effect.gen(function*() {
       const bulkhead = yield* Bulkhead.make({ name: "payments", maxConcurrent: 1, maxQueue: 1 })
       yield* Effect.fork(bulkhead.execute(Effect.never))
@@ -38,7 +38,7 @@ describe("Bulkhead", () => {
       expect(yield* bulkhead.stats).toEqual({ active: 1, queued: 1, rejected: 1 })
     }))
 
-  it.effect("the queue is FIFO", () =>
+  it.scoped("the queue is FIFO", () =>
     Effect.gen(function*() {
       const bulkhead = yield* Bulkhead.make({ name: "fifo", maxConcurrent: 1, maxQueue: 10 })
       const gate = yield* Deferred.make<void>()
@@ -54,7 +54,7 @@ describe("Bulkhead", () => {
       expect(order).toEqual([1, 2, 3, 4, 5])
     }))
 
-  it.effect("queueTimeout bounds the wait, not the run", () =>
+  it.scoped("queueTimeout bounds the wait, not the run", () =>
     Effect.gen(function*() {
       const bulkhead = yield* Bulkhead.make({ name: "qt", maxConcurrent: 1, maxQueue: 5, queueTimeout: "1 second" })
       const holder = yield* Effect.fork(bulkhead.execute(Effect.sleep("500 millis")))
@@ -77,7 +77,7 @@ describe("Bulkhead", () => {
       expect(yield* bulkhead.stats).toEqual({ active: 0, queued: 0, rejected: 1 })
     }))
 
-  it.effect("a caller interrupted while queued leaves the queue", () =>
+  it.scoped("a caller interrupted while queued leaves the queue", () =>
     Effect.gen(function*() {
       const bulkhead = yield* Bulkhead.make({ name: "int", maxConcurrent: 1, maxQueue: 2 })
       const gate = yield* Deferred.make<void>()
@@ -104,7 +104,7 @@ describe("Bulkhead", () => {
       expect(yield* bulkhead.stats).toEqual({ active: 0, queued: 0, rejected: 0 })
     }))
 
-  it.effect("a queue wait is cut to the deadline", () =>
+  it.scoped("a queue wait is cut to the deadline", () =>
     Effect.gen(function*() {
       const bulkhead = yield* Bulkhead.make({ name: "dl", maxConcurrent: 1, maxQueue: 1, queueTimeout: "5 seconds" })
       yield* Effect.fork(bulkhead.execute(Effect.never))
@@ -117,7 +117,7 @@ describe("Bulkhead", () => {
       expect(yield* bulkhead.stats).toEqual({ active: 1, queued: 0, rejected: 0 })
     }))
 
-  it.effect("a slot is released when the call fails, dies or is interrupted", () =>
+  it.scoped("a slot is released when the call fails, dies or is interrupted", () =>
     Effect.gen(function*() {
       const bulkhead = yield* Bulkhead.make({ name: "rel", maxConcurrent: 1 })
       yield* Effect.exit(bulkhead.execute(Effect.fail("boom")))
@@ -128,7 +128,7 @@ describe("Bulkhead", () => {
       expect(yield* bulkhead.stats).toEqual({ active: 0, queued: 0, rejected: 0 })
     }))
 
-  it.effect.prop(
+  it.scoped.prop(
     "never more than maxConcurrent run, under 1,000 random callers with random interruption",
     {
       seed: FastCheck.integer(),
@@ -173,7 +173,7 @@ describe("Bulkhead", () => {
     { fastCheck: { numRuns: 4 } }
   )
 
-  it.effect("keyed: one bulkhead per key, busy keys are never forgotten", () =>
+  it.scoped("keyed: one bulkhead per key, busy keys are never forgotten", () =>
     Effect.gen(function*() {
       const perHost = yield* Bulkhead.keyed<string>({
         name: "hosts",
@@ -196,7 +196,7 @@ describe("Bulkhead", () => {
       expect((yield* perHost.stats).keys).toBe(1)
     }))
 
-  it.effect("metrics: gauges pushed on flush, rejections counted by reason", () =>
+  it.scoped("metrics: gauges pushed on flush, rejections counted by reason", () =>
     Effect.gen(function*() {
       const bulkhead = yield* Bulkhead.make({ name: "metered", maxConcurrent: 1, maxQueue: 1 })
       yield* Effect.fork(bulkhead.execute(Effect.never))
@@ -215,7 +215,7 @@ describe("Bulkhead", () => {
       expect((yield* Metric.value(full)).count).toBe(1)
     }))
 
-  it.effect("registers in the registry; a duplicate name fails", () =>
+  it.scoped("registers in the registry; a duplicate name fails", () =>
     Effect.gen(function*() {
       yield* Bulkhead.make({ name: "reg", maxConcurrent: 3 })
       const entries = yield* ResilienceRegistry.entries
@@ -226,7 +226,7 @@ describe("Bulkhead", () => {
       expect(dup._tag).toBe("DuplicateNameError")
     }).pipe(Effect.provide(ResilienceRegistry.layer)))
 
-  it.effect("bad options fail with InvalidOptionsError naming the field", () =>
+  it.scoped("bad options fail with InvalidOptionsError naming the field", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(Bulkhead.make({ name: "bad", maxConcurrent: 0 }))
       expect(error).toBeInstanceOf(InvalidOptionsError.InvalidOptionsError)

@@ -79,7 +79,7 @@ describe("Hedge", () => {
       expect(log.started).toBe(2)
     }))
 
-  it.effect("a spent budget starts no hedge", () =>
+  it.scoped("a spent budget starts no hedge", () =>
     Effect.gen(function*() {
       const budget = yield* RetryBudget.make({ name: "hedges", ratio: 0, minPerSecond: 0 })
       const { call, log } = upstream([1000, 10])

@@ -6,7 +6,7 @@ import { Duration, Effect, Either, Exit, FastCheck, Fiber, Layer, Option, TestCl
 const attempt = (limiter: RateLimiter.RateLimiter) => Effect.either(limiter.execute(Effect.succeed(1)))
 
 describe("RateLimiter", () => {
-  it.effect("fail: admits exactly limit calls per interval, rejects the rest with a RetryAfter hint", () =>
+  it.scoped("fail: admits exactly limit calls per interval, rejects the rest with a RetryAfter hint", () =>
     Effect.gen(function*() {
       const limiter = yield* RateLimiter.make({ name: "api", limit: 10, interval: "1 second" })
       const first = yield* Effect.forEach(Array.from({ length: 25 }), () => attempt(limiter))
@@ -22,7 +22,7 @@ describe("RateLimiter", () => {
       expect(yield* limiter.stats).toEqual({ admitted: 20, delayed: 0, rejected: 17 })
     }))
 
-  it.effect.prop(
+  it.scoped.prop(
     "fail: in one window, admitted = min(calls, limit)",
     { limit: FastCheck.integer({ min: 1, max: 50 }), calls: FastCheck.integer({ min: 0, max: 120 }) },
     ({ calls, limit }) =>
@@ -35,7 +35,7 @@ describe("RateLimiter", () => {
     { fastCheck: { numRuns: 30 } }
   )
 
-  it.effect("wait: later calls wait for the next window", () =>
+  it.scoped("wait: later calls wait for the next window", () =>
     Effect.gen(function*() {
       const limiter = yield* RateLimiter.make({ name: "w", limit: 2, interval: "1 second", onLimit: "wait" })
       const done: Array<number> = []
@@ -54,7 +54,7 @@ describe("RateLimiter", () => {
       expect(yield* limiter.stats).toEqual({ admitted: 5, delayed: 3, rejected: 0 })
     }))
 
-  it.effect("wait: a wait beyond maxWait or the deadline fails at once", () =>
+  it.scoped("wait: a wait beyond maxWait or the deadline fails at once", () =>
     Effect.gen(function*() {
       const limiter = yield* RateLimiter.make({
         name: "mw",
@@ -74,7 +74,7 @@ describe("RateLimiter", () => {
       expect(Exit.isFailure(exit) && exit.cause._tag === "Fail" && exit.cause.error._tag).toBe("RateLimitedError")
     }))
 
-  it.effect("keyed: each key has its own limit", () =>
+  it.scoped("keyed: each key has its own limit", () =>
     Effect.gen(function*() {
       const perTenant = yield* RateLimiter.keyed<string>({ name: "tenants", limit: 2, interval: "1 second" })
       const run = (key: string) => Effect.either(perTenant.execute(key, Effect.succeed(key)))
@@ -83,7 +83,7 @@ describe("RateLimiter", () => {
       expect(yield* perTenant.stats).toEqual({ admitted: 4, delayed: 0, rejected: 2 })
     }))
 
-  it.effect("uses a provided @effect/experimental RateLimiter: limiters over one store share counts", () =>
+  it.scoped("uses a provided @effect/experimental RateLimiter: limiters over one store share counts", () =>
     Effect.gen(function*() {
       const a = yield* RateLimiter.make({ name: "shared", limit: 3, interval: "1 second" })
       const b = yield* RateLimiter.make({ name: "shared", limit: 3, interval: "1 second" })
@@ -91,7 +91,7 @@ describe("RateLimiter", () => {
       expect(results.map(Either.isRight)).toEqual([true, true, true, false])
     }).pipe(Effect.provide(Experimental.layer.pipe(Layer.provide(Experimental.layerStoreMemory)))))
 
-  it.effect("registers in the registry; bad options fail naming the field", () =>
+  it.scoped("registers in the registry; bad options fail naming the field", () =>
     Effect.gen(function*() {
       const limiter = yield* RateLimiter.make({ name: "reg", limit: 1, interval: "1 second" })
       expect(RateLimiter.isRateLimiter(limiter)).toBe(true)

@@ -347,7 +347,7 @@ describe("Retry", () => {
       expect(starts.length).toBe(4)
     }))
 
-  it.effect("with a budget: one request per call (not per attempt); a denied retry calls no onRetry", () =>
+  it.scoped("with a budget: one request per call (not per attempt); a denied retry calls no onRetry", () =>
     Effect.gen(function*() {
       const budget = yield* RetryBudget.make({ name: "retry-test-budget", ratio: 0, minPerSecond: 0.2 })
       let retries = 0

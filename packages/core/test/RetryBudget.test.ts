@@ -26,7 +26,7 @@ const drain = (budget: RetryBudget.RetryBudget) =>
   })
 
 describe("RetryBudget", () => {
-  it.effect("allows ratio of the window's requests plus minPerSecond per second of the window", () =>
+  it.scoped("allows ratio of the window's requests plus minPerSecond per second of the window", () =>
     Effect.gen(function*() {
       const budget = yield* RetryBudget.make({ name: "allowance", ratio: 0.2, minPerSecond: 1, window: "10 seconds" })
       // with no traffic, only the floor: 1/s over 10 s
@@ -38,14 +38,14 @@ describe("RetryBudget", () => {
       expect(yield* exhaustedCount("allowance")).toBe(2)
     }))
 
-  it.effect("defaults: ratio 0.2, 10 per second, 10 second window", () =>
+  it.scoped("defaults: ratio 0.2, 10 per second, 10 second window", () =>
     Effect.gen(function*() {
       const budget = yield* RetryBudget.make({ name: "defaults" })
       expect([budget.ratio, budget.minPerSecond, budget.window.toString()]).toEqual([0.2, 10, "Duration(10s)"])
       expect((yield* budget.stats).available).toBe(100)
     }))
 
-  it.effect("denies retries under a storm, then recovers once the window has passed", () =>
+  it.scoped("denies retries under a storm, then recovers once the window has passed", () =>
     Effect.gen(function*() {
       const budget = yield* RetryBudget.make({ name: "storm", ratio: 0.1, minPerSecond: 1, window: "10 seconds" })
       let upstreamCalls = 0
@@ -83,7 +83,7 @@ describe("RetryBudget", () => {
       expect(upstreamCalls).toBe(4)
     }))
 
-  it.effect("tokens age out bucket by bucket, not all at once", () =>
+  it.scoped("tokens age out bucket by bucket, not all at once", () =>
     Effect.gen(function*() {
       const budget = yield* RetryBudget.make({ name: "aging", ratio: 0, minPerSecond: 1, window: "10 seconds" })
       expect(yield* drain(budget)).toBe(10)
@@ -102,7 +102,7 @@ describe("RetryBudget", () => {
       expect((yield* budget.stats).available).toBe(10)
     }))
 
-  it.effect("requests recorded without a clock read are spread over the time since the last read", () =>
+  it.scoped("requests recorded without a clock read are spread over the time since the last read", () =>
     Effect.gen(function*() {
       const budget = yield* RetryBudget.make({ name: "spread", ratio: 1, minPerSecond: 0, window: "10 seconds" })
       // 1000 requests over 100 seconds of no clock read: only the last window's share (about 10/100) counts
@@ -115,7 +115,7 @@ describe("RetryBudget", () => {
       expect((yield* budget.stats).requests).toBe(150)
     }))
 
-  it.effect.prop(
+  it.scoped.prop(
     "within the first window, granted retries track ratio * requests + floor exactly",
     {
       ratio: fc.integer({ min: 0, max: 100 }).map((n) => n / 100),
@@ -159,7 +159,7 @@ describe("RetryBudget", () => {
     { fastCheck: { numRuns: 200 } }
   )
 
-  it.effect("the synchronous face works off the caller's clock reading (for Hedge and ResilientClient)", () =>
+  it.scoped("the synchronous face works off the caller's clock reading (for Hedge and ResilientClient)", () =>
     Effect.gen(function*() {
       const budget = yield* RetryBudget.make({ name: "sync", ratio: 0.5, minPerSecond: 0, window: "1 second" })
       budget.unsafeRecordRequest()
@@ -171,7 +171,7 @@ describe("RetryBudget", () => {
       expect(RetryBudget.isRetryBudget({})).toBe(false)
     }))
 
-  it.effect("registers as retry_budget in a provided registry; a duplicate name fails", () =>
+  it.scoped("registers as retry_budget in a provided registry; a duplicate name fails", () =>
     Effect.gen(function*() {
       const budget = yield* RetryBudget.make({ name: "registered", minPerSecond: 0 })
       const entries = yield* ResilienceRegistry.entries
@@ -187,7 +187,7 @@ describe("RetryBudget", () => {
       expect(duplicate).toBeInstanceOf(ResilienceRegistry.DuplicateNameError)
     }).pipe(Effect.provide(ResilienceRegistry.layer)))
 
-  it.effect("rejects invalid options naming the field and the value", () =>
+  it.scoped("rejects invalid options naming the field and the value", () =>
     Effect.gen(function*() {
       const cases: Array<[RetryBudget.RetryBudget.Options, string, unknown]> = [
         [{ name: "" }, "name", ""],

@@ -130,7 +130,7 @@ describe("Deadline", () => {
       expect(yield* Fiber.join(fiber)).toEqual(Option.some(Duration.millis(700)))
     }))
 
-  it.effect("one deadline is shared by nested policies: a retry whose next wait would pass it gives up at once", () =>
+  it.scoped("one deadline is shared by nested policies: a retry whose next wait would pass it gives up at once", () =>
     Effect.gen(function*() {
       let attempts = 0
       const seen: Array<Option.Option<Duration.Duration>> = []

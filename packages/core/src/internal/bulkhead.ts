@@ -7,6 +7,7 @@ import { dual } from "effect/Function"
 import * as Metric from "effect/Metric"
 import * as Predicate from "effect/Predicate"
 import * as Runtime from "effect/Runtime"
+import type * as Scope from "effect/Scope"
 import type * as Bulkhead from "../Bulkhead.js"
 import type { InvalidOptionsError } from "../InvalidOptionsError.js"
 import * as ResilienceMetrics from "../ResilienceMetrics.js"
@@ -244,7 +245,7 @@ const bulkheadStatus = (impl: BulkheadImpl): Effect.Effect<ResilienceRegistry.En
 /** @internal */
 export const make = (
   options: Bulkhead.Bulkhead.Options
-): Effect.Effect<Bulkhead.Bulkhead, InvalidOptionsError | ResilienceRegistry.DuplicateNameError> =>
+): Effect.Effect<Bulkhead.Bulkhead, InvalidOptionsError | ResilienceRegistry.DuplicateNameError, Scope.Scope> =>
   Effect.flatMap(validated("Bulkhead.make", (v) => resolve(v, options)), (resolved) => {
     const impl = new BulkheadImpl(resolved, options.metrics !== false)
     if (options.tracing === true || options.histogram === true) {
@@ -257,7 +258,7 @@ export const make = (
     }
     ResilienceMetrics.registerCollector(impl)
     return Effect.as(
-      ResilienceRegistry.registerIfPresent({ kind: "bulkhead", name: resolved.name, status: bulkheadStatus(impl) }),
+      ResilienceRegistry.register({ kind: "bulkhead", name: resolved.name, status: bulkheadStatus(impl) }),
       impl
     )
   })
@@ -337,7 +338,7 @@ class KeyedImpl<K> implements Bulkhead.KeyedBulkhead<K>, ResilienceMetrics.Colle
 /** @internal */
 export const keyed = <K = string>(
   options: Bulkhead.Bulkhead.KeyedOptions
-): Effect.Effect<Bulkhead.KeyedBulkhead<K>, InvalidOptionsError | ResilienceRegistry.DuplicateNameError> =>
+): Effect.Effect<Bulkhead.KeyedBulkhead<K>, InvalidOptionsError | ResilienceRegistry.DuplicateNameError, Scope.Scope> =>
   Effect.flatMap(
     validated("Bulkhead.keyed", (v) => ({
       resolved: resolve(v, options),
@@ -348,7 +349,7 @@ export const keyed = <K = string>(
       const impl = new KeyedImpl<K>(resolved.name, resolved, maxKeys, idleTtlMillis)
       if (options.metrics !== false) ResilienceMetrics.registerCollector(impl)
       return Effect.as(
-        ResilienceRegistry.registerIfPresent({
+        ResilienceRegistry.register({
           kind: "bulkhead",
           name: resolved.name,
           status: Effect.map(impl.stats, (stats) => ({

@@ -885,21 +885,11 @@ export const make = (
       isolate: isolateMachine(m),
       reset: resetMachine(m)
     }
-    yield* Effect.acquireRelease(
-      ResilienceRegistry.registerIfPresent({
-        kind: "circuit_breaker",
-        name: settings.name,
-        status: Effect.map(stats, (s) => statusOf(s.state, s))
-      }),
-      () =>
-        Effect.flatMap(
-          Effect.serviceOption(ResilienceRegistry.ResilienceRegistry),
-          Option.match({
-            onNone: () => Effect.void,
-            onSome: (registry) => registry.unregister("circuit_breaker", settings.name)
-          })
-        )
-    )
+    yield* ResilienceRegistry.register({
+      kind: "circuit_breaker",
+      name: settings.name,
+      status: Effect.map(stats, (s) => statusOf(s.state, s))
+    })
     const store = yield* Effect.serviceOption(CircuitBreakerStore)
     if (Option.isSome(store)) yield* connectStore(m, store.value)
     return breaker
@@ -973,28 +963,18 @@ export const keyed = (
       ),
       changes: Stream.fromPubSub(pubsub)
     }
-    yield* Effect.acquireRelease(
-      ResilienceRegistry.registerIfPresent({
-        kind: "circuit_breaker",
-        name: settings.name,
-        status: Effect.sync(() => {
-          const open = openCount()
-          return {
-            healthy: true,
-            state: open === 0 ? "Closed" : "PartlyOpen",
-            details: { keys: machines.size, notClosed: open }
-          }
-        })
-      }),
-      () =>
-        Effect.flatMap(
-          Effect.serviceOption(ResilienceRegistry.ResilienceRegistry),
-          Option.match({
-            onNone: () => Effect.void,
-            onSome: (registry) => registry.unregister("circuit_breaker", settings.name)
-          })
-        )
-    )
+    yield* ResilienceRegistry.register({
+      kind: "circuit_breaker",
+      name: settings.name,
+      status: Effect.sync(() => {
+        const open = openCount()
+        return {
+          healthy: true,
+          state: open === 0 ? "Closed" : "PartlyOpen",
+          details: { keys: machines.size, notClosed: open }
+        }
+      })
+    })
     return breaker
   })
 

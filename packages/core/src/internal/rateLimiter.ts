@@ -6,6 +6,7 @@ import { dual } from "effect/Function"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
+import type * as Scope from "effect/Scope"
 import type { InvalidOptionsError } from "../InvalidOptionsError.js"
 import type * as RateLimiter from "../RateLimiter.js"
 import * as ResilienceMetrics from "../ResilienceMetrics.js"
@@ -190,11 +191,11 @@ const instrumentedIfAsked = (name: string, options: RateLimiter.RateLimiter.Opti
 /** @internal */
 export const make = (
   options: RateLimiter.RateLimiter.Options
-): Effect.Effect<RateLimiter.RateLimiter, InvalidOptionsError | ResilienceRegistry.DuplicateNameError> =>
+): Effect.Effect<RateLimiter.RateLimiter, InvalidOptionsError | ResilienceRegistry.DuplicateNameError, Scope.Scope> =>
   Effect.gen(function*() {
     const resolved = yield* resolveOptions("RateLimiter.make", options)
     const core = new Core(resolved, yield* limiterService, options.metrics !== false)
-    yield* ResilienceRegistry.registerIfPresent({ kind: "rate_limiter", name: resolved.name, status: core.status() })
+    yield* ResilienceRegistry.register({ kind: "rate_limiter", name: resolved.name, status: core.status() })
     return new LimiterImpl(core, instrumentedIfAsked(resolved.name, options))
   })
 
@@ -214,11 +215,15 @@ class KeyedImpl<K> implements RateLimiter.KeyedRateLimiter<K> {
 /** @internal */
 export const keyed = <K = string>(
   options: RateLimiter.RateLimiter.KeyedOptions<K>
-): Effect.Effect<RateLimiter.KeyedRateLimiter<K>, InvalidOptionsError | ResilienceRegistry.DuplicateNameError> =>
+): Effect.Effect<
+  RateLimiter.KeyedRateLimiter<K>,
+  InvalidOptionsError | ResilienceRegistry.DuplicateNameError,
+  Scope.Scope
+> =>
   Effect.gen(function*() {
     const resolved = yield* resolveOptions("RateLimiter.keyed", options)
     const core = new Core(resolved, yield* limiterService, options.metrics !== false)
-    yield* ResilienceRegistry.registerIfPresent({ kind: "rate_limiter", name: resolved.name, status: core.status() })
+    yield* ResilienceRegistry.register({ kind: "rate_limiter", name: resolved.name, status: core.status() })
     return new KeyedImpl<K>(core, options.keyToString ?? String)
   })
 

@@ -259,7 +259,7 @@ export const make = (
       options.fallback,
       metrics
     )
-    yield* ResilienceRegistry.registerIfPresent({ kind: "client", name, status: client.status() })
+    yield* ResilienceRegistry.register({ kind: "client", name, status: client.status() })
     return client
   })
 

@@ -3,6 +3,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 import * as Predicate from "effect/Predicate"
+import type * as Scope from "effect/Scope"
 import type { InvalidOptionsError } from "../InvalidOptionsError.js"
 import * as ResilienceMetrics from "../ResilienceMetrics.js"
 import type { DuplicateNameError } from "../ResilienceRegistry.js"
@@ -126,7 +127,7 @@ class RetryBudgetImpl implements RetryBudget.RetryBudget {
 /** @internal */
 export const make = (
   options: RetryBudget.RetryBudget.Options
-): Effect.Effect<RetryBudget.RetryBudget, InvalidOptionsError | DuplicateNameError> =>
+): Effect.Effect<RetryBudget.RetryBudget, InvalidOptionsError | DuplicateNameError, Scope.Scope> =>
   Effect.gen(function*() {
     const config = yield* validated("RetryBudget.make", (v) => ({
       name: v.nonEmpty("name", options.name),
@@ -140,7 +141,7 @@ export const make = (
     }))
     const now = yield* Clock.currentTimeMillis
     const budget = new RetryBudgetImpl(config.name, config.ratio, config.minPerSecond, config.window, now)
-    yield* ResilienceRegistry.registerIfPresent({
+    yield* ResilienceRegistry.register({
       kind: "retry_budget",
       name: config.name,
       status: Effect.map(budget.stats, (stats) => ({
