@@ -1,10 +1,11 @@
 import { GracefulShutdown, Health } from "@effect-resilience/platform"
-import { HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
+import { HttpApp, HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Deferred, Effect, Exit, Fiber, FiberId, Layer, Option, Scope, TestClock } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import * as Http from "node:http"
+import * as Net from "node:net"
 import type { Socket } from "node:net"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
@@ -164,6 +165,23 @@ describe("GracefulShutdown (child process)", () => {
   )
 })
 
+/** Polls a count until it equals `n` (at most 400 times, 5 ms apart on the real clock). */
+const awaitCount = (count: Effect.Effect<number>, n: number) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 400 && (yield* count) !== n; i++) {
+      yield* Effect.promise(() => new Promise((r) => setTimeout(r, 5)))
+    }
+    assert.strictEqual(yield* count, n)
+  })
+
+/** The error code of a connection attempt on loopback ("connected" when it is accepted). */
+const connectError = (port: number): Promise<string> =>
+  new Promise((resolve) => {
+    const socket = Net.connect(port, "127.0.0.1")
+    socket.once("connect", () => (socket.destroy(), resolve("connected")))
+    socket.once("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? String(error)))
+  })
+
 describe("GracefulShutdown (in process)", () => {
   const ServerLive = NodeHttpServer.layer(Http.createServer, { port: 0, host: "127.0.0.1" })
 
@@ -246,6 +264,87 @@ describe("GracefulShutdown (in process)", () => {
       const defect = Exit.isFailure(exit) ? Option.getOrUndefined(Cause.dieOption(exit.cause)) : undefined
       assert.instanceOf(defect, GracefulShutdown.DrainTimeoutError)
     }))
+
+  it.scoped("once preStopDelay has passed the listener is closed: accepted requests are answered, new ones refused", () =>
+    Effect.gen(function*() {
+      const release = yield* Deferred.make<void>()
+      const app = HttpRouter.empty.pipe(
+        HttpRouter.get("/work", Effect.as(Deferred.await(release), HttpServerResponse.text("done")))
+      )
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(
+        HttpServer.serve(app).pipe(
+          Layer.provideMerge(GracefulShutdown.layer({ preStopDelay: "5 seconds", drainTimeout: "10 seconds" })),
+          Layer.provideMerge(ServerLive)
+        ),
+        scope
+      )
+      const server = yield* HttpServer.HttpServer.pipe(Effect.provide(context))
+      const shutdown = yield* GracefulShutdown.GracefulShutdown.pipe(Effect.provide(context))
+      const port = server.address._tag === "TcpAddress" ? server.address.port : 0
+      const first = Effect.runPromise(Effect.promise(() => get(port, "/work", false)))
+      yield* awaitCount(shutdown.inFlight, 1)
+
+      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      yield* TestClock.adjust("1 second")
+      // during preStopDelay the listener still accepts: a request arriving now is served
+      const during = Effect.runPromise(Effect.promise(() => get(port, "/work", false)))
+      yield* awaitCount(shutdown.inFlight, 2)
+      yield* TestClock.adjust("4 seconds")
+      // past preStopDelay nothing new is accepted, so steady traffic cannot hold the drain open
+      assert.strictEqual(yield* Effect.promise(() => connectError(port)), "ECONNREFUSED")
+      assert.isNull(closing.unsafePoll(), "the drain waits for the accepted requests")
+      yield* Deferred.succeed(release, undefined)
+      for (const reply of yield* Effect.promise(() => Promise.all([first, during]))) {
+        assert.deepInclude(reply, { status: 200, body: "done", connection: "close" })
+      }
+      const exit = yield* Fiber.await(closing)
+      assert.isTrue(Exit.isSuccess(exit), String(exit))
+    }))
+
+  it.scopedLive(
+    "a client that resets the connection as its response is written leaves nothing in flight",
+    () =>
+      Effect.gen(function*() {
+        const release = yield* Deferred.make<void>()
+        // the response is written once the client has gone, past the point where the server can interrupt the
+        // request: Node never calls back `response.end`, so the request's fiber never ends
+        const app = HttpRouter.empty.pipe(
+          HttpRouter.get(
+            "/work",
+            Effect.as(
+              HttpApp.appendPreResponseHandler((_, response) => Effect.as(Deferred.await(release), response)),
+              HttpServerResponse.text("done")
+            )
+          )
+        )
+        const scope = yield* Scope.make()
+        const context = yield* Layer.buildWithScope(
+          HttpServer.serve(app).pipe(
+            Layer.provideMerge(GracefulShutdown.layer({ drainTimeout: "20 seconds" })),
+            Layer.provideMerge(ServerLive)
+          ),
+          scope
+        )
+        const server = yield* HttpServer.HttpServer.pipe(Effect.provide(context))
+        const shutdown = yield* GracefulShutdown.GracefulShutdown.pipe(Effect.provide(context))
+        const port = server.address._tag === "TcpAddress" ? server.address.port : 0
+        const socket = Net.connect(port, "127.0.0.1")
+        socket.on("error", () => {})
+        const closed = new Promise((resolve) => socket.once("close", resolve))
+        socket.write("GET /work HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        yield* awaitCount(shutdown.inFlight, 1)
+        socket.resetAndDestroy()
+        yield* Effect.promise(() => closed)
+        yield* Effect.sleep("20 millis")
+        yield* Deferred.succeed(release, undefined)
+        yield* awaitCount(shutdown.inFlight, 0)
+        // and the drain has nothing to wait for
+        const exit = yield* Scope.close(scope, Exit.void).pipe(Effect.timeout("5 seconds"), Effect.exit)
+        assert.isTrue(Exit.isSuccess(exit), String(exit))
+      }),
+    30_000
+  )
 
   it.scoped("past the deadline the finalizer dies with DrainTimeoutError and teardown exits with 75", () =>
     Effect.gen(function*() {

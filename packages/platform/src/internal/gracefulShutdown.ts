@@ -17,8 +17,9 @@ import type * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import { IncomingMessage, type ServerResponse } from "node:http"
-import type { Socket } from "node:net"
+import * as Http from "node:http"
+import * as Https from "node:https"
+import * as Net from "node:net"
 import type * as Api from "../GracefulShutdown.js"
 import { tag as healthTag } from "./health.js"
 
@@ -46,15 +47,19 @@ export const drainTimeoutExitCode = 75
 
 interface InFlight {
   readonly fiber: Fiber.RuntimeFiber<unknown, unknown>
-  readonly response: ServerResponse | undefined
-  readonly socket: Socket | undefined
+  readonly response: Http.ServerResponse | undefined
+  readonly socket: Net.Socket | undefined
 }
 
 class Tracker {
   readonly requests = new Set<InFlight>()
-  /** Sockets that have carried a request, with their number of requests in flight. */
-  readonly sockets = new Map<Socket, number>()
+  /** Sockets that have carried a request, with their requests in flight. */
+  readonly sockets = new Map<Net.Socket, Set<InFlight>>()
+  /** The Node server, learned from the first request's socket. */
+  server: Net.Server | undefined = undefined
   draining = false
+  /** The listener is closed (or is to be closed as soon as the server is known). */
+  closed = false
   private waiter: Deferred.Deferred<void> | undefined = undefined
 
   /** Completes once no request is in flight (at once when none is); requests may start while it waits. */
@@ -70,45 +75,72 @@ class Tracker {
     if (socket !== undefined) {
       const active = this.sockets.get(socket)
       if (active === undefined) {
-        this.sockets.set(socket, 1)
-        socket.once("close", () => this.sockets.delete(socket))
+        this.sockets.set(socket, new Set([entry]))
+        // a closed connection ends the tracking of its requests: when the peer resets while the response is
+        // written, Node never calls back `response.end`, and the request's fiber never ends
+        socket.once("close", () => this.socketClosed(socket))
+        if (this.server === undefined) this.server = serverOf(socket)
       } else {
-        this.sockets.set(socket, active + 1)
+        active.add(entry)
       }
     }
-    if (this.draining) closeAfterResponse(entry.response)
+    if (this.draining) {
+      closeAfterResponse(entry.response)
+      if (this.closed) this.stopAccepting()
+    }
   }
 
   end(entry: InFlight): void {
-    this.requests.delete(entry)
-    const socket = entry.socket
-    if (socket !== undefined) {
-      const active = this.sockets.get(socket)
-      if (active !== undefined) this.sockets.set(socket, active - 1)
-    }
+    if (!this.requests.delete(entry)) return
+    if (entry.socket !== undefined) this.sockets.get(entry.socket)?.delete(entry)
     if (this.requests.size === 0 && this.waiter !== undefined) {
       Deferred.unsafeDone(this.waiter, Exit.void)
       this.waiter = undefined
     }
   }
 
+  private socketClosed(socket: Net.Socket): void {
+    const active = this.sockets.get(socket)
+    this.sockets.delete(socket)
+    if (active !== undefined) { for (const entry of active) this.end(entry) }
+  }
+
   /** Drain begins: idle keep-alive connections close now, busy ones after their response. */
   beginDrain(): void {
     this.draining = true
     for (const [socket, active] of this.sockets) {
-      if (active === 0) socket.destroy()
+      if (active.size === 0) socket.destroy()
     }
     for (const entry of this.requests) closeAfterResponse(entry.response)
   }
+
+  /**
+   * Stops accepting: the listener closes and so do idle connections; a request on a connection that is still open
+   * is answered with `Connection: close`. When no request has shown the server yet, the first one that does closes
+   * it.
+   */
+  stopAccepting(): void {
+    this.closed = true
+    const server = this.server
+    if (server === undefined) return
+    if (server.listening) server.close()
+    if (server instanceof Http.Server || server instanceof Https.Server) server.closeIdleConnections()
+  }
 }
 
-const closeAfterResponse = (response: ServerResponse | undefined): void => {
+/** The server that accepted a socket (Node sets `socket.server` when it accepts a connection). */
+const serverOf = (socket: Net.Socket): Net.Server | undefined => {
+  const server: unknown = (socket as { readonly server?: unknown }).server
+  return server instanceof Net.Server ? server : undefined
+}
+
+const closeAfterResponse = (response: Http.ServerResponse | undefined): void => {
   if (response !== undefined && !response.headersSent) response.setHeader("connection", "close")
 }
 
 /** The Node response and socket behind an `HttpServerRequest`, when the server is `NodeHttpServer`. */
 const nodeParts = (request: HttpServerRequest.HttpServerRequest) =>
-  request.source instanceof IncomingMessage
+  request.source instanceof Http.IncomingMessage
     ? { socket: request.source.socket, response: NodeHttpServerRequest.toServerResponse(request) }
     : { socket: undefined, response: undefined }
 
@@ -144,6 +176,9 @@ export const layer = (
       if (Option.isSome(health)) yield* health.value.markDraining
       yield* Effect.logInfo(`shutdown: draining, ${inFlightAtStart} request(s) in flight`)
       yield* Effect.sleep(config.preStopDelay)
+      // stop accepting, so the wait below is for what was accepted only, even under steady traffic
+      tracker.stopAccepting()
+      yield* Effect.logInfo(`shutdown: listener closed, ${tracker.requests.size} request(s) in flight`)
       // finalizers run uninterruptibly: the wait is made interruptible so that its timeout can cut it
       const clean = yield* tracker.whenIdle.pipe(
         Effect.interruptible,
