@@ -90,6 +90,23 @@ describe("PgPool classification", () => {
       if (badMax._tag === "InvalidOptionsError") expect(badMax.field).toBe("max")
       else expect.fail("expected InvalidOptionsError")
     }))
+
+  it.effect("its registry name is free again once the pool's scope has closed (no connection needed)", () =>
+    Effect.gen(function*() {
+      // min 0: nothing connects, so no server is needed.
+      const make = PgPool.make({ name: "pg-reused", url: "postgres://u@127.0.0.1:1/db", min: 0 })
+      const names = Effect.map(ResilienceRegistry.entries, (all) => all.map((e) => `${e.kind}:${e.name}`))
+      yield* Effect.scoped(Effect.gen(function*() {
+        yield* make
+        expect(yield* names).toEqual(["pool:pg-reused"])
+        expect((yield* Effect.flip(make))._tag).toBe("DuplicateNameError")
+      }))
+      yield* Effect.scoped(Effect.gen(function*() {
+        yield* make
+        expect(yield* names).toEqual(["pool:pg-reused"])
+      }))
+      expect(yield* names).toEqual([])
+    }).pipe(Effect.provide(ResilienceRegistry.layer)))
 })
 
 describe.skipIf(!postgres.available)("PgPool against PostgreSQL", () => {

@@ -355,6 +355,22 @@ describe("ResourcePool", () => {
         expect((yield* Metric.value(Metric.tagged(resources, "state", "borrowed"))).value).toBe(1)
         yield* Fiber.interrupt(holder)
       }).pipe(Effect.provide(ResilienceRegistry.layer)))
+
+    it.effect("the name is free again once the pool's scope has closed", () =>
+      Effect.gen(function*() {
+        const { acquire } = yield* factory
+        const names = Effect.map(ResilienceRegistry.entries, (all) => all.map((e) => `${e.kind}:${e.name}`))
+        yield* Effect.scoped(Effect.gen(function*() {
+          yield* ResourcePool.make({ name: "reused", acquire, min: 1 })
+          expect(yield* names).toEqual(["pool:reused"])
+        }))
+        expect(yield* names).toEqual([])
+        yield* Effect.scoped(Effect.gen(function*() {
+          yield* ResourcePool.make({ name: "reused", acquire })
+          expect(yield* names).toEqual(["pool:reused"])
+        }))
+        expect(yield* names).toEqual([])
+      }).pipe(Effect.provide(ResilienceRegistry.layer)))
   })
 
   describe("under random interruption", () => {

@@ -257,11 +257,10 @@ const build = <A, E, R>(
     const recordAll = options.histogram === true
 
     // Registered first, so a duplicate name fails before anything is built.
-    const registry = yield* Effect.serviceOption(ResilienceRegistry.ResilienceRegistry)
-    if (Option.isSome(registry)) {
-      yield* registry.value.register({ kind: "pool", name, status: Effect.suspend(() => status) })
-      yield* Scope.addFinalizer(poolScope, registry.value.unregister("pool", name))
-    }
+    yield* Scope.extend(
+      ResilienceRegistry.register({ kind: "pool", name, status: Effect.suspend(() => status) }),
+      poolScope
+    )
 
     // Metrics, tagged once.
     const resources = Metric.tagged(ResilienceMetrics.poolResources, "name", name)
