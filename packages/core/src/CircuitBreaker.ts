@@ -85,13 +85,15 @@ export interface Stats {
   readonly slowCallRate: number
 }
 
-/**
- * When a breaker opens: built with `consecutive`, `countWindow` or `timeWindow`.
- *
- * @since 0.1.0
- * @category models
- */
-export type Strategy = internal.Strategy
+export type {
+  /**
+   * When a breaker opens: built with `consecutive`, `countWindow` or `timeWindow`.
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  Strategy
+} from "./internal/circuitBreaker.js"
 
 /**
  * Opens after `threshold` failures in a row (a success starts the count over; a slow call counts as a failure).
@@ -106,7 +108,7 @@ export type Strategy = internal.Strategy
  * @since 0.1.0
  * @category strategies
  */
-export const consecutive: (threshold: number) => Strategy = internal.consecutive
+export const consecutive: (threshold: number) => internal.Strategy = internal.consecutive
 
 /**
  * Opens when the failure rate of the last `size` calls is at least `failureRate`, once `minimumCalls` calls
@@ -129,7 +131,7 @@ export const countWindow: (options: {
   readonly failureRate: number
   /** How many calls the window needs before a rate counts; default `size`. */
   readonly minimumCalls?: number | undefined
-}) => Strategy = internal.countWindow
+}) => internal.Strategy = internal.countWindow
 
 /**
  * Opens when the failure rate over the last `duration` is at least `failureRate`, once `minimumCalls` calls
@@ -155,7 +157,7 @@ export const timeWindow: (options: {
   readonly failureRate: number
   /** How many calls the window needs before a rate counts; default 20. */
   readonly minimumCalls?: number | undefined
-}) => Strategy = internal.timeWindow
+}) => internal.Strategy = internal.timeWindow
 
 /**
  * A circuit breaker.
@@ -220,7 +222,7 @@ export declare namespace CircuitBreaker {
     /** The breaker's name, for errors, metrics and the registry. */
     readonly name: string
     /** When to open; default `consecutive(5)`. */
-    readonly strategy?: Strategy | undefined
+    readonly strategy?: internal.Strategy | undefined
     /**
      * How long to stay open before admitting probes; default 30 seconds. A `Schedule` makes repeated openings
      * wait longer: the n-th consecutive opening waits its n-th delay (a finished schedule keeps its last delay),

@@ -48,9 +48,9 @@ export interface OptionsValidator {
  * @example
  * ```ts
  * import { OptionsValidator } from "@effect-resilience/core"
- * import { Effect } from "effect"
+ * import { type Duration, Effect } from "effect"
  *
- * const make = (options: { readonly size: number; readonly ttl: string }) =>
+ * const make = (options: { readonly size: number; readonly ttl: Duration.DurationInput }) =>
  *   OptionsValidator.validated("Cache.make", (v) => ({
  *     size: v.int("size", options.size, 1),
  *     ttl: v.duration("ttl", options.ttl, { positive: true })

@@ -232,7 +232,11 @@ export const flush: Effect.Effect<void> = Effect.sync(() => {
  * @category collectors
  */
 export class LocalCounter implements Collector {
-  /** The local count since creation. */
+  /**
+   * The local count since creation.
+   *
+   * @since 0.1.0
+   */
   count = 0
   private reported = 0
   constructor(readonly metric: Metric.Metric.Counter<number>) {}

@@ -1,6 +1,5 @@
 import { ResilienceMetrics, ResilienceRegistry } from "@effect-resilience/core"
 import { PgPool } from "@effect-resilience/pool"
-import * as pgError from "@effect-resilience/pool/internal/pgError"
 import { Services } from "@effect-resilience/testing"
 import { describe, expect, it } from "@effect/vitest"
 import {
@@ -19,6 +18,7 @@ import {
   Tracer
 } from "effect"
 import pg from "pg"
+import * as pgError from "../src/internal/pgError.js"
 
 const postgres = await Services.postgres()
 

@@ -1,6 +1,5 @@
 import { ResilienceMetrics, ResilienceRegistry } from "@effect-resilience/core"
 import { ResourcePool } from "@effect-resilience/pool"
-import * as internal from "@effect-resilience/pool/internal/resourcePool"
 import { describe, expect, it } from "@effect/vitest"
 import {
   Duration,
@@ -17,6 +16,7 @@ import {
   Scope,
   TestClock
 } from "effect"
+import * as internal from "../src/internal/resourcePool.js"
 
 interface Conn {
   readonly id: number

@@ -78,12 +78,15 @@ export class CircuitBreakerOpenError extends Data.TaggedError("CircuitBreakerOpe
   readonly breakerName: string
   readonly state: "Open" | "HalfOpen" | "Isolated"
   readonly retryAfter: Duration.Duration
+  /** Set when a keyed breaker had no room for a new key: every key's breaker still mattered. */
+  readonly reason?: "TooManyKeys"
 }> {
   declare readonly [RetryAfter.symbol]?: Duration.Duration
   constructor(args: {
     readonly breakerName: string
     readonly state: "Open" | "HalfOpen" | "Isolated"
     readonly retryAfter: Duration.Duration
+    readonly reason?: "TooManyKeys"
   }) {
     super(args)
     // An isolated breaker stays closed to calls until someone resets it: no hint to wait for.
@@ -92,7 +95,13 @@ export class CircuitBreakerOpenError extends Data.TaggedError("CircuitBreakerOpe
     }
   }
   override get message(): string {
-    const what = this.state === "Isolated" ? "is isolated" : this.state === "Open" ? "is open" : "is half-open and full"
+    const what = this.reason === "TooManyKeys"
+      ? "has no room for a new key (maxKeys breakers still matter)"
+      : this.state === "Isolated"
+      ? "is isolated"
+      : this.state === "Open"
+      ? "is open"
+      : "is half-open and full"
     return `circuit breaker ${JSON.stringify(this.breakerName)} ${what}${
       this.state === "Isolated" ? "" : `; retry after ${Duration.format(this.retryAfter)}`
     }`
@@ -915,9 +924,22 @@ export const keyed = (
     }))
     const pubsub = yield* PubSub.sliding<StateChange>(changesCapacity)
     const sink = new Sink(settings, pubsub, true)
-    const machines = new LruMap<string, Machine>(maxKeys, idleTtlMillis)
+    const machines = new LruMap<string, Machine>(maxKeys, idleTtlMillis, canEvictMachine)
     const create = (key: string) => new Machine(sink, key)
-    const get = (key: string, clock: Clock.Clock) => machines.getOrCreate(key, clock.unsafeCurrentTimeMillis(), create)
+    const get = (key: string, clock: Clock.Clock, force = false) =>
+      machines.getOrCreate(key, clock.unsafeCurrentTimeMillis(), create, force)
+    // Every key's breaker still matters and there is no room for a new one: rejected, never run unguarded.
+    const tooManyKeys = Effect.suspend(() => {
+      sink.rejections.unsafeUpdate(1, [])
+      return Effect.fail(
+        new CircuitBreakerOpenError({
+          breakerName: settings.name,
+          state: "Open",
+          retryAfter: Duration.millis(settings.schedule === undefined ? settings.openMillis : idleTtlMillis),
+          reason: "TooManyKeys"
+        })
+      )
+    })
     const peek = (key: string, f: (m: Machine) => Effect.Effect<void>): Effect.Effect<void> =>
       Effect.suspend(() => {
         const m = machines.peek(key)
@@ -932,7 +954,11 @@ export const keyed = (
       [KeyedTypeId]: KeyedTypeId,
       name: settings.name,
       sink,
-      execute: (key, self) => Effect.clockWith((clock) => executeWith(get(key, clock), self)),
+      execute: (key, self) =>
+        Effect.clockWith((clock) => {
+          const m = get(key, clock)
+          return m === undefined ? tooManyKeys : executeWith(m, self)
+        }),
       state: (key) =>
         Effect.suspend(() => {
           const m = machines.peek(key)
@@ -953,7 +979,8 @@ export const keyed = (
             })
             : readStats(m)
         }),
-      isolate: (key) => Effect.clockWith((clock) => isolateMachine(get(key, clock))),
+      // An operator's isolation always takes: past maxKeys if need be.
+      isolate: (key) => Effect.clockWith((clock) => isolateMachine(get(key, clock, true)!)),
       reset: (key) => peek(key, resetMachine),
       size: Effect.clockWith((clock) =>
         Effect.sync(() => {
@@ -977,6 +1004,18 @@ export const keyed = (
     })
     return breaker
   })
+
+/**
+ * Whether a keyed breaker may forget a key's breaker. In use, only a closed one with no failure in its window (its
+ * state is what a new breaker would have); idle for `idleTtl`, any but an isolated one, one still open, or one with
+ * probes running.
+ */
+const canEvictMachine = (m: Machine, idle: boolean, now: number): boolean => {
+  if (m.probes > 0 || m.state === "Isolated") return false
+  if (m.state === "Open" && now < m.openUntil) return false
+  if (idle) return true
+  return m.state === "Closed" && m.counts(now).failures === 0
+}
 
 /** @internal */
 export const isCircuitBreaker = (u: unknown): u is CircuitBreaker => typeof u === "object" && u !== null && TypeId in u
