@@ -94,7 +94,7 @@ export const bulkheadActive = Metric.gauge("bulkhead_active", { description: "Ca
 export const bulkheadQueued = Metric.gauge("bulkhead_queued", { description: "Calls waiting in a bulkhead's queue" })
 
 /**
- * `bulkhead_rejected_total{name,reason}`, reason `queue_full|queue_timeout`.
+ * `bulkhead_rejected_total{name,reason}`, reason `queue_full|queue_timeout|too_many_keys`.
  *
  * @since 0.1.0
  * @category metrics

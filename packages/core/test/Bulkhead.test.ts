@@ -183,17 +183,69 @@ describe("Bulkhead", () => {
       })
       const a = yield* Effect.fork(perHost.execute("a", Effect.never))
       yield* Effect.yieldNow()
-      // Another key has its own slot, even though maxKeys is 1: "a" is busy and cannot be evicted.
-      expect(yield* perHost.execute("b", Effect.succeed("b"))).toBe("b")
+      // "a" is busy and cannot be evicted, and maxKeys is 1: another key gets no bulkhead, so it is rejected
+      // rather than run without a limit.
+      expect(yield* Effect.exit(perHost.execute("b", Effect.succeed("b")))).toEqual(
+        Exit.fail(new Bulkhead.BulkheadRejectedError({ bulkheadName: "hosts", reason: "TooManyKeys" }))
+      )
       const exit = yield* Effect.exit(perHost.execute("a", Effect.void))
       expect(exit).toEqual(
         Exit.fail(new Bulkhead.BulkheadRejectedError({ bulkheadName: "hosts", reason: "QueueFull" }))
       )
-      expect((yield* perHost.stats).active).toBe(1)
+      expect(yield* perHost.stats).toEqual({ active: 1, queued: 0, rejected: 2, keys: 1 })
       yield* Fiber.interrupt(a)
+      // "a" is free again: it makes room for "b" at once, idle or not.
+      expect(yield* perHost.execute("b", Effect.succeed("b"))).toBe("b")
       yield* TestClock.adjust("2 seconds")
       yield* perHost.execute("c", Effect.void)
       expect((yield* perHost.stats).keys).toBe(1)
+    }))
+
+  it.effect("keyed: busy keys filling maxKeys do not lift the limit of a new key", () =>
+    Effect.gen(function*() {
+      const perKey = yield* Bulkhead.keyed<string>({ name: "tenants", maxConcurrent: 1, maxKeys: 3 })
+      const gate = yield* Deferred.make<void>()
+      // An attacker holds three keys busy.
+      for (const key of ["x", "y", "z"]) yield* Effect.fork(perKey.execute(key, Deferred.await(gate)))
+      yield* Effect.yieldNow()
+      // Ten concurrent calls on a fourth key: none may run, let alone all at once.
+      let running = 0
+      let peak = 0
+      const call = Effect.acquireUseRelease(
+        Effect.sync(() => peak = Math.max(peak, ++running)),
+        () => Deferred.await(gate),
+        () => Effect.sync(() => running--)
+      )
+      const exits = yield* Effect.all(Array.from({ length: 10 }, () => Effect.exit(perKey.execute("victim", call))), {
+        concurrency: "unbounded"
+      })
+      expect(peak).toBe(0)
+      for (const exit of exits) {
+        expect(exit).toEqual(
+          Exit.fail(new Bulkhead.BulkheadRejectedError({ bulkheadName: "tenants", reason: "TooManyKeys" }))
+        )
+      }
+      expect(yield* perKey.stats).toEqual({ active: 3, queued: 0, rejected: 10, keys: 3 })
+      const tooMany = ResilienceMetrics.bulkheadRejectedTotal.pipe(
+        Metric.tagged("name", "tenants"),
+        Metric.tagged("reason", "too_many_keys")
+      )
+      expect((yield* Metric.value(tooMany)).count).toBe(10)
+      // `get` on a new key gives a bulkhead with no slot, not an unlimited one.
+      const none = yield* perKey.get("other")
+      expect((yield* Effect.exit(none.execute(Effect.void)))._tag).toBe("Failure")
+      // Once the keys are free, the fourth key gets its bulkhead, and its limit of 1 holds.
+      yield* Deferred.succeed(gate, undefined)
+      yield* Effect.yieldNow()
+      const gate2 = yield* Deferred.make<void>()
+      const first = yield* Effect.fork(perKey.execute("victim", Deferred.await(gate2)))
+      yield* Effect.yieldNow()
+      const second = yield* Effect.exit(perKey.execute("victim", Effect.void))
+      expect(second).toEqual(
+        Exit.fail(new Bulkhead.BulkheadRejectedError({ bulkheadName: "tenants", reason: "QueueFull" }))
+      )
+      yield* Deferred.succeed(gate2, undefined)
+      yield* Fiber.join(first)
     }))
 
   it.scoped("metrics: gauges pushed on flush, rejections counted by reason", () =>

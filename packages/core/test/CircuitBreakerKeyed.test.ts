@@ -38,20 +38,80 @@ describe("CircuitBreaker.keyed", () => {
         maxKeys: 3,
         idleTtl: "1 hour"
       })
-      yield* outcome(keyed.execute("a", fail))
-      yield* outcome(keyed.execute("b", fail))
+      yield* outcome(keyed.execute("a", ok))
+      yield* outcome(keyed.execute("b", ok))
       yield* outcome(keyed.execute("c", ok))
       // Touching "a" makes "b" the least recently used.
-      expect(yield* outcome(keyed.execute("a", ok))).toBe("rejected")
+      expect(yield* outcome(keyed.execute("a", ok))).toBe("success")
       yield* outcome(keyed.execute("d", ok))
       expect(yield* keyed.size).toBe(3)
-      expect(yield* keyed.state("a")).toBe("Open")
-      // "b" lost its breaker: it starts over, closed.
-      expect(yield* keyed.state("b")).toBe("Closed")
-      expect(yield* outcome(keyed.execute("b", ok))).toBe("success")
+      expect([...(yield* Effect.all(["a", "b", "c", "d"].map((k) => keyed.stats(k))))].map((s) => s.successes))
+        .toEqual([2, 0, 1, 1])
+    }))
+
+  it.scoped("a flood of new keys never evicts a breaker that still matters", () =>
+    Effect.gen(function*() {
+      const keyed = yield* CircuitBreaker.keyed({
+        name: "hosts",
+        strategy: CircuitBreaker.consecutive(2),
+        openDuration: "1 minute",
+        maxKeys: 10,
+        idleTtl: "1 hour"
+      })
+      // The victim's breaker opens; another key holds one failure in its window.
+      for (let i = 0; i < 2; i++) yield* outcome(keyed.execute("victim", fail))
+      yield* outcome(keyed.execute("flaky", fail))
+      // 100 new keys, each called once with success: they evict one another, never the victim or "flaky".
+      for (let i = 0; i < 100; i++) expect(yield* outcome(keyed.execute(`attacker-${i}`, ok))).toBe("success")
+      expect(yield* keyed.size).toBe(10)
+      expect(yield* keyed.state("victim")).toBe("Open")
+      expect(yield* outcome(keyed.execute("victim", ok))).toBe("rejected")
+      expect((yield* keyed.stats("flaky")).failures).toBe(1)
+      // The attacker opens every other breaker: no key may go, so a new key is rejected, never run unguarded.
+      for (let i = 92; i < 100; i++) {
+        for (let j = 0; j < 2; j++) yield* outcome(keyed.execute(`attacker-${i}`, fail))
+      }
+      let ran = 0
+      const counted = Effect.sync(() => ran++)
+      const error = yield* Effect.flip(keyed.execute("newcomer", counted))
+      expect(ran).toBe(0)
+      expect(error).toMatchObject({
+        _tag: "CircuitBreakerOpenError",
+        breakerName: "hosts",
+        state: "Open",
+        reason: "TooManyKeys"
+      })
+      expect(yield* keyed.state("victim")).toBe("Open")
+      // An operator's isolation still takes.
+      yield* keyed.isolate("other")
+      expect(yield* keyed.state("other")).toBe("Isolated")
+      // Once the open period is over and the keys have been idle for idleTtl, they may go.
+      yield* TestClock.adjust("1 hour")
+      expect(yield* outcome(keyed.execute("newcomer", counted))).toBe("success")
+      expect(ran).toBe(1)
     }))
 
   it.scoped("evicts keys idle for idleTtl lazily, on the next use", () =>
+    Effect.gen(function*() {
+      const keyed = yield* CircuitBreaker.keyed({
+        name: "hosts",
+        strategy: CircuitBreaker.consecutive(1),
+        openDuration: "30 seconds",
+        maxKeys: 100,
+        idleTtl: "1 minute"
+      })
+      yield* outcome(keyed.execute("a", fail))
+      yield* TestClock.adjust("59999 millis")
+      yield* outcome(keyed.execute("b", ok))
+      expect(yield* keyed.size).toBe(2)
+      expect(yield* keyed.state("a")).toBe("HalfOpen")
+      yield* TestClock.adjust("1 millis")
+      yield* outcome(keyed.execute("c", ok))
+      expect(yield* keyed.state("a")).toBe("Closed")
+      expect(yield* keyed.size).toBe(2)
+    }))
+
+  it.effect("keeps an idle key whose breaker is still open, or isolated", () =>
     Effect.gen(function*() {
       const keyed = yield* CircuitBreaker.keyed({
         name: "hosts",
@@ -61,15 +121,16 @@ describe("CircuitBreaker.keyed", () => {
         idleTtl: "1 minute"
       })
       yield* outcome(keyed.execute("a", fail))
-      yield* TestClock.adjust("59999 millis")
-      yield* outcome(keyed.execute("b", ok))
+      yield* keyed.isolate("i")
+      yield* TestClock.adjust("2 minutes")
       expect(yield* keyed.size).toBe(2)
-      expect(yield* keyed.state("a")).toBe("Open")
-      yield* TestClock.adjust("1 millis")
-      yield* outcome(keyed.execute("c", ok))
-      expect(yield* keyed.state("a")).toBe("Closed")
-      expect(yield* keyed.size).toBe(2)
-    }))
+      expect(yield* outcome(keyed.execute("a", ok))).toBe("rejected")
+      yield* TestClock.adjust("1 hour")
+      // Its open period is over and it has been idle: it may go (a new breaker admits the call as a probe would).
+      yield* TestClock.adjust("2 minutes")
+      expect(yield* keyed.size).toBe(1)
+      expect(yield* keyed.state("i")).toBe("Isolated")
+    }).pipe(Effect.scoped))
 
   it.effect.prop(
     "stays within maxKeys whatever keys arrive",

@@ -23,11 +23,15 @@ export const TypeId: Bulkhead.TypeId = Symbol.for("@effect-resilience/core/Bulkh
 /** @internal */
 export class BulkheadRejectedError extends Data.TaggedError("BulkheadRejectedError")<{
   readonly bulkheadName: string
-  readonly reason: "QueueFull" | "QueueTimeout"
+  readonly reason: "QueueFull" | "QueueTimeout" | "TooManyKeys"
 }> {
   override get message(): string {
     return `bulkhead ${JSON.stringify(this.bulkheadName)} rejected the call: ${
-      this.reason === "QueueFull" ? "queue full" : "timed out in the queue"
+      this.reason === "QueueFull"
+        ? "queue full"
+        : this.reason === "QueueTimeout"
+        ? "timed out in the queue"
+        : "too many keys busy (maxKeys)"
     }`
   }
 }
@@ -282,7 +286,13 @@ class KeyedImpl<K> implements Bulkhead.KeyedBulkhead<K>, ResilienceMetrics.Colle
   private readonly activeGauge: Metric.Metric.Gauge<number>
   private readonly queuedGauge: Metric.Metric.Gauge<number>
 
-  constructor(readonly name: string, readonly resolved: Resolved, maxKeys: number, idleTtlMillis: number) {
+  constructor(
+    readonly name: string,
+    readonly resolved: Resolved,
+    maxKeys: number,
+    idleTtlMillis: number,
+    readonly metrics: boolean
+  ) {
     this.entries = new LruMap<K, BulkheadImpl>(
       maxKeys,
       idleTtlMillis,
@@ -291,6 +301,29 @@ class KeyedImpl<K> implements Bulkhead.KeyedBulkhead<K>, ResilienceMetrics.Colle
     )
     this.activeGauge = ResilienceMetrics.bulkheadActive.pipe(Metric.tagged("name", name))
     this.queuedGauge = ResilienceMetrics.bulkheadQueued.pipe(Metric.tagged("name", name))
+    this.rejectedTooManyKeys = ResilienceMetrics.bulkheadRejectedTotal.pipe(
+      Metric.tagged("name", name),
+      Metric.tagged("reason", "too_many_keys")
+    )
+    this.full = {
+      [TypeId]: TypeId,
+      name,
+      maxConcurrent: resolved.maxConcurrent,
+      execute: <A, E, R>(_: Effect.Effect<A, E, R>) => Effect.fail(this.rejectKey()),
+      stats: Effect.sync(() => ({ active: 0, queued: 0, rejected: this.rejected }))
+    }
+  }
+
+  /** Calls turned away because every key was busy (not counted by any key's bulkhead). */
+  rejected = 0
+  private readonly rejectedTooManyKeys: Metric.Metric.Counter<number>
+  /** What a new key gets while every key is busy: a bulkhead with no slot. */
+  private readonly full: Bulkhead.Bulkhead
+
+  private rejectKey(): BulkheadRejectedError {
+    this.rejected++
+    if (this.metrics) this.rejectedTooManyKeys.unsafeUpdate(1, [])
+    return new BulkheadRejectedError({ bulkheadName: this.name, reason: "TooManyKeys" })
   }
 
   collect(): void {
@@ -304,8 +337,12 @@ class KeyedImpl<K> implements Bulkhead.KeyedBulkhead<K>, ResilienceMetrics.Colle
     this.queuedGauge.unsafeUpdate(queued, [])
   }
 
-  unsafeGet(key: K, now: number): BulkheadImpl {
-    return this.entries.getOrCreate(key, now, () => new BulkheadImpl(this.resolved, true))
+  /**
+   * The bulkhead of `key`. A new key while `maxKeys` keys are busy gets none: a fresh bulkhead per call would lift
+   * the limit, so the call is rejected (`"TooManyKeys"`) instead.
+   */
+  unsafeGet(key: K, now: number): Bulkhead.Bulkhead {
+    return this.entries.getOrCreate(key, now, () => new BulkheadImpl(this.resolved, this.metrics)) ?? this.full
   }
 
   get(key: K): Effect.Effect<Bulkhead.Bulkhead> {
@@ -324,7 +361,7 @@ class KeyedImpl<K> implements Bulkhead.KeyedBulkhead<K>, ResilienceMetrics.Colle
     return Effect.sync(() => {
       let active = 0
       let queued = 0
-      let rejected = 0
+      let rejected = this.rejected
       for (const b of this.entries.values()) {
         active += b.active
         queued += b.queued
@@ -346,8 +383,8 @@ export const keyed = <K = string>(
       idleTtlMillis: Duration.toMillis(v.duration("idleTtl", options.idleTtl ?? "10 minutes", { positive: true }))
     })),
     ({ idleTtlMillis, maxKeys, resolved }) => {
-      const impl = new KeyedImpl<K>(resolved.name, resolved, maxKeys, idleTtlMillis)
-      if (options.metrics !== false) ResilienceMetrics.registerCollector(impl)
+      const impl = new KeyedImpl<K>(resolved.name, resolved, maxKeys, idleTtlMillis, options.metrics !== false)
+      if (impl.metrics) ResilienceMetrics.registerCollector(impl)
       return Effect.as(
         ResilienceRegistry.register({
           kind: "bulkhead",
