@@ -7,8 +7,10 @@
  *
  * @since 0.1.0
  */
+import type * as Experimental from "@effect/experimental/RateLimiter"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
+import type * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import * as internal from "./internal/rateLimiter.js"
 import type { InvalidOptionsError } from "./InvalidOptionsError.js"
@@ -136,6 +138,12 @@ export declare namespace RateLimiter {
   export interface KeyedOptions<K> extends Options {
     /** How a key becomes part of the store key (default `String`). */
     readonly keyToString?: ((key: K) => string) | undefined
+    /**
+     * With the limiter's own memory store (no `@effect/experimental` `RateLimiter` service provided), the most keys
+     * it remembers (an integer >= 1, default 100,000). A key is forgotten anyway once its window has passed; past
+     * the bound the key whose window began first is dropped, which only makes that key's limit more lenient.
+     */
+    readonly maxKeys?: number | undefined
   }
 }
 
@@ -193,6 +201,28 @@ export const withRateLimiter: {
   (limiter: RateLimiter): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | RateLimitedError, R>
   <A, E, R>(self: Effect.Effect<A, E, R>, limiter: RateLimiter): Effect.Effect<A, E | RateLimitedError, R>
 } = internal.withRateLimiter
+
+/**
+ * A bounded memory store for `@effect/experimental`'s `RateLimiter` (the counting our limiters do when no store is
+ * provided): the same counts as its `layerStoreMemory`, but a key is forgotten once its window has passed (or its
+ * bucket is full again) and at most `maxKeys` keys (default 100,000) are kept, so keys from request data cannot grow
+ * memory without bound. Provide it with `Experimental.layer` to share counts between limiters of one process.
+ *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "@effect-resilience/core"
+ * import * as Experimental from "@effect/experimental/RateLimiter"
+ * import { Layer } from "effect"
+ *
+ * const SharedLimits = Experimental.layer.pipe(Layer.provide(RateLimiter.layerStoreMemory({ maxKeys: 10_000 })))
+ * ```
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerStoreMemory = (
+  options?: { readonly maxKeys?: number | undefined }
+): Layer.Layer<Experimental.RateLimiterStore, InvalidOptionsError> => internal.layerStoreMemory(options)
 
 /**
  * Whether a value is a `RateLimiter`.

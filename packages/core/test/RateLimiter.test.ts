@@ -74,6 +74,46 @@ describe("RateLimiter", () => {
       expect(Exit.isFailure(exit) && exit.cause._tag === "Fail" && exit.cause.error._tag).toBe("RateLimitedError")
     }))
 
+  it.scoped("wait: calls rejected for too long a wait reserve nothing (a burst does not lock the limiter out)", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({
+        name: "burst",
+        limit: 1,
+        interval: "1 second",
+        onLimit: "wait",
+        maxWait: "1 second"
+      })
+      const burst = yield* Effect.forEach(
+        Array.from({ length: 50 }),
+        () => Effect.fork(Effect.either(limiter.execute(Effect.void))),
+        { concurrency: "unbounded" }
+      )
+      yield* TestClock.adjust("1 second")
+      const results = yield* Effect.forEach(burst, Fiber.join)
+      // One at once, one after a 1 s wait; the other 48 would wait longer than maxWait.
+      expect(results.filter(Either.isRight)).toHaveLength(2)
+      expect(results.filter(Either.isLeft)).toHaveLength(48)
+      // After 3 idle seconds the limiter is fresh again: the 48 rejections kept no slot.
+      yield* TestClock.adjust("3 seconds")
+      const after = yield* Effect.either(limiter.execute(Effect.succeed("ok")))
+      expect(after).toEqual(Either.right("ok"))
+      expect(yield* limiter.stats).toEqual({ admitted: 3, delayed: 1, rejected: 48 })
+    }))
+
+  it.scoped("wait: an interrupted waiter gives its slot back", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({ name: "int", limit: 1, interval: "10 seconds", onLimit: "wait" })
+      yield* limiter.execute(Effect.void)
+      const waiters = yield* Effect.forEach(Array.from({ length: 5 }), () => Effect.fork(limiter.execute(Effect.void)))
+      yield* Effect.yieldNow()
+      yield* Effect.forEach(waiters, Fiber.interrupt)
+      // Only the first call's window is left: the next call waits for it alone, not for five more windows.
+      yield* TestClock.adjust("10 seconds")
+      const next = yield* Effect.fork(limiter.execute(Effect.succeed("now")))
+      yield* Effect.yieldNow()
+      expect(yield* Fiber.poll(next)).toEqual(Option.some(Exit.succeed("now")))
+    }))
+
   it.scoped("keyed: each key has its own limit", () =>
     Effect.gen(function*() {
       const perTenant = yield* RateLimiter.keyed<string>({ name: "tenants", limit: 2, interval: "1 second" })

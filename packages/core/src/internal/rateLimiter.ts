@@ -3,6 +3,7 @@ import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
+import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
@@ -13,6 +14,7 @@ import * as ResilienceMetrics from "../ResilienceMetrics.js"
 import * as ResilienceRegistry from "../ResilienceRegistry.js"
 import * as RetryAfter from "../RetryAfter.js"
 import { instrument } from "./instrument.js"
+import { defaultMaxKeys, makeStore } from "./rateLimiterStore.js"
 import { unsafeRemainingMillis } from "./timeout.js"
 import { validated } from "./validate.js"
 
@@ -46,16 +48,29 @@ interface Resolved {
   readonly algorithm: "fixed-window" | "token-bucket"
   readonly onLimit: "wait" | "fail"
   readonly maxWaitMillis: number
+  readonly maxKeys: number
+  readonly keyToString: ((key: never) => string) | undefined
+  readonly metrics: boolean
+  readonly tracing: boolean
+  readonly histogram: boolean
 }
 
-/** The memory store the limiter uses when no `@effect/experimental` `RateLimiter` service is provided. */
-const makeLocal: Effect.Effect<Experimental.RateLimiter> = Effect.provide(
-  Experimental.make,
-  Experimental.layerStoreMemory
-)
+/**
+ * The memory store the limiter uses when no `@effect/experimental` `RateLimiter` service is provided: bounded, so
+ * keys from request data cannot grow it without limit.
+ */
+const makeLocal = (maxKeys: number): Effect.Effect<Experimental.RateLimiter> =>
+  Effect.provideService(Experimental.make, Experimental.RateLimiterStore, makeStore(maxKeys))
 
-const resolveOptions = (constructorName: string, options: RateLimiter.RateLimiter.Options) =>
+const resolveOptions = (
+  constructorName: string,
+  options: RateLimiter.RateLimiter.Options & {
+    readonly maxKeys?: number | undefined
+    readonly keyToString?: ((key: never) => string) | undefined
+  }
+) =>
   validated(constructorName, (v): Resolved => {
+    v.object("options", options)
     const algorithm = options.algorithm ?? "fixed-window"
     if (algorithm !== "fixed-window" && algorithm !== "token-bucket") {
       v.fail("algorithm", algorithm, "\"fixed-window\" or \"token-bucket\"")
@@ -69,7 +84,12 @@ const resolveOptions = (constructorName: string, options: RateLimiter.RateLimite
       interval: v.duration("interval", options.interval, { positive: true, finite: true }),
       algorithm,
       onLimit,
-      maxWaitMillis: Duration.isFinite(maxWait) ? Duration.toMillis(maxWait) : Infinity
+      maxWaitMillis: Duration.isFinite(maxWait) ? Duration.toMillis(maxWait) : Infinity,
+      maxKeys: options.maxKeys === undefined ? defaultMaxKeys : v.int("maxKeys", options.maxKeys, 1),
+      keyToString: v.optionalFunction("keyToString", options.keyToString),
+      metrics: v.optionalBoolean("metrics", options.metrics) ?? true,
+      tracing: v.optionalBoolean("tracing", options.tracing) ?? false,
+      histogram: v.optionalBoolean("histogram", options.histogram) ?? false
     }
   })
 
@@ -82,6 +102,9 @@ class Core {
   readonly rejectedCalls: Metric.Metric.Counter<number>
   readonly storeErrors: Metric.Metric.Counter<number>
   readonly admittedCounter: ResilienceMetrics.LocalCounter
+  readonly consumeOptions: Parameters<Experimental.RateLimiter["consume"]>[0]
+  /** Gives back a slot reserved by a call that will not run (too long a wait, or interrupted while waiting). */
+  readonly release: (key: string) => Effect.Effect<void>
 
   constructor(readonly options: Resolved, readonly limiter: Experimental.RateLimiter, readonly metrics: boolean) {
     this.rejectedCounter = ResilienceMetrics.rateLimiterRejectedTotal.pipe(Metric.tagged("name", options.name))
@@ -93,6 +116,18 @@ class Core {
     this.admittedCounter = new ResilienceMetrics.LocalCounter(calls.pipe(Metric.tagged("outcome", "success")))
     this.storeErrors = ResilienceMetrics.storeErrorsTotal.pipe(Metric.tagged("store", "rate_limiter"))
     if (metrics) ResilienceMetrics.registerCollector(this.admittedCounter)
+    this.consumeOptions = {
+      key: "",
+      limit: options.limit,
+      window: options.interval,
+      algorithm: options.algorithm,
+      onExceeded: options.onLimit === "wait" ? "delay" : "fail"
+    }
+    // Taking -1 token undoes a reservation in every store (@effect/experimental's memory and Redis scripts, ours):
+    // the count and its time to live go back by one slot. A failure here (e.g. the key has expired meanwhile)
+    // leaves nothing to give back.
+    this.release = (key) =>
+      Effect.ignore(limiter.consume({ ...this.consumeOptions, key, onExceeded: "delay", tokens: -1 }))
   }
 
   reject(retryAfter: Duration.Duration): RateLimitedError {
@@ -112,13 +147,7 @@ class Core {
   execute<A, E, R>(key: string, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | RateLimitedError, R> {
     const o = this.options
     return Effect.matchEffect(
-      this.limiter.consume({
-        key,
-        limit: o.limit,
-        window: o.interval,
-        algorithm: o.algorithm,
-        onExceeded: o.onLimit === "wait" ? "delay" : "fail"
-      }),
+      this.limiter.consume({ ...this.consumeOptions, key }),
       {
         onFailure: (error): Effect.Effect<A, E | RateLimitedError, R> => {
           if (error.reason === "Exceeded") return Effect.fail(this.reject(error.retryAfter))
@@ -135,13 +164,19 @@ class Core {
           return Effect.withFiberRuntime<A, E | RateLimitedError, R>((fiber) => {
             const delayMillis = Duration.toMillis(delay)
             const left = unsafeRemainingMillis(fiber)
-            // A wait longer than maxWait, or than what is left of the deadline, fails at once.
+            // A wait longer than maxWait, or than what is left of the deadline, fails at once, and gives its slot
+            // back: a burst of rejected calls must not push every later slot away.
             if (delayMillis > o.maxWaitMillis || (left !== undefined && delayMillis > left)) {
-              return Effect.fail(this.reject(delay))
+              return Effect.zipRight(this.release(key), Effect.fail(this.reject(delay)))
             }
-            this.delayed++
-            this.admit()
-            return Effect.zipRight(Effect.sleep(delay), effect)
+            return Effect.zipRight(
+              Effect.onInterrupt(Effect.sleep(delay), () => this.release(key)),
+              Effect.suspend(() => {
+                this.delayed++
+                this.admit()
+                return effect
+              })
+            )
           })
         }
       }
@@ -161,10 +196,11 @@ class Core {
   }
 }
 
-const limiterService: Effect.Effect<Experimental.RateLimiter> = Effect.flatMap(
-  Effect.serviceOption(Experimental.RateLimiter),
-  Option.match({ onNone: () => makeLocal, onSome: Effect.succeed })
-)
+const limiterService = (maxKeys: number): Effect.Effect<Experimental.RateLimiter> =>
+  Effect.flatMap(
+    Effect.serviceOption(Experimental.RateLimiter),
+    Option.match({ onNone: () => makeLocal(maxKeys), onSome: Effect.succeed })
+  )
 
 class LimiterImpl implements RateLimiter.RateLimiter {
   readonly [TypeId]: RateLimiter.TypeId = TypeId
@@ -194,7 +230,7 @@ export const make = (
 ): Effect.Effect<RateLimiter.RateLimiter, InvalidOptionsError | ResilienceRegistry.DuplicateNameError, Scope.Scope> =>
   Effect.gen(function*() {
     const resolved = yield* resolveOptions("RateLimiter.make", options)
-    const core = new Core(resolved, yield* limiterService, options.metrics !== false)
+    const core = new Core(resolved, yield* limiterService(resolved.maxKeys), options.metrics !== false)
     yield* ResilienceRegistry.register({ kind: "rate_limiter", name: resolved.name, status: core.status() })
     return new LimiterImpl(core, instrumentedIfAsked(resolved.name, options))
   })
@@ -222,7 +258,7 @@ export const keyed = <K = string>(
 > =>
   Effect.gen(function*() {
     const resolved = yield* resolveOptions("RateLimiter.keyed", options)
-    const core = new Core(resolved, yield* limiterService, options.metrics !== false)
+    const core = new Core(resolved, yield* limiterService(resolved.maxKeys), options.metrics !== false)
     yield* ResilienceRegistry.register({ kind: "rate_limiter", name: resolved.name, status: core.status() })
     return new KeyedImpl<K>(core, options.keyToString ?? String)
   })
@@ -234,6 +270,21 @@ export const withRateLimiter = dual<
   ) => <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | RateLimitedError, R>,
   <A, E, R>(self: Effect.Effect<A, E, R>, limiter: RateLimiter.RateLimiter) => Effect.Effect<A, E | RateLimitedError, R>
 >(2, (self, limiter) => limiter.execute(self))
+
+/** @internal */
+export const layerStoreMemory = (
+  options?: { readonly maxKeys?: number | undefined }
+): Layer.Layer<Experimental.RateLimiterStore, InvalidOptionsError> =>
+  Layer.effect(
+    Experimental.RateLimiterStore,
+    Effect.map(
+      validated("RateLimiter.layerStoreMemory", (v) => {
+        if (options !== undefined) v.object("options", options)
+        return options?.maxKeys === undefined ? defaultMaxKeys : v.int("maxKeys", options.maxKeys, 1)
+      }),
+      makeStore
+    )
+  )
 
 /** @internal */
 export const isRateLimiter = (u: unknown): u is RateLimiter.RateLimiter => Predicate.hasProperty(u, TypeId)

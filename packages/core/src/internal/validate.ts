@@ -62,6 +62,36 @@ export class OptionsValidator {
     if (typeof value !== "string" || value.length === 0) this.fail(field, value, "a non-empty string")
     return value
   }
+
+  /** A function, or `undefined` when the option is optional. */
+  optionalFunction<F>(field: string, value: F | undefined): F | undefined {
+    if (value !== undefined && typeof value !== "function") this.fail(field, value, "a function")
+    return value
+  }
+
+  /** A function. */
+  function<F>(field: string, value: F): F {
+    if (typeof value !== "function") this.fail(field, value, "a function")
+    return value
+  }
+
+  /** `true`, `false` or `undefined`. */
+  optionalBoolean(field: string, value: boolean | undefined): boolean | undefined {
+    if (value !== undefined && typeof value !== "boolean") this.fail(field, value, "a boolean")
+    return value
+  }
+
+  /** A non-null object (options nested in options). */
+  object<O>(field: string, value: O): O {
+    if (typeof value !== "object" || value === null || Array.isArray(value)) this.fail(field, value, "an object")
+    return value
+  }
+
+  /** One of a few literal values. */
+  oneOf<const L extends string>(field: string, value: L, allowed: ReadonlyArray<L>): L {
+    if (!allowed.includes(value)) this.fail(field, value, allowed.map((a) => JSON.stringify(a)).join(" or "))
+    return value
+  }
 }
 
 /**
