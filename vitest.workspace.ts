@@ -6,6 +6,7 @@ export default [
   "packages/testing",
   "packages/core",
   "packages/pool",
+  "packages/redis",
   "packages/platform",
   "packages/demo",
   "packages/bench"

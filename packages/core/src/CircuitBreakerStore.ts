@@ -42,6 +42,10 @@ export interface SharedConfig {
   readonly name: string
   readonly strategy: StrategyConfig
   readonly slowCallRate: number
+  /** The key, for one key of a keyed breaker (each key has its own shared record). */
+  readonly key?: string | undefined
+  /** `halfOpen.maxProbes`: how many probes the whole fleet may run at once (stores that grant probe leases). */
+  readonly maxProbes?: number | undefined
 }
 
 /**
@@ -102,6 +106,55 @@ export interface Connection {
 }
 
 /**
+ * A breaker (or one key of a keyed breaker) as a store that drives the sync itself sees it (`Store.attach`): the
+ * store's own fiber takes the breaker's reports, sends them, and applies the decisions. Every method is
+ * synchronous but `apply`, and none waits on the store.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Member {
+  /**
+   * What the breaker saw since the last take (`undefined` when nothing). `byProbe`: its proposal was made by a
+   * half-open probe (a store that grants probe leases accepts it only under a live lease).
+   */
+  readonly take: (now: number) => { readonly report: Report; readonly byProbe: boolean } | undefined
+  /** Gives back a report the store could not deliver: its counts go into the next one. */
+  readonly restore: (report: Report) => void
+  /** The newest version applied. */
+  readonly version: () => number
+  /**
+   * Applies a decision: only a version newer than any applied, or with `resync` the store's current state even at
+   * the same version (after the store dropped a proposal of this breaker).
+   */
+  readonly apply: (snapshot: Snapshot, resync: boolean) => Effect.Effect<void>
+}
+
+/**
+ * What gates half-open probes when a store grants them fleet-wide: `admits(running, now)` says whether one more
+ * probe may start now, with `running` probes running in this breaker (and asks the store for a lease if not).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ProbeGate {
+  readonly admits: (running: number, now: number) => boolean
+}
+
+/**
+ * A member's tie to a store-driven store: `signal` marks it as having something to report (called on the hot
+ * path at most once per flush: it must be a plain write), `detach` ends it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Attachment {
+  readonly signal: () => void
+  readonly probes: ProbeGate | undefined
+  readonly detach: () => void
+}
+
+/**
  * A store.
  *
  * @since 0.1.0
@@ -114,6 +167,12 @@ export interface Store {
   readonly flushInterval: Duration.Duration
   /** Joins (or creates) the shared record of `config.name`. */
   readonly connect: (config: SharedConfig) => Effect.Effect<Connection, never, Scope.Scope>
+  /**
+   * A store that drives the sync itself (one fiber for every breaker and key, no fiber or timer per breaker)
+   * offers this; breakers then use it instead of `connect`, and keyed breakers share state only through it.
+   * Synchronous and without I/O: the store learns the shared state on its next flush.
+   */
+  readonly attach?: ((config: SharedConfig, member: Member) => Attachment) | undefined
 }
 
 /**

@@ -17,14 +17,15 @@ import * as ResilienceMetrics from "../ResilienceMetrics.js"
 import * as ResilienceRegistry from "../ResilienceRegistry.js"
 import * as RetryAfter from "../RetryAfter.js"
 import {
+  type Attachment,
   CircuitBreakerStore,
-  type Connection,
   type Proposal,
   type Report,
+  type SharedConfig,
   type Snapshot,
-  type State,
-  type Store
+  type State
 } from "./circuitBreakerStore.js"
+import { attachStore, connectStore, type Link } from "./circuitBreakerSync.js"
 import { makeWindow, type StrategyConfig, type Window, type WindowCounts } from "./circuitBreakerWindow.js"
 import { LruMap } from "./lru.js"
 import { type OptionsValidator, validated } from "./validate.js"
@@ -283,26 +284,6 @@ class Sink {
 // Machine: one breaker's local state, read and written synchronously
 // -----------------------------------------------------------------------------
 
-/** The link to a store: what this replica saw since its last report. */
-class Link {
-  successes = 0
-  failures = 0
-  slowCalls = 0
-  /** A local transition the store has not been told about. */
-  proposal = false
-  /** The newest store version applied here. */
-  confirmed = 0
-  signalled = false
-  constructor(readonly wake: () => void) {}
-
-  signal(): void {
-    if (!this.signalled) {
-      this.signalled = true
-      this.wake()
-    }
-  }
-}
-
 class Machine {
   state: State = "Closed"
   /** Bumped on every transition: a probe admitted in one half-open episode does not count in the next. */
@@ -318,6 +299,8 @@ class Machine {
   rejected = 0
   pending: Array<StateChange> | undefined = undefined
   link: Link | undefined = undefined
+  /** The transition being made settles a half-open probe (a store with probe leases checks the lease). */
+  probeTransition = false
   // openDuration as a Schedule: the delays of the current run of openings, stepped on demand.
   delays: Array<number> | undefined = undefined
   scheduleState: unknown = undefined
@@ -389,8 +372,10 @@ class Machine {
     else this.pending.push(change)
     if (!remote && to !== "HalfOpen" && this.link !== undefined) {
       this.link.proposal = true
+      this.link.byProbe = this.probeTransition
       this.link.signal()
     }
+    this.probeTransition = false
   }
 
   /** Opens as the n-th consecutive opening; `ensureDelay(openings)` must have run. */
@@ -495,15 +480,18 @@ class Machine {
     if (report.proposal !== undefined) link.proposal = true
   }
 
-  /** Applies a snapshot pushed by the store: only a newer version than any applied counts. */
-  applyRemote(snapshot: Snapshot): Effect.Effect<void> {
+  /**
+   * Applies a snapshot pushed by the store: only a newer version than any applied counts, or with `resync` the
+   * store's current state at the same version (the store dropped this replica's proposal).
+   */
+  applyRemote(snapshot: Snapshot, resync = false): Effect.Effect<void> {
     const link = this.link!
-    if (snapshot.version <= link.confirmed) return Effect.void
+    if (resync ? snapshot.version < link.confirmed : snapshot.version <= link.confirmed) return Effect.void
     return Effect.flatMap(
       snapshot.state === "Open" ? this.ensureDelay(snapshot.openings, snapshot.at) : Effect.void,
       () =>
         Effect.suspend(() => {
-          if (snapshot.version <= link.confirmed) return Effect.void
+          if (resync ? snapshot.version < link.confirmed : snapshot.version <= link.confirmed) return Effect.void
           link.confirmed = snapshot.version
           link.proposal = false
           switch (snapshot.state) {
@@ -702,12 +690,18 @@ const executeProbe = <A, E, R>(
       return Effect.zipRight(
         m.ensureDelay(m.openings + 1, now),
         Effect.suspend(() => {
-          if (m.epoch === epoch && m.state === "HalfOpen") m.open(now, m.openings + 1, false)
+          if (m.epoch === epoch && m.state === "HalfOpen") {
+            m.probeTransition = true
+            m.open(now, m.openings + 1, false)
+          }
           return thenDrain(m, result)
         })
       )
     }
-    if (++m.probeSuccesses >= m.sink.settings.successesToClose) m.close(now, false)
+    if (++m.probeSuccesses >= m.sink.settings.successesToClose) {
+      m.probeTransition = true
+      m.close(now, false)
+    }
     return thenDrain(m, result)
   }
   return Effect.matchCauseEffect(restore(self), {
@@ -739,7 +733,10 @@ const executeSlow = <A, E, R>(
           case "Closed":
             return thenDrain(m, restore(executeClosedTimed(m, self, clock)))
           case "HalfOpen":
-            if (m.probes < m.sink.settings.maxProbes) {
+            // With a store that grants probe leases, the fleet's probes are bounded too.
+            if (
+              m.probes < m.sink.settings.maxProbes && (m.link?.gate === undefined || m.link.gate.admits(m.probes, now))
+            ) {
               m.probes++
               return thenDrain(m, executeProbe(m, self, clock, restore))
             }
@@ -813,53 +810,19 @@ const resetMachine = (m: Machine): Effect.Effect<void> =>
 // Store sync
 // -----------------------------------------------------------------------------
 
-const connectStore = (m: Machine, store: Store): Effect.Effect<void, never, Scope.Scope> =>
-  Effect.gen(function*() {
-    const settings = m.sink.settings
-    const connection: Connection = yield* store.connect({
-      name: settings.name,
-      strategy: settings.strategy,
-      slowCallRate: settings.slowRate
-    })
-    const latch = yield* Effect.makeLatch(false)
-    const link = new Link(() => latch.unsafeOpen())
-    m.link = link
-    const errors = Metric.tagged(ResilienceMetrics.storeErrorsTotal, "store", store.storeName)
-    const flushMillis = Duration.toMillis(store.flushInterval)
-    yield* m.applyRemote(connection.initial)
-    // Pushed transitions: applied in the order of their versions, stale ones dropped.
-    yield* Effect.forkScoped(Stream.runForEach(connection.updates, (snapshot) => m.applyRemote(snapshot)))
-    // Reports: woken by the first outcome or transition after a report, then batched for flushInterval; idle, it
-    // sleeps on the latch with no timer. The caller's fiber never waits on it.
-    const flush = Effect.clockWith((clock) => {
-      const report = m.takeReport(clock.unsafeCurrentTimeMillis())
-      if (report.successes + report.failures === 0 && report.proposal === undefined) return Effect.void
-      return Effect.catchAll(connection.report(report), (error) =>
-        Effect.zipRight(
-          Effect.sync(() => {
-            m.restoreReport(report)
-            errors.unsafeUpdate(1, [])
-          }),
-          Effect.logDebug("circuit breaker store report failed", error)
-        ))
-    })
-    yield* Effect.forkScoped(Effect.forever(
-      Effect.gen(function*() {
-        yield* latch.await
-        latch.unsafeClose()
-        if (flushMillis > 0) yield* Effect.sleep(flushMillis)
-        else yield* Effect.yieldNow()
-        link.signalled = false
-        yield* flush
-      })
-    ))
-  })
-
 // -----------------------------------------------------------------------------
 // Constructors
 // -----------------------------------------------------------------------------
 
 const changesCapacity = 256
+
+const sharedConfig = (settings: Settings, key: string | undefined): SharedConfig => ({
+  name: settings.name,
+  strategy: settings.strategy,
+  slowCallRate: settings.slowRate,
+  key,
+  maxProbes: settings.maxProbes
+})
 
 const statusOf = (state: State, stats: Stats): ResilienceRegistry.EntryStatus => ({
   healthy: state === "Closed",
@@ -900,7 +863,16 @@ export const make = (
       status: Effect.map(stats, (s) => statusOf(s.state, s))
     })
     const store = yield* Effect.serviceOption(CircuitBreakerStore)
-    if (Option.isSome(store)) yield* connectStore(m, store.value)
+    if (Option.isSome(store)) {
+      const config = sharedConfig(settings, undefined)
+      const attach = store.value.attach
+      if (attach !== undefined) {
+        const attachment = attachStore(m, attach, config)
+        yield* Effect.addFinalizer(() => Effect.sync(() => attachment.detach()))
+      } else {
+        yield* connectStore(m, store.value, config)
+      }
+    }
     return breaker
   })
 
@@ -924,8 +896,19 @@ export const keyed = (
     }))
     const pubsub = yield* PubSub.sliding<StateChange>(changesCapacity)
     const sink = new Sink(settings, pubsub, true)
-    const machines = new LruMap<string, Machine>(maxKeys, idleTtlMillis, canEvictMachine)
-    const create = (key: string) => new Machine(sink, key)
+    // A store that drives the sync (`attach`) shares every key's state: one record per key, no fiber per key.
+    const store = yield* Effect.serviceOption(CircuitBreakerStore)
+    const attach = Option.isSome(store) ? store.value.attach : undefined
+    const attachments = new WeakMap<Machine, Attachment>()
+    const machines = new LruMap<string, Machine>(maxKeys, idleTtlMillis, canEvictMachine, (_key, m) => {
+      attachments.get(m)?.detach()
+    })
+    const create = (key: string) => {
+      const m = new Machine(sink, key)
+      if (attach !== undefined) attachments.set(m, attachStore(m, attach, sharedConfig(settings, key)))
+      return m
+    }
+    if (attach !== undefined) yield* Effect.addFinalizer(() => Effect.sync(() => machines.clear()))
     const get = (key: string, clock: Clock.Clock, force = false) =>
       machines.getOrCreate(key, clock.unsafeCurrentTimeMillis(), create, force)
     // Every key's breaker still matters and there is no room for a new one: rejected, never run unguarded.

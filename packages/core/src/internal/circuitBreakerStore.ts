@@ -10,10 +10,20 @@ import { makeWindow, type Window } from "./circuitBreakerWindow.js"
 
 // The shapes are documented in the public module; re-exported here for the breaker's implementation.
 import type { State } from "../CircuitBreaker.js"
-import type { Connection, Proposal, Report, SharedConfig, Snapshot, Store } from "../CircuitBreakerStore.js"
+import type {
+  Attachment,
+  Connection,
+  Member,
+  ProbeGate,
+  Proposal,
+  Report,
+  SharedConfig,
+  Snapshot,
+  Store
+} from "../CircuitBreakerStore.js"
 
 /** @internal */
-export type { Connection, Proposal, Report, SharedConfig, Snapshot, State, Store }
+export type { Attachment, Connection, Member, ProbeGate, Proposal, Report, SharedConfig, Snapshot, State, Store }
 
 /** @internal */
 export class CircuitBreakerStoreError extends Data.TaggedError("CircuitBreakerStoreError")<{
