@@ -21,3 +21,8 @@ export * as GracefulShutdown from "./GracefulShutdown.js"
  * @since 0.1.0
  */
 export * as Tracing from "./Tracing.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as ResilientHttpClient from "./ResilientHttpClient.js"
