@@ -14,6 +14,11 @@ import type { TimeoutError } from "./internal/timeout.js"
 /**
  * Runs `effect` within a total budget. Nested deadlines can only shorten the one around them.
  *
+ * `duration` is checked once, when the operator is built (`Deadline.within(d)`): a negative, NaN or unreadable
+ * duration throws `InvalidOptionsError { constructorName: "Deadline.within", field: "duration", value }` instead of
+ * becoming 0 ms. `0` is accepted (a budget already spent, e.g. a caller's remaining deadline passed on: only a
+ * synchronous answer gets through) and an infinite duration means no deadline.
+ *
  * @example
  * ```ts
  * import { Deadline, Retry, Backoff } from "@effect-resilience/core"
@@ -25,6 +30,7 @@ import type { TimeoutError } from "./internal/timeout.js"
  * )
  * ```
  *
+ * @throws InvalidOptionsError when `duration` is negative, NaN or not a duration
  * @since 0.1.0
  * @category combinators
  */

@@ -32,6 +32,11 @@ export type TimeoutError = internal.TimeoutError
 /**
  * Interrupts `effect` when it takes longer than `duration` and fails with `TimeoutError`.
  *
+ * `duration` is checked once, when the operator is built (`Timeout.timeout(d)`), as `Retry.retry` checks its
+ * options: a negative, NaN or unreadable duration (`-1`, `"-5 seconds"`, `"banana"`, `null`) throws
+ * `InvalidOptionsError { constructorName: "Timeout.timeout", field: "duration", value }` instead of becoming 0 ms.
+ * `0` is accepted (only a synchronous answer gets through) and an infinite duration means no limit.
+ *
  * @example
  * ```ts
  * import { Timeout } from "@effect-resilience/core"
@@ -41,6 +46,7 @@ export type TimeoutError = internal.TimeoutError
  * // Effect<void, TimeoutError>
  * ```
  *
+ * @throws InvalidOptionsError when `duration` is negative, NaN or not a duration
  * @since 0.1.0
  * @category combinators
  */

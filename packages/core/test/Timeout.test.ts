@@ -191,3 +191,44 @@ describe("Deadline", () => {
       expect(yield* Fiber.join(fiber)).toEqual(Option.some(Duration.seconds(1)))
     }))
 })
+
+describe("Timeout and Deadline options", () => {
+  const bad: ReadonlyArray<unknown> = [-1, Number.NaN, "-5 seconds", "banana", null, undefined, {}, [-1, 0], -1n]
+  for (
+    const [label, build] of [
+      ["Timeout.timeout", (d: unknown) => Timeout.timeout(d as Duration.DurationInput)],
+      ["Deadline.within", (d: unknown) => Deadline.within(d as Duration.DurationInput)]
+    ] as const
+  ) {
+    it(`${label}: a bad duration throws InvalidOptionsError naming the field and the value, when the operator is built`, () => {
+      for (const value of bad) {
+        let thrown: unknown = undefined
+        try {
+          build(value)
+        } catch (error) {
+          thrown = error
+        }
+        expect(thrown).toMatchObject({ _tag: "InvalidOptionsError", constructorName: label, field: "duration" })
+        expect((thrown as { value: unknown }).value).toStrictEqual(value)
+      }
+      // The data-first form checks the same way.
+      expect(() =>
+        label === "Timeout.timeout"
+          ? Timeout.timeout(Effect.void, -1)
+          : Deadline.within(Effect.void, "-5 seconds")
+      ).toThrow(/invalid option duration/)
+    })
+
+    it.effect(`${label}: zero times out anything asynchronous at once; infinity is no limit`, () =>
+      Effect.gen(function*() {
+        expect(yield* Effect.succeed(1).pipe(build(0))).toBe(1)
+        const zero = yield* Effect.fork(Effect.exit(Effect.sleep("1 millis").pipe(build(0))))
+        yield* TestClock.adjust("0 millis")
+        const exit = yield* Fiber.join(zero)
+        expect(Exit.isFailure(exit) && exit.cause._tag === "Fail" && exit.cause.error._tag).toBe("TimeoutError")
+        const forever = yield* Effect.fork(Effect.sleep("1 day").pipe(build(Infinity)))
+        yield* TestClock.adjust("1 day")
+        expect(Option.isSome(yield* Fiber.poll(forever))).toBe(true)
+      }))
+  }
+})

@@ -20,7 +20,7 @@ import type * as ResilientClient from "../ResilientClient.js"
 import * as Retry from "../Retry.js"
 import { hedgeResolved, resolve as resolveHedge } from "./hedge.js"
 import { instrument } from "./instrument.js"
-import { attemptTimeout, TimeoutError, within } from "./timeout.js"
+import { attemptTimeout, TimeoutError, withinOperator } from "./timeout.js"
 import { validated } from "./validate.js"
 
 /** @internal */
@@ -233,7 +233,7 @@ export const make = (
         while: (error) => !isIsolated(error) && (userWhile === undefined || userWhile(error))
       }
     const deadline = checked.deadline !== undefined && Duration.isFinite(checked.deadline)
-      ? checked.deadline
+      ? withinOperator(checked.deadline)
       : undefined
     // Prepared once (options checked here, so a bad option fails `make`); costs one `catchAllCause` per call until
     // the first failure.
@@ -246,7 +246,7 @@ export const make = (
       if (retried !== undefined) e = retried(e)
       if (bulkhead !== undefined) e = bulkhead.execute(e)
       if (limiter !== undefined) e = limiter.execute(e)
-      if (deadline !== undefined) e = within(e, deadline)
+      if (deadline !== undefined) e = deadline(e)
       if (instrumented !== undefined) e = instrumented(e)
       return e
     }

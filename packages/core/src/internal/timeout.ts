@@ -8,9 +8,9 @@ import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
 import type * as FiberStatus from "effect/FiberStatus"
-import { dual } from "effect/Function"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
+import { validatedSync } from "./validate.js"
 
 /** @internal */
 export class TimeoutError extends Data.TaggedError("TimeoutError")<{
@@ -250,26 +250,44 @@ const runTimed = <A, E, R, E2>(
   })
 }
 
+/** An operator that adds `TimeoutError` to what it wraps. */
+type TimeoutOperator = <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | TimeoutError, R>
+
+/**
+ * A dual whose data-last form builds the operator at once: the duration is checked (and decoded) when
+ * `Timeout.timeout(d)` is called, not each time the operator is applied.
+ */
+const dualOperator = (build: (duration: Duration.DurationInput) => TimeoutOperator): {
+  (duration: Duration.DurationInput): TimeoutOperator
+  <A, E, R>(self: Effect.Effect<A, E, R>, duration: Duration.DurationInput): Effect.Effect<A, E | TimeoutError, R>
+} =>
+  function(...args: [Duration.DurationInput] | [Effect.Effect<unknown, unknown, unknown>, Duration.DurationInput]) {
+    return args.length === 1 ? build(args[0]) : build(args[1])(args[0])
+  } as never
+
+const identityOperator: TimeoutOperator = (self) => self
+
 /** @internal */
-export const within = dual<
-  (
-    duration: Duration.DurationInput
-  ) => <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | TimeoutError, R>,
-  <A, E, R>(self: Effect.Effect<A, E, R>, duration: Duration.DurationInput) => Effect.Effect<A, E | TimeoutError, R>
->(2, <A, E, R>(self: Effect.Effect<A, E, R>, duration: Duration.DurationInput) => {
-  const budget = Duration.decode(duration)
+export const withinOperator = (duration: Duration.DurationInput): TimeoutOperator => {
+  // Zero is a budget already spent (e.g. a caller's remaining deadline passed on): only a synchronous answer gets
+  // through. Infinity is no budget at all.
+  const budget = validatedSync("Deadline.within", (v) => v.duration("duration", duration))
+  if (!Duration.isFinite(budget)) return identityOperator
   const budgetMillis = Duration.toMillis(budget)
-  if (!Duration.isFinite(budget)) return self
   const onTimeout = () => new TimeoutError({ duration: budget, scope: "deadline" })
-  return Effect.withFiberRuntime<A, E | TimeoutError, R>((fiber) => {
-    const outer = fiber.getFiberRef(currentDeadline)
-    const at = clockOf(fiber).unsafeCurrentTimeMillis() + budgetMillis
-    // An outer deadline that ends first governs: its own timer fires, nothing to add here.
-    if (outer !== undefined && outer.at <= at) return self
-    const state: DeadlineState = { at, budget }
-    return interruptAfter(Effect.locally(self, currentDeadline, state), budgetMillis, onTimeout)
-  })
-})
+  return <A, E, R>(self: Effect.Effect<A, E, R>) =>
+    Effect.withFiberRuntime<A, E | TimeoutError, R>((fiber) => {
+      const outer = fiber.getFiberRef(currentDeadline)
+      const at = clockOf(fiber).unsafeCurrentTimeMillis() + budgetMillis
+      // An outer deadline that ends first governs: its own timer fires, nothing to add here.
+      if (outer !== undefined && outer.at <= at) return self
+      const state: DeadlineState = { at, budget }
+      return interruptAfter(Effect.locally(self, currentDeadline, state), budgetMillis, onTimeout)
+    })
+}
+
+/** @internal */
+export const within = dualOperator(withinOperator)
 
 /**
  * Whether an attempt limit needs a timer of its own: not when the deadline ends first (its timer governs).
@@ -282,15 +300,13 @@ export const needsOwnTimer = (fiber: Fiber.RuntimeFiber<unknown, unknown>, limit
 }
 
 /** @internal */
-export const timeout = dual<
-  (
-    duration: Duration.DurationInput
-  ) => <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | TimeoutError, R>,
-  <A, E, R>(self: Effect.Effect<A, E, R>, duration: Duration.DurationInput) => Effect.Effect<A, E | TimeoutError, R>
->(2, <A, E, R>(self: Effect.Effect<A, E, R>, duration: Duration.DurationInput) => {
-  const limit = Duration.decode(duration)
-  if (!Duration.isFinite(limit)) return self
+export const timeoutOperator = (duration: Duration.DurationInput): TimeoutOperator => {
+  const limit = validatedSync("Timeout.timeout", (v) => v.duration("duration", duration))
+  if (!Duration.isFinite(limit)) return identityOperator
   const limitMillis = Duration.toMillis(limit)
   const onTimeout = () => new TimeoutError({ duration: limit, scope: "attempt" })
-  return attemptTimeout(self, limitMillis, onTimeout)
-})
+  return (self) => attemptTimeout(self, limitMillis, onTimeout)
+}
+
+/** @internal */
+export const timeout = dualOperator(timeoutOperator)
