@@ -12,7 +12,7 @@ import { ResilientHttpClient } from "@effect-resilience/platform"
 import { HttpClient, HttpClientError, HttpClientRequest } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { ConfigProvider, Duration, Effect, Exit, Fiber, Layer, Metric, Option, TestClock } from "effect"
+import { ConfigProvider, Duration, Effect, Exit, Fiber, Layer, Metric, Option, TestClock, Tracer } from "effect"
 import { answer, httpServer } from "./utils/httpServer.js"
 
 /** The real node:http client, keeping connections alive (so a drained body shows as a reused socket). */
@@ -32,6 +32,45 @@ const failureOf = <A, E>(exit: Exit.Exit<A, E>): E => {
   if (failure === undefined) throw new Error(`expected a typed failure, got ${exit.cause._tag}`)
   return failure
 }
+
+interface RecordedSpan extends Tracer.Span {
+  readonly attributes: Map<string, unknown>
+}
+
+/** A tracer that keeps every span it starts, to read their names and attributes. */
+const recordingTracer = (spans: Array<RecordedSpan>): Tracer.Tracer =>
+  Tracer.make({
+    span: (name, parent, context, links, startTime, kind) => {
+      const attributes = new Map<string, unknown>()
+      let status: Tracer.SpanStatus = { _tag: "Started", startTime }
+      const span: RecordedSpan = {
+        _tag: "Span",
+        name,
+        spanId: `span${spans.length}`,
+        traceId: "trace",
+        parent,
+        context,
+        get status() {
+          return status
+        },
+        attributes,
+        links: [...links],
+        sampled: true,
+        kind,
+        end: (endTime, exit) => {
+          status = { _tag: "Ended", startTime, endTime, exit }
+        },
+        attribute: (key, value) => {
+          attributes.set(key, value)
+        },
+        event: () => {},
+        addLinks: () => {}
+      }
+      spans.push(span)
+      return span
+    },
+    context: (f) => f()
+  })
 
 describe("ResilientHttpClient", () => {
   describe("retries only where safe", () => {
@@ -378,6 +417,43 @@ describe("ResilientHttpClient", () => {
         assert.deepInclude(error, { status: 502 })
         assert.strictEqual(server.requests.length, 2)
       }))
+  })
+
+  describe("hedging and tracing", () => {
+    it.scopedLive("hedging (opt-in) sends a second copy of a slow GET, never of a POST", () =>
+      Effect.gen(function*() {
+        const server = yield* httpServer((req, res, n) =>
+          n === 1 || req.method === "POST" ? setTimeout(() => answer(res, 200), 300) : answer(res, 200)
+        )
+        const client = yield* ResilientHttpClient.make({
+          name: uniqueName("hedge"),
+          hedge: { delay: "30 millis" },
+          retry: false
+        })
+        assert.strictEqual((yield* client.get(`${server.origin}/`)).status, 200)
+        assert.strictEqual(server.requests.length, 2)
+        // The slow first copy lost: it was interrupted and its request aborted.
+        yield* server.waitForAbandoned
+        assert.strictEqual((yield* client.post(`${server.origin}/`)).status, 200)
+        assert.strictEqual(server.requests.length, 3)
+      }).pipe(Effect.provide(NodeClient)))
+
+    it.scopedLive("tracing: one span per request with the attempt count, and no query string in it", () =>
+      Effect.gen(function*() {
+        const server = yield* httpServer((_req, res, n) => answer(res, n === 1 ? 503 : 200))
+        const spans: Array<RecordedSpan> = []
+        const client = yield* ResilientHttpClient.make({ name: uniqueName("traced"), retry: quickRetry, tracing: true })
+        yield* client.get(`http://bob:pw@${server.host}/items?secret=1`).pipe(Effect.withTracer(recordingTracer(spans)))
+        assert.deepStrictEqual(spans.map((s) => s.name), ["http.client GET"])
+        const attributes = Object.fromEntries(spans[0]!.attributes)
+        assert.deepInclude(attributes, {
+          "resilience.attempts": 2,
+          "http.response.status_code": 200,
+          "url.full": `http://${server.host}/items`
+        })
+        assert.notInclude(JSON.stringify(attributes), "secret")
+        assert.notInclude(JSON.stringify(attributes), "pw")
+      }).pipe(Effect.provide(NodeClient)))
   })
 
   describe("redaction", () => {
