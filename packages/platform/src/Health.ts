@@ -175,7 +175,8 @@ export declare namespace Health {
 }
 
 /**
- * Defines a check. Throws `InvalidOptionsError` for an empty name or a non-positive timeout.
+ * Defines a check. Throws `InvalidOptionsError` naming the field for an empty name, a `check` that is not an
+ * `Effect`, a non-boolean `critical` or a non-positive timeout.
  *
  * @example
  * ```ts
@@ -200,7 +201,10 @@ export const isCheck: (u: unknown) => u is Check<unknown> = internal.isCheck
 
 /**
  * Makes the health service and starts its background fiber in the current scope. The first round starts at
- * once; until a check has run it reads as failed with the error `"pending"`.
+ * once; until a check has run it reads as failed with the error `"pending"`. A check still running when its
+ * timeout passes is reported failed and is not started again until that run ends. Fails with
+ * `InvalidOptionsError` naming the field and value for bad options (`checks` that is not an array of
+ * `Health.check(...)`, duplicate names, a non-positive `interval`, ...).
  *
  * @since 0.1.0
  * @category constructors
@@ -240,7 +244,8 @@ export const status: Effect.Effect<HealthReport, never, Health> = internal.statu
 
 /**
  * `GET /health/live` (200 while the process can serve) and `GET /health/ready` (200 when healthy or degraded,
- * 503 when unhealthy or draining), JSON bodies from the cache.
+ * 503 when unhealthy or draining), JSON bodies from the cache. Throws `InvalidOptionsError` for a non-boolean
+ * `details`.
  *
  * @since 0.1.0
  * @category routers

@@ -8,6 +8,7 @@
  *
  * @since 0.1.0
  */
+import type { InvalidOptionsError } from "@effect-resilience/core/InvalidOptionsError"
 import type * as HttpRouter from "@effect/platform/HttpRouter"
 import type * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
@@ -75,13 +76,15 @@ export declare namespace Prometheus {
 export const contentType: string = internal.contentType
 
 /**
- * Makes the service; the exporter is shut down when the scope closes.
+ * Makes the service; the exporter is shut down when the scope closes. Fails with `InvalidOptionsError` naming the
+ * field for a bad option (an empty `serviceName`, a `prefix` that is not a metric name, a non-boolean flag).
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make: (options?: Prometheus.Options) => Effect.Effect<PrometheusService, never, Scope.Scope> =
-  internal.make
+export const make: (
+  options?: Prometheus.Options
+) => Effect.Effect<PrometheusService, InvalidOptionsError, Scope.Scope> = internal.make
 
 /**
  * Provides the Prometheus service.
@@ -98,7 +101,7 @@ export const make: (options?: Prometheus.Options) => Effect.Effect<PrometheusSer
  * @since 0.1.0
  * @category layers
  */
-export const layer: (options?: Prometheus.Options) => Layer.Layer<Prometheus> = internal.layer
+export const layer: (options?: Prometheus.Options) => Layer.Layer<Prometheus, InvalidOptionsError> = internal.layer
 
 /**
  * Renders every metric with the provided service.

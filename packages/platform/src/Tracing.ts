@@ -5,6 +5,7 @@
  *
  * @since 0.1.0
  */
+import type { InvalidOptionsError } from "@effect-resilience/core/InvalidOptionsError"
 import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import type * as Duration from "effect/Duration"
@@ -64,7 +65,9 @@ export const jsonLogger: Logger.Logger<unknown, string> = internal.jsonLogger
 export const layerJsonLogger: Layer.Layer<never> = internal.layerJsonLogger
 
 /**
- * JSON logs, and spans over OTLP/HTTP when `otlp` is given.
+ * JSON logs, and spans over OTLP/HTTP when `otlp` is given. Fails with `InvalidOptionsError` naming the field for a
+ * bad option (`otlp.baseUrl` that is not an absolute URL, a non-positive `otlp.exportInterval`, a non-boolean
+ * `jsonLogs`, ...).
  *
  * @example
  * ```ts
@@ -76,11 +79,12 @@ export const layerJsonLogger: Layer.Layer<never> = internal.layerJsonLogger
  * @since 0.1.0
  * @category layers
  */
-export const layer: (options?: Tracing.Options) => Layer.Layer<never> = internal.layer
+export const layer: (options?: Tracing.Options) => Layer.Layer<never, InvalidOptionsError> = internal.layer
 
 /**
  * `layer` from configuration: `OTEL_EXPORTER_OTLP_ENDPOINT` (absent: no export), `OTEL_SERVICE_NAME`,
- * `OTEL_SERVICE_VERSION` and `LOG_FORMAT` (`json`, the default, or `pretty` to keep Effect's logger).
+ * `OTEL_SERVICE_VERSION` and `LOG_FORMAT` (`json`, the default, or `pretty` to keep Effect's logger). A bad value
+ * (an endpoint that is not a URL) is a `ConfigError` naming the variable.
  *
  * @since 0.1.0
  * @category layers

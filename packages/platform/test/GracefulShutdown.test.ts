@@ -394,5 +394,16 @@ describe("GracefulShutdown (in process)", () => {
       )
       assert.strictEqual(error._tag, "InvalidOptionsError")
       if (error._tag === "InvalidOptionsError") assert.strictEqual(error.field, "drainTimeout")
+      for (const [options, field] of [[null, "options"], [{ preStopDelay: "soon" }, "preStopDelay"]] as const) {
+        const bad = yield* Layer.build(
+          GracefulShutdown.layer(options as unknown as GracefulShutdown.GracefulShutdown.Options)
+        )
+          .pipe(
+            Effect.provide(NodeHttpServer.layer(Http.createServer, { port: 0, host: "127.0.0.1" })),
+            Effect.scoped,
+            Effect.flip
+          )
+        assert.deepInclude(bad, { _tag: "InvalidOptionsError", field })
+      }
     }))
 })

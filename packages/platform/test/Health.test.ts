@@ -3,7 +3,7 @@ import { Health } from "@effect-resilience/platform"
 import { HttpClient, HttpServer } from "@effect/platform"
 import { NodeHttpClient, NodeHttpServer } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, FastCheck, Layer, Logger, Metric, Ref, TestClock } from "effect"
+import { Deferred, Effect, Exit, FastCheck, Layer, Logger, Metric, Ref, TestClock } from "effect"
 import { createServer } from "node:http"
 
 const settle = TestClock.adjust("0 millis")
@@ -103,6 +103,39 @@ describe("Health", () => {
         error: "timed out after 2000 ms"
       })
       assert.strictEqual(second.status, "unhealthy")
+    }))
+
+  it.scoped("a check that ignores interruption is not started again while its last run goes on", () =>
+    Effect.gen(function*() {
+      const release = yield* Deferred.make<void>()
+      let starts = 0
+      const health = yield* Health.make({
+        checks: [
+          Health.check({
+            name: "wedged",
+            check: Effect.suspend(() => (starts++, Effect.uninterruptible(Deferred.await(release)))),
+            timeout: "500 millis"
+          })
+        ],
+        interval: "1 second",
+        eventLoop: false
+      })
+      yield* settle
+      yield* TestClock.adjust("500 millis")
+      assert.deepInclude((yield* health.status).checks.wedged, { ok: false, error: "timed out after 500 ms" })
+      // ten more rounds (a round every second after the last ended): each reports the run still going, none starts another (no fiber left behind per round)
+      for (let i = 0; i < 10; i++) yield* TestClock.adjust("1 second")
+      assert.strictEqual(starts, 1)
+      assert.deepInclude((yield* health.status).checks.wedged, {
+        ok: false,
+        latencyMillis: 10_500,
+        error: "still running after 10500 ms (timed out after 500 ms)"
+      })
+      // once the run ends, the next round starts the check again
+      yield* Deferred.succeed(release, undefined)
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual(starts, 2)
+      assert.deepInclude((yield* health.status).checks.wedged, { ok: true })
     }))
 
   it.scoped("runs the checks every interval and reflects recovery", () =>
@@ -323,6 +356,46 @@ describe("Health", () => {
       assert.isTrue(Health.isCheck(Health.check({ name: "x", check: Effect.void })))
       assert.isFalse(Health.isCheck({ name: "x" }))
       assert.throws(() => Health.check({ name: "x", check: Effect.void, timeout: -1 }), /timeout/)
+    }))
+
+  it.effect("options of the wrong shape fail with InvalidOptionsError naming the field and the value", () =>
+    Effect.gen(function*() {
+      const bad: ReadonlyArray<readonly [unknown, string, unknown]> = [
+        [{ checks: 5 }, "checks", 5],
+        [{ checks: [{ name: "x" }] }, "checks[0]", { name: "x" }],
+        [{ critical: "db" }, "critical", "db"],
+        [{ critical: [1] }, "critical[0]", 1],
+        [{ eventLoop: true }, "eventLoop", true],
+        [{ eventLoop: { critical: "yes" } }, "eventLoop.critical", "yes"],
+        [{ interval: null }, "interval", null],
+        [null, "options", null]
+      ]
+      for (const [options, field, value] of bad) {
+        const error = yield* Effect.scoped(Health.make(options as Health.Health.Options<never>)).pipe(Effect.flip)
+        assert.deepInclude(error, { _tag: "InvalidOptionsError", constructorName: "Health.layer", field, value })
+      }
+      const thrown = (f: () => unknown) => {
+        try {
+          f()
+        } catch (error) {
+          return error
+        }
+        return undefined
+      }
+      const checkOptions = (o: object) => o as Health.Health.CheckOptions<never>
+      assert.deepInclude(thrown(() => Health.check(checkOptions({ name: "x", check: 5 }))), {
+        field: "check",
+        value: 5
+      })
+      assert.deepInclude(thrown(() => Health.check(checkOptions({ name: "x", check: Effect.void, critical: "no" }))), {
+        field: "critical",
+        value: "no"
+      })
+      assert.deepInclude(thrown(() => Health.check(checkOptions({ name: 7, check: Effect.void }))), { field: "name" })
+      assert.deepInclude(thrown(() => Health.makeRouter({ details: "no" } as unknown as Health.Health.RouterOptions)), {
+        _tag: "InvalidOptionsError",
+        field: "details"
+      })
     }))
 })
 

@@ -115,4 +115,19 @@ describe("Prometheus", () => {
       assert.strictEqual(timeouts!.metrics[0]?.labels?.otel_scope_name, "@effect/opentelemetry/Metrics")
       assert.isUndefined(families.find((f) => f.name.endsWith("target_info")))
     }))
+
+  it.effect("bad options fail with InvalidOptionsError naming the field and the value", () =>
+    Effect.gen(function*() {
+      const bad: ReadonlyArray<readonly [unknown, string, unknown]> = [
+        [{ serviceName: "" }, "serviceName", ""],
+        [{ serviceName: 5 }, "serviceName", 5],
+        [{ prefix: "my-app" }, "prefix", "my-app"],
+        [{ withoutTargetInfo: "no" }, "withoutTargetInfo", "no"],
+        ["payments", "options", "payments"]
+      ]
+      for (const [options, field, value] of bad) {
+        const error = yield* Prometheus.make(options as Prometheus.Prometheus.Options).pipe(Effect.scoped, Effect.flip)
+        assert.deepInclude(error, { _tag: "InvalidOptionsError", constructorName: "Prometheus.make", field, value })
+      }
+    }))
 })

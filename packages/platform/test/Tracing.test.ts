@@ -114,4 +114,29 @@ describe("Tracing.layer", () => {
       const bad = yield* read({ LOG_FORMAT: "xml" }).pipe(Effect.flip)
       assert.include(String(bad), "LOG_FORMAT")
     }))
+
+  it.effect("bad options fail with InvalidOptionsError naming the field; bad config with a ConfigError naming the key", () =>
+    Effect.gen(function*() {
+      const bad: ReadonlyArray<readonly [unknown, string]> = [
+        [{ otlp: { baseUrl: "not a url" } }, "otlp.baseUrl"],
+        [{ otlp: { baseUrl: "http://127.0.0.1:4318", exportInterval: -1 } }, "otlp.exportInterval"],
+        [{ otlp: { baseUrl: "http://127.0.0.1:4318", headers: { a: 1 } } }, "otlp.headers.a"],
+        [{ otlp: 5 }, "otlp"],
+        [{ jsonLogs: "yes" }, "jsonLogs"],
+        [7, "options"]
+      ]
+      for (const [options, field] of bad) {
+        const error = yield* Layer.build(Tracing.layer(options as Tracing.Tracing.Options)).pipe(
+          Effect.scoped,
+          Effect.flip
+        )
+        assert.deepInclude(error, { _tag: "InvalidOptionsError", constructorName: "Tracing.layer", field })
+      }
+      const configError = yield* Layer.build(Tracing.layerConfig).pipe(
+        Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["OTEL_EXPORTER_OTLP_ENDPOINT", "nope"]]))),
+        Effect.scoped,
+        Effect.flip
+      )
+      assert.include(String(configError), "OTEL_EXPORTER_OTLP_ENDPOINT")
+    }))
 })

@@ -22,6 +22,7 @@ import * as Https from "node:https"
 import * as Net from "node:net"
 import type * as Api from "../GracefulShutdown.js"
 import { tag as healthTag } from "./health.js"
+import { optionsObject } from "./options.js"
 
 /** @internal */
 export class DrainTimeoutError extends Data.TaggedError("DrainTimeoutError")<{
@@ -158,11 +159,14 @@ export const layer = (
   options: Api.GracefulShutdown.Options = {}
 ): Layer.Layer<HttpServer.HttpServer | Api.GracefulShutdown, InvalidOptionsError, HttpServer.HttpServer> =>
   Layer.effectContext(Effect.gen(function*() {
-    const config = yield* validated("GracefulShutdown.layer", (v) => ({
-      preStopDelay: v.duration("preStopDelay", options.preStopDelay ?? 0, { finite: true }),
-      drainTimeout: v.duration("drainTimeout", options.drainTimeout ?? "20 seconds", { finite: true }),
-      interruptGrace: v.duration("interruptGrace", options.interruptGrace ?? "1 second", { finite: true })
-    }))
+    const config = yield* validated("GracefulShutdown.layer", (v) => {
+      optionsObject(v, options)
+      return {
+        preStopDelay: v.duration("preStopDelay", options.preStopDelay ?? 0, { finite: true }),
+        drainTimeout: v.duration("drainTimeout", options.drainTimeout ?? "20 seconds", { finite: true }),
+        interruptGrace: v.duration("interruptGrace", options.interruptGrace ?? "1 second", { finite: true })
+      }
+    })
     const server = yield* HttpServer.HttpServer
     const health = yield* Effect.serviceOption(healthTag)
     const tracker = new Tracker()

@@ -10,6 +10,8 @@ import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
@@ -18,6 +20,7 @@ import type * as Scope from "effect/Scope"
 import { monitorEventLoopDelay } from "node:perf_hooks"
 import type * as Api from "../Health.js"
 import { describeCause } from "./errorSummary.js"
+import { optionalArray, optionalBoolean, optionalObject, optionsObject } from "./options.js"
 
 /** @internal */
 export const CheckTypeId: Api.CheckTypeId = Symbol.for("@effect-resilience/platform/Health/Check") as Api.CheckTypeId
@@ -29,15 +32,18 @@ const DEFAULT_TIMEOUT = Duration.seconds(2)
 
 /** @internal */
 export const check = <R>(options: Api.Health.CheckOptions<R>): Api.Check<R> =>
-  validatedSync("Health.check", (v) => ({
-    [CheckTypeId]: CheckTypeId,
-    name: v.nonEmpty("name", options.name),
-    check: options.check,
-    critical: options.critical ?? true,
-    timeout: options.timeout === undefined
-      ? DEFAULT_TIMEOUT
-      : v.duration("timeout", options.timeout, { positive: true, finite: true })
-  }))
+  validatedSync("Health.check", (v) => {
+    if (optionsObject(v, options) === undefined) v.fail("options", options, "an options object")
+    return {
+      [CheckTypeId]: CheckTypeId,
+      name: v.nonEmpty("name", options.name),
+      check: Effect.isEffect(options.check) ? options.check : v.fail("check", options.check, "an Effect"),
+      critical: optionalBoolean(v, "critical", options.critical, true),
+      timeout: options.timeout === undefined
+        ? DEFAULT_TIMEOUT
+        : v.duration("timeout", options.timeout, { positive: true, finite: true })
+    }
+  })
 
 /** @internal */
 export const isCheck = (u: unknown): u is Api.Check<unknown> => typeof u === "object" && u !== null && CheckTypeId in u
@@ -80,41 +86,25 @@ const statusOf = (checks: Readonly<Record<string, Api.CheckResult>>): Api.Status
   return criticalFailed ? "unhealthy" : optionalFailed ? "degraded" : "healthy"
 }
 
-const runOne = (runnable: Runnable): Effect.Effect<Api.CheckResult> =>
-  Effect.gen(function*() {
-    const start = yield* Clock.currentTimeMillis
-    const exit = yield* runnable.run.pipe(
-      Effect.flatMap((value) => value === false ? Effect.fail(new CheckFailed()) : Effect.void),
-      // a check that ignores interruption must not hold the round: it is cut loose and left to finish alone
-      Effect.disconnect,
-      Effect.timeoutFail({
-        duration: runnable.timeout,
-        onTimeout: () => `timed out after ${Duration.toMillis(runnable.timeout)} ms`
-      }),
-      Effect.exit
-    )
-    const end = yield* Clock.currentTimeMillis
-    const base = { critical: runnable.critical, latencyMillis: end - start, checkedAt: start }
-    if (Exit.isSuccess(exit)) {
-      runnable.gauge.unsafeUpdate(1, [])
-      return { ok: true, ...base }
-    }
-    runnable.gauge.unsafeUpdate(0, [])
-    return { ok: false, ...base, error: describeCause(exit.cause) }
-  })
-
 /** @internal */
 export const make = <R>(
   options: Api.Health.Options<R> = {}
 ): Effect.Effect<Api.HealthService, InvalidOptionsError, R | Scope.Scope> =>
   Effect.gen(function*() {
     const config = yield* validated("Health.layer", (v) => {
-      const eventLoop = options.eventLoop === false ? undefined : options.eventLoop ?? {}
+      optionsObject(v, options)
       const names = new Set<string>()
-      for (const c of options.checks ?? []) {
+      optionalArray(v, "checks", options.checks, "an array of Health.check(...)", (field, c) => {
+        if (!isCheck(c)) v.fail(field, c, "a Health.check(...)")
         if (names.has(c.name)) v.fail("checks", c.name, "unique check names")
         names.add(c.name)
-      }
+      })
+      const critical = optionalArray(v, "critical", options.critical, "an array of registry names", (field, name) => {
+        if (typeof name !== "string") v.fail(field, name, "a registry name (string)")
+      })
+      const eventLoop = options.eventLoop === false
+        ? undefined
+        : optionalObject(v, "eventLoop", options.eventLoop) ?? {}
       return {
         interval: options.interval === undefined
           ? Duration.seconds(10)
@@ -122,12 +112,12 @@ export const make = <R>(
         registryTimeout: options.registryTimeout === undefined
           ? DEFAULT_TIMEOUT
           : v.duration("registryTimeout", options.registryTimeout, { positive: true, finite: true }),
-        critical: new Set(options.critical ?? []),
+        critical: new Set(critical ?? []),
         eventLoop: eventLoop === undefined ? undefined : {
           maxDelay: eventLoop.maxDelay === undefined
             ? Duration.millis(500)
             : v.duration("eventLoop.maxDelay", eventLoop.maxDelay, { positive: true, finite: true }),
-          critical: eventLoop.critical ?? false,
+          critical: optionalBoolean(v, "eventLoop.critical", eventLoop.critical, false),
           resolutionMillis: eventLoop.resolutionMillis === undefined
             ? 20
             : v.int("eventLoop.resolutionMillis", eventLoop.resolutionMillis, 1, 10_000)
@@ -136,6 +126,60 @@ export const make = <R>(
     })
     const context = yield* Effect.context<R>()
     const registry = yield* Effect.serviceOption(ResilienceRegistry.ResilienceRegistry)
+
+    // the run of each check that is still going, by check name: a check is never started while its previous run
+    // goes on (a check that ignores interruption would otherwise leave one fiber behind per round)
+    const running = new Map<string, { readonly fiber: Fiber.RuntimeFiber<unknown, unknown>; readonly since: number }>()
+    // the runs are daemons, not children of the scope: closing it must not wait on a check that ignores interruption
+    yield* Effect.addFinalizer(() =>
+      Effect.withFiberRuntime<void>((self) => {
+        for (const { fiber } of running.values()) fiber.unsafeInterruptAsFork(self.id())
+        return Effect.void
+      })
+    )
+
+    const runOne = (runnable: Runnable): Effect.Effect<Api.CheckResult> =>
+      Effect.gen(function*() {
+        const start = yield* Clock.currentTimeMillis
+        const base = { critical: runnable.critical, checkedAt: start }
+        const previous = running.get(runnable.name)
+        if (previous !== undefined) {
+          runnable.gauge.unsafeUpdate(0, [])
+          const millis = start - previous.since
+          return {
+            ok: false,
+            ...base,
+            latencyMillis: millis,
+            error: `still running after ${millis} ms (timed out after ${Duration.toMillis(runnable.timeout)} ms)`
+          }
+        }
+        const fiber = yield* runnable.run.pipe(
+          Effect.flatMap((value) => value === false ? Effect.fail(new CheckFailed()) : Effect.void),
+          Effect.forkDaemon
+        )
+        running.set(runnable.name, { fiber, since: start })
+        fiber.addObserver(() => {
+          if (running.get(runnable.name)?.fiber === fiber) running.delete(runnable.name)
+        })
+        const exit = yield* Fiber.await(fiber).pipe(
+          Effect.timeout(runnable.timeout),
+          Effect.catchAll(() =>
+            // cut loose at its timeout: asked to stop, not waited for, and not started again until it ends
+            Effect.withFiberRuntime<Exit.Exit<void, unknown>>((self) => {
+              fiber.unsafeInterruptAsFork(self.id())
+              return Effect.succeed(Exit.fail(`timed out after ${Duration.toMillis(runnable.timeout)} ms`))
+            })
+          ),
+          Effect.onInterrupt(() => Effect.sync(() => fiber.unsafeInterruptAsFork(FiberId.none)))
+        )
+        const end = yield* Clock.currentTimeMillis
+        if (Exit.isSuccess(exit)) {
+          runnable.gauge.unsafeUpdate(1, [])
+          return { ok: true, ...base, latencyMillis: end - start }
+        }
+        runnable.gauge.unsafeUpdate(0, [])
+        return { ok: false, ...base, latencyMillis: end - start, error: describeCause(exit.cause) }
+      })
 
     const gauges = new Map<string, Metric.Metric.Gauge<number>>()
     const gaugeFor = (name: string) => {
@@ -291,7 +335,10 @@ const noStore = { "cache-control": "no-store" }
 
 /** @internal */
 export const makeRouter = (options: Api.Health.RouterOptions = {}): HttpRouter.HttpRouter<never, Api.Health> => {
-  const details = options.details ?? true
+  const details = validatedSync(
+    "Health.makeRouter",
+    (v) => optionalBoolean(v, "details", optionsObject(v, options)?.details, true)
+  )
   return HttpRouter.empty.pipe(
     HttpRouter.get(
       "/health/live",

@@ -1,3 +1,5 @@
+import type { InvalidOptionsError } from "@effect-resilience/core/InvalidOptionsError"
+import { validated } from "@effect-resilience/core/OptionsValidator"
 import * as ResilienceMetrics from "@effect-resilience/core/ResilienceMetrics"
 import * as Metrics from "@effect/opentelemetry/Metrics"
 import * as Resource from "@effect/opentelemetry/Resource"
@@ -7,7 +9,9 @@ import { PrometheusExporter, PrometheusSerializer } from "@opentelemetry/exporte
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
 import type * as Api from "../Prometheus.js"
+import { optionalBoolean, optionalString, optionsObject } from "./options.js"
 
 /** @internal */
 export const tag = Context.GenericTag<Api.Prometheus, Api.PrometheusService>("@effect-resilience/platform/Prometheus")
@@ -16,10 +20,22 @@ export const tag = Context.GenericTag<Api.Prometheus, Api.PrometheusService>("@e
 export const contentType = "text/plain; version=0.0.4; charset=utf-8"
 
 /** @internal */
-export const make = (options: Api.Prometheus.Options = {}) =>
+export const make = (
+  options: Api.Prometheus.Options = {}
+): Effect.Effect<Api.PrometheusService, InvalidOptionsError, Scope.Scope> =>
   Effect.gen(function*() {
-    const withoutScopeInfo = options.withoutScopeInfo ?? true
-    const withoutTargetInfo = options.withoutTargetInfo ?? false
+    const { withoutScopeInfo, withoutTargetInfo } = yield* validated("Prometheus.make", (v) => {
+      optionsObject(v, options)
+      optionalString(v, "serviceName", options.serviceName)
+      optionalString(v, "serviceVersion", options.serviceVersion)
+      if (options.prefix !== undefined && !/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(String(options.prefix))) {
+        v.fail("prefix", options.prefix, "a Prometheus metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)")
+      }
+      return {
+        withoutScopeInfo: optionalBoolean(v, "withoutScopeInfo", options.withoutScopeInfo, true),
+        withoutTargetInfo: optionalBoolean(v, "withoutTargetInfo", options.withoutTargetInfo, false)
+      }
+    })
     const exporter = new PrometheusExporter({
       preventServerStart: true,
       withoutScopeInfo,
@@ -54,7 +70,8 @@ export const make = (options: Api.Prometheus.Options = {}) =>
   })
 
 /** @internal */
-export const layer = (options?: Api.Prometheus.Options): Layer.Layer<Api.Prometheus> => Layer.scoped(tag, make(options))
+export const layer = (options?: Api.Prometheus.Options): Layer.Layer<Api.Prometheus, InvalidOptionsError> =>
+  Layer.scoped(tag, make(options))
 
 /** @internal */
 export const scrape: Effect.Effect<string, never, Api.Prometheus> = Effect.flatMap(tag, (p) => p.scrape)

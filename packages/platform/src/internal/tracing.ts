@@ -1,9 +1,11 @@
+import type { InvalidOptionsError } from "@effect-resilience/core/InvalidOptionsError"
+import { validated } from "@effect-resilience/core/OptionsValidator"
 import * as ResilienceMetrics from "@effect-resilience/core/ResilienceMetrics"
 import * as Otlp from "@effect/opentelemetry/Otlp"
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
+import * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -18,6 +20,7 @@ import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Tracer from "effect/Tracer"
 import type * as Api from "../Tracing.js"
+import { optionalBoolean, optionalObject, optionalString, optionsObject } from "./options.js"
 
 const reserved = new Set(["timestamp", "level", "fiber", "message", "traceId", "spanId", "spans", "cause"])
 
@@ -68,9 +71,8 @@ export const layerJsonLogger: Layer.Layer<never> = Logger.replace(
   Logger.withConsoleLog(jsonLogger)
 )
 
-const otlpLayer = (options: Api.Tracing.OtlpOptions): Layer.Layer<never> => {
-  const exportInterval = options.exportInterval ?? Duration.seconds(5)
-  return Layer.merge(
+const otlpLayer = (options: Api.Tracing.OtlpOptions, exportInterval: Duration.Duration): Layer.Layer<never> =>
+  Layer.merge(
     Otlp.layerJson({
       baseUrl: options.baseUrl,
       resource: {
@@ -85,12 +87,41 @@ const otlpLayer = (options: Api.Tracing.OtlpOptions): Layer.Layer<never> => {
     // OTLP metrics read Effect's metrics on their own: push the policies' local success counts first
     Layer.scopedDiscard(Effect.forkScoped(Effect.repeat(ResilienceMetrics.flush, Schedule.spaced(exportInterval))))
   ).pipe(Layer.provide(FetchHttpClient.layer))
+
+const validate = (options: Api.Tracing.Options) =>
+  validated("Tracing.layer", (v) => {
+    optionsObject(v, options)
+    const jsonLogs = optionalBoolean(v, "jsonLogs", options.jsonLogs, true)
+    const otlp = optionalObject(v, "otlp", options.otlp)
+    if (otlp === undefined) return { jsonLogs, otlp: undefined }
+    if (typeof otlp.baseUrl !== "string" || !URL.canParse(otlp.baseUrl)) {
+      v.fail("otlp.baseUrl", otlp.baseUrl, "an absolute URL (e.g. \"http://127.0.0.1:4318\")")
+    }
+    optionalString(v, "otlp.serviceName", otlp.serviceName)
+    optionalString(v, "otlp.serviceVersion", otlp.serviceVersion)
+    for (const [key, value] of Object.entries(optionalObject(v, "otlp.headers", otlp.headers) ?? {})) {
+      if (typeof value !== "string") v.fail(`otlp.headers.${key}`, value, "a string")
+    }
+    const exportInterval = otlp.exportInterval === undefined
+      ? Duration.seconds(5)
+      : v.duration("otlp.exportInterval", otlp.exportInterval, { positive: true, finite: true })
+    return { jsonLogs, otlp: { options: otlp, exportInterval } }
+  })
+
+const build = ({ jsonLogs, otlp }: Effect.Effect.Success<ReturnType<typeof validate>>): Layer.Layer<never> => {
+  const logs = jsonLogs ? layerJsonLogger : Layer.empty
+  return otlp === undefined ? logs : Layer.merge(logs, otlpLayer(otlp.options, otlp.exportInterval))
 }
 
 /** @internal */
-export const layer = (options: Api.Tracing.Options = {}): Layer.Layer<never> => {
-  const logs = options.jsonLogs === false ? Layer.empty : layerJsonLogger
-  return options.otlp === undefined ? logs : Layer.merge(logs, otlpLayer(options.otlp))
+export const layer = (options: Api.Tracing.Options = {}): Layer.Layer<never, InvalidOptionsError> =>
+  Layer.unwrapEffect(Effect.map(validate(options), build))
+
+/** The environment variable behind each option `config` reads. */
+const configKeys: Readonly<Record<string, string>> = {
+  "otlp.baseUrl": "OTEL_EXPORTER_OTLP_ENDPOINT",
+  "otlp.serviceName": "OTEL_SERVICE_NAME",
+  "otlp.serviceVersion": "OTEL_SERVICE_VERSION"
 }
 
 /** @internal */
@@ -109,5 +140,9 @@ export const config: Config.Config<Api.Tracing.Options> = Config.all({
 
 /** @internal */
 export const layerConfig: Layer.Layer<never, ConfigError.ConfigError> = Layer.unwrapEffect(
-  Effect.map(config, layer)
+  Effect.flatMap(config, (options) =>
+    validate(options).pipe(
+      Effect.mapError((error) => ConfigError.InvalidData([configKeys[error.field] ?? error.field], error.message)),
+      Effect.map(build)
+    ))
 )
