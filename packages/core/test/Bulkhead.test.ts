@@ -201,7 +201,7 @@ describe("Bulkhead", () => {
       expect((yield* perHost.stats).keys).toBe(1)
     }))
 
-  it.effect("keyed: busy keys filling maxKeys do not lift the limit of a new key", () =>
+  it.scoped("keyed: busy keys filling maxKeys do not lift the limit of a new key", () =>
     Effect.gen(function*() {
       const perKey = yield* Bulkhead.keyed<string>({ name: "tenants", maxConcurrent: 1, maxKeys: 3 })
       const gate = yield* Deferred.make<void>()

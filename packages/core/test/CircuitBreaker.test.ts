@@ -552,7 +552,62 @@ describe("CircuitBreaker", () => {
           failureRate: 0,
           slowCallRate: 0
         })
+        // The hook runs on its own fiber, after the state changed: give it a turn.
+        for (let i = 0; i < 5; i++) yield* Effect.yieldNow()
         expect(hooked).toEqual(["test:Closed>Open", "test:Open>HalfOpen", "test:HalfOpen>Closed"])
+      }))
+  })
+
+  describe("an onStateChange hook that misbehaves cannot wedge the breaker or block the caller", () => {
+    const probeCycle = (hook: (change: CircuitBreaker.StateChange) => Effect.Effect<void>) =>
+      Effect.gen(function*() {
+        const breaker = yield* CircuitBreaker.make({
+          name: "hooked",
+          strategy: CircuitBreaker.consecutive(1),
+          openDuration: "1 second",
+          onStateChange: hook
+        })
+        expect(yield* outcome(breaker.execute(fail))).toBe("failure")
+        expect(yield* breaker.state).toBe("Open")
+        yield* TestClock.adjust("1 second")
+        // Open -> HalfOpen happens on this call: the probe runs and closes the breaker.
+        expect(yield* outcome(breaker.execute(ok))).toBe("success")
+        expect(yield* breaker.state).toBe("Closed")
+        // And the next cycle works the same (no probe slot leaked).
+        expect(yield* outcome(breaker.execute(fail))).toBe("failure")
+        yield* TestClock.adjust("1 second")
+        expect(yield* outcome(breaker.execute(ok))).toBe("success")
+        expect(yield* breaker.state).toBe("Closed")
+      })
+
+    it.scoped("a hook that throws on Open -> HalfOpen", () =>
+      probeCycle((c) => {
+        if (c.to === "HalfOpen") throw new Error("hook threw")
+        return Effect.void
+      }))
+
+    it.scoped("a hook that dies or fails", () =>
+      probeCycle((c) => c.to === "HalfOpen" ? Effect.die("hook died") : Effect.interrupt))
+
+    it.scoped("a hook that never completes: calls return at once and stay interruptible", () =>
+      Effect.gen(function*() {
+        const breaker = yield* CircuitBreaker.make({
+          name: "hooked",
+          strategy: CircuitBreaker.consecutive(1),
+          openDuration: "1 second",
+          onStateChange: () => Effect.never
+        })
+        expect(yield* outcome(breaker.execute(fail))).toBe("failure")
+        yield* TestClock.adjust("1 second")
+        const gate = yield* Deferred.make<void>()
+        // The probe (which turns the breaker half-open) blocks on the upstream; interrupting it must work.
+        const probe = yield* Effect.fork(breaker.execute(Deferred.await(gate)))
+        for (let i = 0; i < 5; i++) yield* Effect.yieldNow()
+        expect(yield* breaker.state).toBe("HalfOpen")
+        yield* Fiber.interrupt(probe)
+        // Its slot is free: the next probe runs and closes the breaker.
+        expect(yield* outcome(breaker.execute(ok))).toBe("success")
+        expect(yield* breaker.state).toBe("Closed")
       }))
   })
 

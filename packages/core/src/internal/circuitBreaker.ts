@@ -245,6 +245,8 @@ class Sink {
   readonly rejections: Metric.Metric.Counter<number>
   readonly transitions: Map<string, Metric.Metric.Counter<number>>
   readonly stateGauge: Metric.Metric.Gauge<number> | undefined
+  /** Where `onStateChange` runs: the breaker's scope (set by `make` and `keyed`). */
+  hookScope: Scope.Scope | undefined = undefined
 
   constructor(
     readonly settings: Settings,
@@ -528,26 +530,37 @@ class Machine {
   }
 }
 
-/** Publishes the changes a synchronous step made and runs the hook, in order. */
+/**
+ * Publishes the changes a synchronous step made (the state machine has already moved) and starts the hook for each,
+ * in order, on a fiber of the breaker's scope: a hook that throws, fails, dies or never ends can neither wedge the
+ * breaker (a probe slot, a transition) nor hold up or pin the caller, and what goes wrong is logged.
+ */
 const drain = (m: Machine): Effect.Effect<void> => {
   const changes = m.pending
   if (changes === undefined) return Effect.void
   m.pending = undefined
   const sink = m.sink
   const hook = sink.settings.onStateChange
+  const scope = sink.hookScope
   return Effect.forEach(
     changes,
-    (change) =>
-      hook === undefined
+    (change): Effect.Effect<unknown> =>
+      hook === undefined || scope === undefined
         ? PubSub.publish(sink.pubsub, change)
-        : Effect.zipRight(
-          PubSub.publish(sink.pubsub, change),
-          // A failing hook must not turn the caller's outcome into a defect.
-          Effect.catchAllCause(hook(change), (cause) => Effect.logWarning("CircuitBreaker onStateChange failed", cause))
-        ),
+        : Effect.zipRight(PubSub.publish(sink.pubsub, change), Effect.forkIn(runHook(hook, change), scope)),
     { discard: true }
   )
 }
+
+/** One run of `onStateChange`: guarded (a throw is a defect, logged) and interruptible whatever region forked it. */
+const runHook = (hook: (change: StateChange) => Effect.Effect<void>, change: StateChange): Effect.Effect<void> =>
+  Effect.interruptible(
+    Effect.catchAllCause(
+      Effect.suspend(() => hook(change)),
+      (cause) =>
+        Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logWarning("CircuitBreaker onStateChange failed", cause)
+    )
+  )
 
 const thenDrain = <A, E, R>(m: Machine, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   m.pending === undefined ? effect : Effect.zipRight(drain(m), effect)
@@ -843,6 +856,7 @@ export const make = (
     const settings = yield* makeSettings("CircuitBreaker.make", options)
     const pubsub = yield* PubSub.sliding<StateChange>(changesCapacity)
     const sink = new Sink(settings, pubsub, false)
+    sink.hookScope = yield* Effect.scope
     const m = new Machine(sink, undefined)
     const stats = readStats(m)
     const breaker: CircuitBreaker & { readonly sink: Sink } = {
@@ -896,6 +910,7 @@ export const keyed = (
     }))
     const pubsub = yield* PubSub.sliding<StateChange>(changesCapacity)
     const sink = new Sink(settings, pubsub, true)
+    sink.hookScope = yield* Effect.scope
     // A store that drives the sync (`attach`) shares every key's state: one record per key, no fiber per key.
     const store = yield* Effect.serviceOption(CircuitBreakerStore)
     const attach = Option.isSome(store) ? store.value.attach : undefined
