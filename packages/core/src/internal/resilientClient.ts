@@ -66,7 +66,7 @@ class Counters {
   readonly rejected: Record<Reason, number> = { QueueFull: 0, QueueTimeout: 0, CircuitOpen: 0, RateLimited: 0 }
 }
 
-class ClientImpl implements ResilientClient.ResilientClient<unknown, unknown, boolean> {
+class ClientImpl implements ResilientClient.ResilientClient<unknown, unknown, unknown, boolean> {
   readonly [TypeId]: ResilientClient.TypeId = TypeId
   readonly counters = new Counters()
   readonly stats: Effect.Effect<ResilientClient.Stats>
@@ -168,9 +168,9 @@ class ClientImpl implements ResilientClient.ResilientClient<unknown, unknown, bo
 
 /** @internal */
 export const make = (
-  options: ResilientClient.ResilientClient.Options<unknown, unknown>
+  options: ResilientClient.ResilientClient.Options<unknown, unknown, unknown>
 ): Effect.Effect<
-  ResilientClient.ResilientClient<unknown, unknown, boolean>,
+  ResilientClient.ResilientClient<unknown, unknown, unknown, boolean>,
   InvalidOptionsError | ResilienceRegistry.DuplicateNameError,
   Scope.Scope
 > =>
@@ -265,15 +265,16 @@ export const make = (
   })
 
 /** @internal */
-export const layer = <I, B, EB, F extends boolean>(
-  tag: Context.Tag<I, ResilientClient.ResilientClient<B, EB, F>>,
-  options: ResilientClient.ResilientClient.Options<B, EB>
+export const layer = <I, E, B, EB, F extends boolean>(
+  tag: Context.Tag<I, ResilientClient.ResilientClient<E, B, EB, F>>,
+  options: ResilientClient.ResilientClient.Options<E, B, EB>
 ): Layer.Layer<I, InvalidOptionsError | ResilienceRegistry.DuplicateNameError> =>
-  // The client's types follow from its options (see `make`'s overloads); the implementation is typed loosely.
+  // The client's types follow from its tag and options (see `layer`'s overloads); the implementation is typed
+  // loosely: its callbacks receive what the typed options promise, the failures of the calls and of the client.
   Layer.scoped(
     tag,
-    make(options) as Effect.Effect<
-      ResilientClient.ResilientClient<B, EB, F>,
+    make(options as ResilientClient.ResilientClient.Options<unknown, unknown, unknown>) as Effect.Effect<
+      ResilientClient.ResilientClient<E, B, EB, F>,
       InvalidOptionsError | ResilienceRegistry.DuplicateNameError,
       Scope.Scope
     >
@@ -285,7 +286,7 @@ const key = (prefix: string, path: string) => `${prefix}_${path}`
 /** @internal */
 export const config = (
   prefix: string
-): Config.Config<ResilientClient.ResilientClient.Options<never, never>> => {
+): Config.Config<ResilientClient.ResilientClient.Options<unknown, never, never>> => {
   const int = (path: string, min: number) =>
     Config.option(
       Config.integer(key(prefix, path)).pipe(
@@ -310,7 +311,7 @@ export const config = (
     limiterInterval: duration("RATE_LIMITER_INTERVAL"),
     hedgeDelay: duration("HEDGE_DELAY"),
     hedgeMaxHedges: int("HEDGE_MAX_HEDGES", 0)
-  }).pipe(Config.map((c): ResilientClient.ResilientClient.Options<never, never> => {
+  }).pipe(Config.map((c): ResilientClient.ResilientClient.Options<unknown, never, never> => {
     const base = get(c.retryBaseDelay, Duration.millis(100))
     const exponential = Backoff.exponential(
       Option.isSome(c.retryMaxDelay) ? { base, cap: c.retryMaxDelay.value } : { base }
@@ -354,8 +355,8 @@ export const config = (
 }
 
 /** @internal */
-export const layerConfig = <I>(
-  tag: Context.Tag<I, ResilientClient.ResilientClient>,
+export const layerConfig = <I, E = unknown>(
+  tag: Context.Tag<I, ResilientClient.ResilientClient<E>>,
   prefix: string
 ): Layer.Layer<I, ConfigError.ConfigError | InvalidOptionsError | ResilienceRegistry.DuplicateNameError> =>
   Layer.scoped(
@@ -364,7 +365,7 @@ export const layerConfig = <I>(
       config(prefix),
       (options) =>
         make(options) as Effect.Effect<
-          ResilientClient.ResilientClient,
+          ResilientClient.ResilientClient<E>,
           InvalidOptionsError | ResilienceRegistry.DuplicateNameError,
           Scope.Scope
         >
