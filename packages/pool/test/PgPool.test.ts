@@ -19,6 +19,7 @@ import {
 } from "effect"
 import pg from "pg"
 import * as pgError from "../src/internal/pgError.js"
+import * as Proxy from "./utils/proxy.js"
 
 const postgres = await Services.postgres()
 
@@ -389,5 +390,108 @@ describe("PgPool with the database unreachable", () => {
       expect(spans.map((span) => span.name)).toContain("checkout")
       expect(everything).toContain("ECONNREFUSED")
       expect(everything).not.toContain(secret)
+    }))
+})
+
+describe("PgPool credentials in bad options", () => {
+  it.scoped("an invalid url whose password holds '/' or a bad escape never shows the password", () =>
+    Effect.gen(function*() {
+      const urls = [
+        "mysql://app:Hun/ter2Secret@db/x",
+        "mysql://app:Hun/ter@2Secret@db/x",
+        "postgres://app:Hun/ter2Secret@/x",
+        "app:Hun/ter2Secret@db/x",
+        "postgres://app:ter2Secret%ZZ@127.0.0.1:5432/test",
+        "postgres://app:ter2Secret%@127.0.0.1:5432/test",
+        "postgres://app%ZZ:ter2Secret@127.0.0.1:5432/test"
+      ]
+      for (const url of urls) {
+        for (const given of [url, Redacted.make(url)]) {
+          const exit = yield* Effect.exit(PgPool.make({ name: "bad-url-secret", url: given }))
+          expect(Exit.isFailure(exit)).toBe(true)
+          if (Exit.isSuccess(exit)) continue
+          const failure = Cause.failureOption(exit.cause)
+          expect(failure._tag, `${url}: ${Cause.pretty(exit.cause)}`).toBe("Some")
+          if (failure._tag === "None") continue
+          expect(failure.value).toMatchObject({ _tag: "InvalidOptionsError", field: "url" })
+          const text = JSON.stringify(failure.value) + String(failure.value) + (failure.value as Error).stack +
+            Cause.pretty(exit.cause)
+          expect(text, url).not.toContain("ter2Secret")
+          expect(text, url).not.toContain("Secret")
+        }
+      }
+    }))
+})
+
+describe.skipIf(!postgres.available)("PgPool under session faults", () => {
+  const terminate = (pid: number) =>
+    withAdmin(async (c) => (await c.query("SELECT pg_terminate_backend($1, 5000) AS ok", [pid])).rows[0]?.ok === true)
+
+  it.scopedLive("a session killed mid-query is evicted: the next query gets a live one", () =>
+    Effect.gen(function*() {
+      const applicationName = Services.uniquePrefix("pgpool-kill-busy")
+      const db = yield* PgPool.make({ name: applicationName, url: postgres.url, max: 1 })
+      const [before] = yield* db.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")
+      const running = yield* Effect.fork(Effect.either(db.query("SELECT pg_sleep(30)")))
+      expect(yield* eventually(Effect.map(sessions(applicationName), (s) => s.some((r) => r.state === "active")))).toBe(
+        true
+      )
+      expect(yield* terminate(before!.pid)).toBe(true)
+      const outcome = yield* Fiber.join(running)
+      expect(outcome._tag).toBe("Left")
+      if (outcome._tag === "Left") expect(outcome.left).toMatchObject({ _tag: "PgError", transient: true })
+      // Every later query succeeds on a new session; no phantom idle connection is left.
+      for (let i = 0; i < 5; i++) {
+        const [after] = yield* db.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")
+        expect(after!.pid).not.toBe(before!.pid)
+      }
+      expect(yield* db.stats).toEqual({ size: 1, idle: 1, borrowed: 0, waiting: 0 })
+    }))
+
+  it.scopedLive("a stray cancel never hits the next query on the connection", () =>
+    Effect.gen(function*() {
+      const applicationName = Services.uniquePrefix("pgpool-stray-cancel")
+      const proxy = yield* Effect.acquireRelease(
+        Effect.promise(() => Proxy.start({ host: postgres.host, port: postgres.port })),
+        (p) => Effect.promise(() => p.close())
+      )
+      // The cancel for the timed-out statement arrives 400 ms late, after the statement ended by itself.
+      proxy.delayCancels(400)
+      const db = yield* PgPool.make({ name: applicationName, url: proxy.url, max: 1 })
+      yield* db.query("SELECT 1")
+      const first = yield* Effect.either(db.query("SELECT pg_sleep(0.15)", [], { timeout: "50 millis" }))
+      expect(first._tag === "Right" || first.left._tag === "TimeoutError").toBe(true)
+      // An innocent statement, longer than the cancel's delay.
+      const second = yield* Effect.either(db.query<{ one: number }>("SELECT 1 AS one, pg_sleep(0.6)"))
+      expect(second._tag === "Left" ? second.left : undefined).toBeUndefined()
+      expect(proxy.cancels()).toBe(1)
+      expect(yield* db.stats).toMatchObject({ borrowed: 0, waiting: 0 })
+    }))
+
+  it.scopedLive("interrupting withClient cancels its statement and never gives back a busy connection", () =>
+    Effect.gen(function*() {
+      const applicationName = Services.uniquePrefix("pgpool-withclient-interrupt")
+      const db = yield* PgPool.make({ name: applicationName, url: postgres.url, max: 1 })
+      const exit = yield* Effect.exit(
+        db.withClient((client) => Effect.promise(() => client.query("SELECT pg_sleep(30)"))).pipe(
+          Effect.timeout("300 millis")
+        )
+      )
+      expect(Exit.isFailure(exit)).toBe(true)
+      // The next query does not wait behind the abandoned statement.
+      const started = Date.now()
+      const next = yield* db.query<{ one: number }>("SELECT 1 AS one", [], { timeout: "2 seconds" })
+      expect(next).toEqual([{ one: 1 }])
+      expect(Date.now() - started).toBeLessThan(2_000)
+      expect(
+        yield* eventually(
+          Effect.map(
+            sessions(applicationName),
+            (s) => s.every((r) => r.state !== "active" || r.query === "SELECT 1 AS one")
+          )
+        )
+      ).toBe(true)
+      expect((yield* sessions(applicationName)).filter((s) => s.query.includes("pg_sleep(30)") && s.state === "active"))
+        .toEqual([])
     }))
 })

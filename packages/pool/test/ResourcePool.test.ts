@@ -8,6 +8,7 @@ import {
   FastCheck,
   Fiber,
   Logger,
+  LogLevel,
   Metric,
   MetricState,
   Option,
@@ -329,6 +330,119 @@ describe("ResourcePool", () => {
         expect(Exit.isInterrupted(yield* Fiber.await(borrower))).toBe(true)
         expect(created.length).toBe(2)
         expect(created.every((c) => c.closed)).toBe(true)
+      }))
+  })
+
+  describe("faults", () => {
+    it.effect("a borrower stuck forever cannot hold the scope open past drainTimeout; a warning names the count", () =>
+      Effect.gen(function*() {
+        const { acquire, created } = yield* factory
+        const lines: Array<string> = []
+        const logger = Logger.make(({ logLevel, message }) => lines.push(`${logLevel.label} ${String(message)}`))
+        const scope = yield* Scope.make()
+        const pool = yield* Scope.extend(
+          ResourcePool.make({ name: "drain-stuck", acquire, drainTimeout: "10 seconds" }),
+          scope
+        )
+        yield* Effect.fork(pool.use(() => Effect.never))
+        // Not even interruption ends this one.
+        yield* Effect.forkDaemon(pool.use(() => Effect.uninterruptible(Effect.never)))
+        yield* TestClock.adjust(1)
+        expect((yield* pool.stats).borrowed).toBe(2)
+        // Scopes close uninterruptibly (Effect.scoped, layers): the drain must end on its own.
+        const closing = yield* Effect.fork(
+          Effect.uninterruptible(Scope.close(scope, Exit.void)).pipe(
+            Effect.provide(Logger.replace(Logger.defaultLogger, logger))
+          )
+        )
+        yield* TestClock.adjust("9 seconds")
+        expect(Option.isNone(yield* Fiber.poll(closing))).toBe(true)
+        yield* TestClock.adjust("1 second")
+        const closed = yield* Fiber.await(closing).pipe(Effect.timeout("1 second"), Effect.fork)
+        yield* TestClock.adjust("1 second")
+        expect(Exit.isSuccess(yield* Fiber.join(closed))).toBe(true)
+        expect(lines.filter((l) => l.startsWith("WARN") && l.includes("2 resource(s) still borrowed"))).toHaveLength(1)
+        expect(created.every((c) => c.closed)).toBe(true)
+        expect(yield* pool.stats).toMatchObject({ borrowed: 0, waiting: 0 })
+      }))
+
+    for (
+      const [label, validate] of [
+        ["throws", (): Effect.Effect<boolean> => {
+          throw new Error("validate threw")
+        }],
+        ["dies", () => Effect.die("validate died")],
+        ["fails", () => Effect.fail("validate failed") as unknown as Effect.Effect<boolean>],
+        ["returns no Effect", () => true as unknown as Effect.Effect<boolean>]
+      ] as const
+    ) {
+      it.scoped(`a validate that ${label} counts as invalid: the resource is evicted and the pool stays whole`, () =>
+        Effect.gen(function*() {
+          const { acquire, created } = yield* factory
+          const pool = yield* ResourcePool.make({
+            name: `validate-${label}`,
+            acquire,
+            max: 1,
+            acquireTimeout: "1 second",
+            validate
+          })
+          yield* pool.use(() => Effect.void)
+          for (let i = 0; i < 3; i++) {
+            const exit = yield* Effect.exit(pool.use((c) => Effect.succeed(c.id)))
+            expect(exit).toEqual(Exit.succeed(i + 2))
+          }
+          expect(created.length).toBe(4)
+          expect(created.slice(0, 3).every((c) => c.closed)).toBe(true)
+          expect(yield* pool.stats).toEqual({ size: 1, idle: 1, borrowed: 0, waiting: 0 })
+        }))
+    }
+
+    it.scoped("an acquire that dies counts as a failed creation: retried with back-off, then a PoolTimeoutError", () =>
+      Effect.gen(function*() {
+        let attempts = 0
+        const pool = yield* ResourcePool.make({
+          name: "acquire-dies",
+          acquire: Effect.suspend(() => {
+            attempts++
+            return attempts <= 2 ? Effect.die(new Error("acquire died")) : Effect.succeed(attempts)
+          }),
+          max: 1,
+          acquireTimeout: "5 seconds"
+        })
+        const fiber = yield* Effect.fork(pool.use(Effect.succeed))
+        yield* TestClock.adjust("2 seconds")
+        expect(yield* Fiber.join(fiber)).toBe(3)
+        expect(yield* pool.stats).toEqual({ size: 1, idle: 1, borrowed: 0, waiting: 0 })
+      }).pipe(Logger.withMinimumLogLevel(LogLevel.None)))
+
+    it.effect("a task interrupted while it waits leaves the queue at once", () =>
+      Effect.gen(function*() {
+        const { acquire } = yield* factory
+        const scope = yield* Scope.make()
+        const pool = yield* Scope.extend(internal.make({ name: "waiting", acquire, max: 1 }), scope)
+        const task = (hold: number): internal.Task<Conn, number, never> => ({
+          start: (conn, run) => {
+            setTimeout(() => run.done(Effect.succeed(conn.id)), hold)
+          },
+          stop: () => Effect.void
+        })
+        const holder = yield* Effect.fork(pool.runTask(() => task(50)))
+        yield* TestClock.adjust(1)
+        const queued = yield* Effect.forEach(
+          Array.from({ length: 5 }),
+          () => Effect.fork(pool.runTask(() => task(0))),
+          { concurrency: "unbounded" }
+        )
+        yield* Effect.yieldNow()
+        expect((yield* pool.stats).waiting).toBe(5)
+        yield* Fiber.interruptAll(queued.slice(0, 3))
+        expect((yield* pool.stats).waiting).toBe(2)
+        expect((yield* pool.status).details).toMatchObject({ waiting: 2 })
+        yield* Fiber.interruptAll(queued.slice(3))
+        expect(yield* pool.stats).toMatchObject({ waiting: 0, borrowed: 1 })
+        expect(yield* Effect.promise(() => Effect.runPromise(Fiber.join(holder)))).toBe(1)
+        expect(yield* pool.stats).toEqual({ size: 1, idle: 1, borrowed: 0, waiting: 0 })
+        yield* Scope.close(scope, Exit.void)
       }))
   })
 

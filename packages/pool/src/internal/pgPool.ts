@@ -1,6 +1,6 @@
 import { Timeout } from "@effect-resilience/core"
 import { InvalidOptionsError } from "@effect-resilience/core/InvalidOptionsError"
-import { validated } from "@effect-resilience/core/OptionsValidator"
+import { type OptionsValidator, validated } from "@effect-resilience/core/OptionsValidator"
 import type * as ResilienceRegistry from "@effect-resilience/core/ResilienceRegistry"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
@@ -8,7 +8,6 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
-import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import * as net from "node:net"
 import pg from "pg"
@@ -20,22 +19,94 @@ import * as resourcePool from "./resourcePool.js"
 /** A pooled connection and what the pool knows about it. */
 interface Conn {
   readonly client: pg.Client
-  /** The socket failed or the server ended the session: never lend it again. */
+  /** The socket failed, the server ended the session, or a cancel may still land: never lend it again. */
   broken: boolean
+  /** Already reported to the pool as broken. */
+  evicted: boolean
   /** The pool is closing it. */
   closing: boolean
-  /** A statement is running. */
+  /** A statement is running (or its cancel is still in flight). */
   busy: boolean
   /** Called once when the running statement ends. */
   onIdle: (() => void) | undefined
+  /** CancelRequests sent and not yet known to be processed by the server. */
+  cancels: number
+  /** A cancel was sent during the current statement. */
+  cancelSent: boolean
+  /** Called once when the last cancel in flight is settled. */
+  onCancelsDone: (() => void) | undefined
 }
 
 const noParams: ReadonlyArray<unknown> = []
 
-const reveal = (value: string | Redacted.Redacted<string> | undefined): string | undefined =>
-  value === undefined ? undefined : Redacted.isRedacted(value) ? Redacted.value(value) : value
+/** The longest delay a Node timer honours (a longer one fires after 1 ms). */
+const maxTimerMillis = 2_147_483_647
 
-const maskUrl = (url: string): string => url.replace(/(\/\/[^:/?#@\s]*):[^@/\s]*@/, "$1:***@")
+/**
+ * How long a statement may run on after its cancel before the connection is given up (destroyed): a cancel
+ * normally stops a statement within milliseconds; longer means the network or the server is stuck.
+ */
+const cancelGraceMillis = 2_000
+
+/** How long the server may take to confirm (by closing the socket) that it processed a CancelRequest. */
+const cancelConfirmMillis = 2_000
+
+/** How long a graceful close (Terminate) may take before the socket is destroyed. */
+const closeGraceMillis = 1_000
+
+/**
+ * A URL with its credentials masked, however malformed: everything between the scheme's `//` (or the start) and
+ * the last `@` is the user info, and the part after the user name's `:` is the password. Known secrets are masked
+ * wherever else they occur.
+ *
+ * @internal
+ */
+export const redactUrl = (url: string, secrets: ReadonlyArray<string> = []): string => {
+  let out = url
+  const at = url.lastIndexOf("@")
+  if (at >= 0) {
+    const slashes = url.indexOf("//")
+    const from = slashes >= 0 && slashes < at ? slashes + 2 : 0
+    const colon = url.indexOf(":", from)
+    out = colon >= 0 && colon < at
+      ? url.slice(0, colon) + ":***" + url.slice(at)
+      : url.slice(0, from) + "***" + url.slice(at)
+  }
+  for (const secret of secrets) if (secret.length > 0) out = out.split(secret).join("***")
+  return out
+}
+
+const safeDecode = (text: string): string | undefined => {
+  try {
+    return decodeURIComponent(text)
+  } catch {
+    return undefined
+  }
+}
+
+/** A string option that may be `Redacted`; a wrong type is refused without showing what a `Redacted` holds. */
+const secretString = (
+  v: OptionsValidator,
+  field: string,
+  value: string | Redacted.Redacted<string> | undefined
+): string | undefined => {
+  if (value === undefined || typeof value === "string") return value
+  if (Redacted.isRedacted(value)) {
+    const inner: unknown = Redacted.value(value)
+    if (typeof inner === "string") return inner
+    return v.fail(field, "<redacted>", "a string or a Redacted string")
+  }
+  return v.fail(field, value, "a string or a Redacted string")
+}
+
+/** A positive duration that a Node timer can honour (at most 2^31 - 1 ms, about 24.8 days). */
+const timerDuration = (v: OptionsValidator, field: string, input: Duration.DurationInput): Duration.Duration => {
+  const d = v.duration(field, input, { positive: true, finite: true })
+  if (Duration.toMillis(d) > maxTimerMillis) {
+    v.fail(field, input, `a positive duration of at most ${maxTimerMillis} ms`)
+  }
+  return d
+}
 
 /** Whether a node-postgres client is gone for good (its own flags, read defensively). */
 const unusable = (client: pg.Client): boolean => {
@@ -43,25 +114,23 @@ const unusable = (client: pg.Client): boolean => {
   return flags._queryable === false || flags._ending === true
 }
 
-/**
- * Sends PostgreSQL's CancelRequest for the statement running on `client`'s session over a new socket, as libpq's
- * PQcancel does: no authentication, no pooled connection spent.
- */
-const sendCancel = (client: pg.Client): void => {
-  const keys = client as unknown as { readonly processID?: unknown; readonly secretKey?: unknown }
-  if (typeof keys.processID !== "number" || typeof keys.secretKey !== "number") return
-  const message = Buffer.alloc(16)
-  message.writeInt32BE(16, 0)
-  message.writeInt32BE(80877102, 4)
-  message.writeInt32BE(keys.processID, 8)
-  message.writeInt32BE(keys.secretKey, 12)
-  const host = client.host
-  const socket = host.startsWith("/")
-    ? net.connect(`${host}/.s.PGSQL.${client.port}`)
-    : net.connect(client.port, host)
-  socket.setTimeout(5_000, () => socket.destroy())
-  socket.once("error", () => socket.destroy())
-  socket.once("connect", () => socket.end(message))
+/** node-postgres's own fields this module reads: the socket, and whether a statement is active or queued. */
+interface ClientInternals {
+  readonly connection?: { readonly stream?: { destroy(): void } }
+  readonly _activeQuery?: unknown
+  readonly _queryQueue?: ReadonlyArray<unknown>
+  readonly _ended?: unknown
+}
+
+/** Whether statements are running or queued on a client (used through `withClient`, outside the pool's view). */
+const hasActiveQuery = (client: pg.Client): boolean => {
+  const c = client as unknown as ClientInternals
+  return (c._activeQuery !== null && c._activeQuery !== undefined) || (c._queryQueue?.length ?? 0) > 0
+}
+
+/** Destroys the client's socket at once: its queries fail, its "end" event follows. */
+const destroySocket = (client: pg.Client): void => {
+  ;(client as unknown as ClientInternals).connection?.stream?.destroy()
 }
 
 /** @internal */
@@ -69,11 +138,22 @@ export const make = (
   config: PgPool.PgPool.Config
 ): Effect.Effect<PgPool.PgPool.Service, InvalidOptionsError | ResilienceRegistry.DuplicateNameError, Scope.Scope> =>
   Effect.gen(function*() {
-    const url = reveal(config.url)
-    const password = reveal(config.password)
+    const { password, url } = yield* validated("PgPool.make", (v) => {
+      const given: unknown = config
+      if (typeof given !== "object" || given === null) v.fail("options", given, "an options object")
+      return { url: secretString(v, "url", config.url), password: secretString(v, "password", config.password) }
+    })
     const secrets: Array<string> = []
-    if (password !== undefined) secrets.push(password)
+    if (password !== undefined && password.length > 0) secrets.push(password, encodeURIComponent(password))
     if (url !== undefined) {
+      // The URL's credentials never show: malformed or not, it is reported masked.
+      const refuse = (expected: string) =>
+        new InvalidOptionsError({
+          constructorName: "PgPool.make",
+          field: "url",
+          value: redactUrl(url, secrets),
+          expected
+        })
       let parsed: URL | undefined
       try {
         parsed = new URL(url)
@@ -84,28 +164,43 @@ export const make = (
         parsed === undefined || (parsed.protocol !== "postgres:" && parsed.protocol !== "postgresql:") ||
         (parsed.hostname === "" && !parsed.searchParams.has("host"))
       ) {
-        return yield* new InvalidOptionsError({
-          constructorName: "PgPool.make",
-          field: "url",
-          value: maskUrl(url),
-          expected: "a postgres:// or postgresql:// URL with a host"
-        })
+        return yield* refuse("a postgres:// or postgresql:// URL with a host")
       }
-      if (parsed.password !== "") secrets.push(parsed.password, decodeURIComponent(parsed.password))
+      if (parsed.password !== "") {
+        secrets.push(parsed.password)
+        const decoded = safeDecode(parsed.password)
+        if (decoded !== undefined) secrets.push(decoded)
+      }
+      if (
+        safeDecode(parsed.username) === undefined || safeDecode(parsed.password) === undefined ||
+        safeDecode(parsed.hostname) === undefined || safeDecode(parsed.pathname) === undefined
+      ) {
+        return yield* refuse("a URL whose %-escapes are valid (user, password, host and database percent-encoded)")
+      }
     }
     const options = yield* validated("PgPool.make", (v) => {
       const name = v.nonEmpty("name", config.name)
       const queryTimeout = config.queryTimeout === undefined
         ? undefined
-        : v.duration("queryTimeout", config.queryTimeout, { positive: true, finite: true })
-      const connectTimeout = v.duration("connectTimeout", config.connectTimeout ?? "10 seconds", {
-        positive: true,
-        finite: true
-      })
-      const validateAfterIdle = v.duration("validateAfterIdle", config.validateAfterIdle ?? "10 seconds")
-      const applicationName = config.applicationName ?? name
-      if (applicationName.length === 0) v.fail("applicationName", applicationName, "a non-empty string")
+        : timerDuration(v, "queryTimeout", config.queryTimeout)
+      const connectTimeout = config.connectTimeout === undefined
+        ? Duration.seconds(10)
+        : timerDuration(v, "connectTimeout", config.connectTimeout)
+      const validateAfterIdle = config.validateAfterIdle === undefined
+        ? Duration.seconds(10)
+        : v.duration("validateAfterIdle", config.validateAfterIdle)
+      const applicationName = config.applicationName === undefined
+        ? name
+        : v.nonEmpty("applicationName", config.applicationName)
       if (config.port !== undefined) v.int("port", config.port, 1, 65535)
+      for (const field of ["host", "user", "database"] as const) {
+        const value: unknown = config[field]
+        if (value !== undefined && typeof value !== "string") v.fail(field, value, "a string")
+      }
+      const ssl: unknown = config.ssl
+      if (ssl !== undefined && typeof ssl !== "boolean" && (typeof ssl !== "object" || ssl === null)) {
+        v.fail("ssl", ssl, "a boolean or TLS connection options")
+      }
       return { name, queryTimeout, connectTimeout, validateAfterIdle, applicationName }
     })
     const { applicationName, name } = options
@@ -122,14 +217,94 @@ export const make = (
     if (password !== undefined) clientConfig.password = password
     if (config.database !== undefined) clientConfig.database = config.database
     if (config.ssl !== undefined) clientConfig.ssl = config.ssl
+    // node-postgres parses the connection string in its constructor: what it refuses is refused here, typed.
+    try {
+      new pg.Client(clientConfig)
+    } catch {
+      return yield* new InvalidOptionsError({
+        constructorName: "PgPool.make",
+        field: url !== undefined ? "url" : "options",
+        value: url !== undefined ? redactUrl(url, secrets) : "(connection options)",
+        expected: "connection options node-postgres accepts"
+      })
+    }
 
     let evict: (conn: Conn) => void = () => {}
     const toError = (error: unknown, connecting: boolean) => fromUnknown(error, secrets, connecting)
 
-    const endClient = (client: pg.Client): Effect.Effect<void> =>
-      Effect.async<void>((resume) => {
-        client.end(() => resume(Effect.void))
-      }).pipe(Effect.timeoutTo({ duration: "5 seconds", onSuccess: () => undefined, onTimeout: () => undefined }))
+    /** Never lend `conn` again: marked broken, and reported to the pool once (synchronously, before any release). */
+    const discard = (conn: Conn): void => {
+      conn.broken = true
+      if (conn.evicted || conn.closing) return
+      conn.evicted = true
+      evict(conn)
+    }
+
+    /**
+     * Sends PostgreSQL's CancelRequest for the statement running on `conn`'s session over a new socket, as libpq's
+     * PQcancel does: no authentication, no pooled connection spent. The server closes that socket once it has
+     * signalled the session, so until then the cancel may still land: `conn.cancels` counts the ones in flight, and
+     * a cancel whose fate is unknown (no answer, a reset) makes the connection unfit to lend.
+     */
+    const sendCancel = (conn: Conn): void => {
+      const client = conn.client
+      const keys = client as unknown as { readonly processID?: unknown; readonly secretKey?: unknown }
+      if (typeof keys.processID !== "number" || typeof keys.secretKey !== "number") return
+      const message = Buffer.alloc(16)
+      message.writeInt32BE(16, 0)
+      message.writeInt32BE(80877102, 4)
+      message.writeInt32BE(keys.processID, 8)
+      message.writeInt32BE(keys.secretKey, 12)
+      const host = client.host
+      const socket = host.startsWith("/")
+        ? net.connect(`${host}/.s.PGSQL.${client.port}`)
+        : net.connect(client.port, host)
+      conn.cancels++
+      conn.cancelSent = true
+      let connected = false
+      let settled = false
+      const finish = (processed: boolean) => {
+        if (settled) return
+        settled = true
+        socket.destroy()
+        // Refused before it was sent: nothing can land. Sent without an answer: it might, later.
+        if (!processed) discard(conn)
+        conn.cancels--
+        const done = conn.onCancelsDone
+        if (conn.cancels === 0 && done !== undefined) {
+          conn.onCancelsDone = undefined
+          done()
+        }
+      }
+      socket.setTimeout(cancelConfirmMillis, () => finish(false))
+      socket.once("error", () => finish(!connected))
+      socket.once("close", () => finish(true))
+      socket.once("connect", () => {
+        connected = true
+        socket.end(message)
+      })
+    }
+
+    /**
+     * Closes a client: a statement still running is cancelled on the server first (closing the socket alone would
+     * leave it running there); a graceful close that takes longer than a second becomes a destroyed socket. The
+     * waits are interruptible, since finalizers run uninterruptibly and a timeout must be able to end them.
+     */
+    const endClient = (conn: Conn): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        const client = conn.client
+        if (conn.busy || hasActiveQuery(client)) sendCancel(conn)
+        if ((client as unknown as ClientInternals)._ended === true) return Effect.void
+        return Effect.interruptible(Effect.async<void>((resume) => {
+          client.end(() => resume(Effect.void))
+        })).pipe(
+          Effect.timeoutTo({
+            duration: closeGraceMillis,
+            onSuccess: () => undefined,
+            onTimeout: () => destroySocket(client)
+          })
+        )
+      })
 
     const connect: Effect.Effect<Conn, PgError, Scope.Scope> = Effect.acquireRelease(
       Effect.async<Conn, PgError>((resume) => {
@@ -140,12 +315,22 @@ export const make = (
           // A configuration node-postgres refuses: a typed, scrubbed error, not a defect carrying the raw text.
           return resume(Effect.fail(toError(error, true)))
         }
-        const conn: Conn = { client, broken: false, closing: false, busy: false, onIdle: undefined }
-        // An idle client whose session dies emits "error": without a listener that would crash the process.
+        const conn: Conn = {
+          client,
+          broken: false,
+          evicted: false,
+          closing: false,
+          busy: false,
+          onIdle: undefined,
+          cancels: 0,
+          cancelSent: false,
+          onCancelsDone: undefined
+        }
+        // An idle client whose session dies emits "error": without a listener that would crash the process. A
+        // session that dies mid-statement reports it twice (the statement's error, then "end"): either evicts it.
         const onLost = () => {
-          if (conn.broken) return
-          conn.broken = true
-          if (connected && !conn.closing) evict(conn)
+          if (connected) discard(conn)
+          else conn.broken = true
         }
         let connected = false
         client.on("error", onLost)
@@ -164,7 +349,7 @@ export const make = (
       (conn) =>
         Effect.suspend(() => {
           conn.closing = true
-          return endClient(conn.client)
+          return endClient(conn)
         })
     )
 
@@ -173,6 +358,8 @@ export const make = (
     // no closures per query beyond node-postgres's callback.
     class QueryTask<Row> implements resourcePool.Task<Conn, ReadonlyArray<Row>, PgError | Timeout.TimeoutError> {
       timedOut = false
+      /** Given up on after its cancel had no effect: the connection was destroyed. */
+      abandoned = false
       timer: ReturnType<typeof setTimeout> | undefined = undefined
       constructor(
         readonly sql: string,
@@ -181,6 +368,7 @@ export const make = (
       ) {}
       start(conn: Conn, run: resourcePool.TaskDone<ReadonlyArray<Row>, PgError | Timeout.TimeoutError>) {
         conn.busy = true
+        conn.cancelSent = false
         conn.client.query(
           this.sql,
           (this.params ?? noParams) as Array<unknown>,
@@ -198,28 +386,56 @@ export const make = (
         error: Error | null,
         result: pg.QueryResult
       ) {
-        conn.busy = false
         if (this.timer !== undefined) clearTimeout(this.timer)
+        this.timer = undefined
+        let outcome: Effect.Effect<ReadonlyArray<Row>, PgError | Timeout.TimeoutError>
+        if (error === null) {
+          outcome = Effect.succeed(result.rows as ReadonlyArray<Row>)
+          // Ended by itself although a cancel was sent: that cancel may still hit the next statement.
+          if (conn.cancelSent) discard(conn)
+        } else {
+          const pgError = toError(error, false)
+          if (conn.cancelSent && pgError.code !== "57014") discard(conn)
+          if (isConnectionCode(pgError.code) || unusable(conn.client)) discard(conn)
+          outcome = this.timedOut && (this.abandoned || pgError.code === "57014" || !isConnectionCode(pgError.code))
+            ? Effect.fail(
+              new Timeout.TimeoutError({ duration: Duration.millis(this.timeoutMillis!), scope: "attempt" })
+            )
+            : Effect.fail(pgError)
+        }
+        // The connection is lent again only once no cancel of ours can still reach its session.
+        if (conn.cancels > 0) conn.onCancelsDone = () => this.finish(conn, run, outcome)
+        else this.finish(conn, run, outcome)
+      }
+      finish(
+        conn: Conn,
+        run: resourcePool.TaskDone<ReadonlyArray<Row>, PgError | Timeout.TimeoutError>,
+        outcome: Effect.Effect<ReadonlyArray<Row>, PgError | Timeout.TimeoutError>
+      ) {
+        conn.busy = false
+        conn.cancelSent = false
         const onIdle = conn.onIdle
         if (onIdle !== undefined) {
           conn.onIdle = undefined
           onIdle()
         }
-        if (error === null) return run.done(Effect.succeed(result.rows as ReadonlyArray<Row>))
-        const pgError = toError(error, false)
-        if (this.timedOut && (pgError.code === "57014" || !isConnectionCode(pgError.code))) {
-          return run.done(
-            Effect.fail(new Timeout.TimeoutError({ duration: Duration.millis(this.timeoutMillis!), scope: "attempt" }))
-          )
-        }
-        if (isConnectionCode(pgError.code) || unusable(conn.client)) conn.broken = true
-        run.done(Effect.fail(pgError))
+        run.done(outcome)
       }
       expire(conn: Conn) {
         this.timer = undefined
         if (!conn.busy) return
         this.timedOut = true
-        sendCancel(conn.client)
+        sendCancel(conn)
+        // A statement the cancel does not stop (a stalled network, a stuck server): the connection is destroyed,
+        // which ends the statement here with a TimeoutError.
+        // eslint-disable-next-line no-restricted-syntax
+        this.timer = setTimeout(() => this.abandon(conn), cancelGraceMillis)
+      }
+      abandon(conn: Conn) {
+        this.timer = undefined
+        this.abandoned = true
+        discard(conn)
+        destroySocket(conn.client)
       }
       stop(conn: Conn) {
         return stopStatement(conn) ?? Effect.void
@@ -236,23 +452,26 @@ export const make = (
 
     /**
      * A borrower failed or was interrupted with its statement still running: cancel it on the server and wait for
-     * it to stop, so the connection goes back idle; when it does not stop within 5 seconds, close the connection.
+     * it to stop (and for the cancel to be processed), so the connection goes back idle; when it does not stop
+     * within the grace period, the connection is destroyed and never lent again.
      */
     const stopStatement = (conn: Conn): Effect.Effect<void> | undefined => {
       if (!conn.busy) return undefined
-      sendCancel(conn.client)
-      return Effect.async<void>((resume) => {
+      if (!conn.cancelSent) sendCancel(conn)
+      // Interruptible: this runs in uninterruptible regions (a borrower's release), where a timeout could not end an
+      // uninterruptible wait.
+      return Effect.interruptible(Effect.async<void>((resume) => {
         if (!conn.busy) resume(Effect.void)
         else conn.onIdle = () => resume(Effect.void)
-      }).pipe(
+      })).pipe(
         Effect.timeoutTo({
-          duration: "5 seconds",
+          duration: cancelGraceMillis,
           onSuccess: () => Effect.void,
           onTimeout: () =>
-            Effect.suspend(() => {
+            Effect.sync(() => {
               conn.onIdle = undefined
-              conn.broken = true
-              return Effect.zipRight(endClient(conn.client), pool.invalidate(conn))
+              discard(conn)
+              destroySocket(conn.client)
             })
         }),
         Effect.flatten
@@ -287,8 +506,7 @@ export const make = (
 
     // A session that dies (server restart, pg_terminate_backend, network) is evicted as soon as its client says so,
     // idle or borrowed, so the next borrow gets a live one.
-    const runFork = Runtime.runFork(yield* Effect.runtime<never>())
-    evict = (conn) => void runFork(pool.invalidate(conn))
+    evict = (conn) => pool.invalidateNow(conn)
 
     const pooledQuery = <Row extends object>(
       sql: string,
@@ -309,7 +527,13 @@ export const make = (
       if (timeout === undefined) return pooledQuery<Row>(sql, params, queryTimeoutMillis)
       // A per-query timeout comes from the caller: a bad one is a typed error naming it, not a thrown exception.
       return Effect.flatMap(
-        validated("PgPool.query", (v) => Duration.toMillis(v.duration("timeout", timeout, { positive: true }))),
+        validated("PgPool.query", (v) => {
+          const millis = Duration.toMillis(v.duration("timeout", timeout, { positive: true }))
+          // Infinity means no timeout; a finite delay beyond what a Node timer honours would fire at once.
+          if (millis === Infinity) return undefined
+          if (millis > maxTimerMillis) v.fail("timeout", timeout, `a positive duration of at most ${maxTimerMillis} ms`)
+          return millis
+        }),
         (millis) => pooledQuery<Row>(sql, params, millis)
       )
     }
@@ -320,8 +544,17 @@ export const make = (
       withConn((conn) =>
         Effect.ensuring(
           f(conn.client),
-          // Given back inside a transaction (a missing COMMIT, an interrupted caller): closed, never lent again.
-          Effect.suspend(() => conn.client.getTransactionStatus() === "I" ? Effect.void : pool.invalidate(conn))
+          Effect.sync(() => {
+            if (hasActiveQuery(conn.client)) {
+              // A statement still running (an interrupted caller, a query not awaited): cancelled on the server, and
+              // the connection closed rather than lent busy.
+              sendCancel(conn)
+              discard(conn)
+            } else if (conn.client.getTransactionStatus() !== "I") {
+              // Given back inside a transaction (a missing COMMIT, an interrupted caller): closed, never lent again.
+              discard(conn)
+            }
+          })
         )
       )
 

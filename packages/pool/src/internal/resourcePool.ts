@@ -168,6 +168,11 @@ export interface Internal<A, E> extends ResourcePool.ResourcePool<A, E> {
   /** Runs the task `makeTask` makes, one per execution (an effect may run many times, concurrently). */
   readonly runTask: <B, E2>(makeTask: () => Task<A, B, E2>) => Effect.Effect<B, E2 | PoolTimeoutError<E>>
   readonly collector: ResilienceMetrics.Collector
+  /**
+   * `invalidate`, applied at once (for callbacks outside any fiber): the resource is never lent again; an idle one is
+   * closed in the background, a borrowed one when given back.
+   */
+  readonly invalidateNow: (resource: A) => void
 }
 
 /** @internal */
@@ -305,10 +310,9 @@ const build = <A, E, R>(
       : options.acquire
     const create: Effect.Effect<Entry<A>, CreateFailure<E>, R | Scope.Scope> = Effect.matchCauseEffect(createTimed, {
       onFailure: (cause) => {
+        // A defect (an acquire that throws or dies) counts as a failed creation too: retried with back-off, never
+        // a dead creator that leaves its waiters to time out.
         const failure = Cause.failureOption(cause)
-        if (Option.isNone(failure) && !Cause.isInterruptedOnly(cause)) {
-          return Effect.failCause(Cause.stripFailures(cause))
-        }
         failureSeq++
         consecutiveFailures++
         if (Option.isSome(failure) && failure.value !== undefined) lastError = failure.value
@@ -521,14 +525,27 @@ const build = <A, E, R>(
       fiber: Fiber.RuntimeFiber<unknown, unknown>,
       start: number,
       deadline: number
-    ): Effect.Effect<Entry<A>, PoolTimeoutError<E>> =>
-      Effect.flatMap(Effect.exit(restore(validate!(entry.value))), (exit) => {
-        if (Exit.isSuccess(exit) && exit.value) return Effect.succeed(entry)
+    ): Effect.Effect<Entry<A>, PoolTimeoutError<E>> => {
+      const epoch = entry.epoch
+      return Effect.flatMap(Effect.exit(restore(runValidate(entry.value))), (exit) => {
+        if (Exit.isSuccess(exit) && exit.value === true) return Effect.succeed(entry)
         invalidatedCounter.unsafeUpdate(1, [])
-        unlend(entry)
+        // Given back for this borrower meanwhile (the drain): nothing left to undo here.
+        if (entry.borrowed && entry.borrower === fiber && entry.epoch === epoch) unlend(entry)
+        entry.invalid = true
         const back = retire(entry)
         if (Exit.isFailure(exit) && Cause.isInterrupted(exit.cause)) return Effect.zipRight(back, Effect.interrupt)
         return Effect.zipRight(back, Effect.suspend(() => borrow(restore, fiber, start, deadline)))
+      })
+    }
+
+    /** `validate` as an Effect that cannot throw: a throw, a defect or a value that is no Effect all mean invalid. */
+    const runValidate = (value: A): Effect.Effect<boolean> =>
+      Effect.suspend(() => {
+        const result: unknown = validate!(value)
+        return Effect.isEffect(result)
+          ? result as Effect.Effect<boolean>
+          : Effect.dieMessage(`ResourcePool ${name}: validate returned no Effect`)
       })
 
     const lent = (
@@ -631,7 +648,10 @@ const build = <A, E, R>(
       }
     }
 
-    /** Per fiber that ran a task: the task it runs now, stopped if the fiber ends first. One observer a fiber. */
+    /**
+     * Per fiber that ran a task: the task it waits for or runs now; if the fiber ends first, a waiting task leaves the
+     * queue and a running one is stopped. One observer a fiber.
+     */
     interface FiberWatch {
       running: { fiberEnded(): void } | undefined
     }
@@ -639,9 +659,10 @@ const build = <A, E, R>(
 
     /**
      * One `runTask` call: a waiter while queued, then the task's `done` target. It installs no interruption frame
-     * (that would cost the hot path more than the borrow itself): a waiter whose fiber was interrupted is skipped
-     * when a resource comes, and a fiber that ends (interrupted) while its task runs has the task stopped, through
-     * one exit observer per fiber.
+     * (that would cost the hot path more than the borrow itself): a fiber that ends (interrupted) while its task
+     * waits takes the task out of the queue at once (an O(1) unlink), and one that ends while its task runs has the
+     * task stopped, through one exit observer per fiber. A waiter whose fiber is interrupted but not yet ended is
+     * skipped when a resource comes.
      */
     class TaskRun<B, E2> implements Waiter<A, E>, TaskDone<B, E2> {
       prev: Waiter<A, E> | undefined = undefined
@@ -660,10 +681,8 @@ const build = <A, E, R>(
       ) {
         this.deadline = start + acquireTimeoutMillis
       }
-      run(entry: Entry<A>) {
-        this.running = entry
-        this.epoch = entry.epoch
-        entry.fresh = false
+      /** Registers with its fiber's watch, so the fiber's end reaches this run. */
+      observe() {
         let watch = watches.get(this.fiber)
         if (watch === undefined) {
           const created: FiberWatch = { running: undefined }
@@ -673,6 +692,13 @@ const build = <A, E, R>(
         }
         watch.running = this
         this.watch = watch
+      }
+      run(entry: Entry<A>) {
+        this.running = entry
+        this.epoch = entry.epoch
+        entry.fresh = false
+        if (this.watch === undefined) this.observe()
+        else this.watch.running = this
         try {
           this.task.start(entry.value, this)
         } catch (error) {
@@ -690,6 +716,12 @@ const build = <A, E, R>(
         this.resume(outcome)
       }
       fiberEnded() {
+        if (this.queued) {
+          // Abandoned while waiting: out of the queue now, so `waiting` counts only live callers.
+          waiters.delete(this)
+          this.watch!.running = undefined
+          return
+        }
         const entry = this.running
         if (entry !== undefined) runFork(this.task.stop(entry.value))
       }
@@ -704,6 +736,7 @@ const build = <A, E, R>(
         this.run(entry)
       }
       reject(outcome: Effect.Effect<never, PoolTimeoutError<E>>) {
+        if (this.watch !== undefined && this.watch.running === this) this.watch.running = undefined
         this.resume(outcome)
       }
     }
@@ -763,6 +796,7 @@ const build = <A, E, R>(
           if (recordAll) acquireSeconds.unsafeUpdate(0, [])
           run.run(entry)
         } else {
+          run.observe()
           waiters.add(run)
           if (wakeReaper !== undefined) wakeReaper()
           ensureCreators()
@@ -786,21 +820,28 @@ const build = <A, E, R>(
       })
     )
 
-    const invalidate = (resource: A): Effect.Effect<void> =>
-      Effect.suspend(() => {
-        const entry = byValue.get(resource)
-        if (entry === undefined || entry.invalid) return Effect.void
-        invalidatedCounter.unsafeUpdate(1, [])
-        entry.invalid = true
-        if (entry.borrowed) return Effect.void
-        const index = idle.indexOf(entry)
-        if (index >= 0) {
-          idle.splice(index, 1)
-          return retire(entry)
-        }
-        // Idle inside Effect's pool (never checked out, or on its way to a waiter).
-        return entry.scope === undefined ? pool.invalidate(entry) : Effect.void
-      })
+    /** Marks a resource broken now; returns what closes it when that must run (it is idle). */
+    const markInvalid = (resource: A): Effect.Effect<void> | undefined => {
+      const entry = byValue.get(resource)
+      if (entry === undefined || entry.invalid) return undefined
+      invalidatedCounter.unsafeUpdate(1, [])
+      entry.invalid = true
+      if (entry.borrowed) return undefined
+      const index = idle.indexOf(entry)
+      if (index >= 0) {
+        idle.splice(index, 1)
+        return retire(entry)
+      }
+      // Idle inside Effect's pool (never checked out, or on its way to a waiter).
+      return entry.scope === undefined ? pool.invalidate(entry) : undefined
+    }
+
+    const invalidate = (resource: A): Effect.Effect<void> => Effect.suspend(() => markInvalid(resource) ?? Effect.void)
+
+    const invalidateNow = (resource: A): void => {
+      const closing = markInvalid(resource)
+      if (closing !== undefined) runFork(closing)
+    }
 
     const stats: Effect.Effect<ResourcePool.Stats> = Effect.sync(() => ({
       size: alive,
@@ -874,9 +915,11 @@ const build = <A, E, R>(
         waiters.delete(waiter)
         waiter.reject(Effect.interrupt)
       }
-      const waitBorrowed = borrowed === 0 ? Effect.void : Effect.async<void>((resume) => {
+      // Finalizers run uninterruptibly, and a timeout interrupts (and awaits) what it times out: the wait itself is
+      // made interruptible, or the timeout would wait for it forever.
+      const waitBorrowed = borrowed === 0 ? Effect.void : Effect.interruptible(Effect.async<void>((resume) => {
         drained = () => resume(Effect.void)
-      }).pipe(
+      })).pipe(
         Effect.timeoutOption(config.drainTimeout),
         Effect.flatMap((done) => {
           if (Option.isSome(done)) return Effect.void
@@ -889,7 +932,9 @@ const build = <A, E, R>(
                 Duration.format(config.drainTimeout)
               }: interrupting their borrowers`
             ).pipe(
-              Effect.zipRight(Fiber.interruptAll(fibers)),
+              Effect.annotateLogs({ pool: name, borrowed: held.length }),
+              // Interrupted, not awaited: a borrower that ignores interruption must not hold the scope open.
+              Effect.zipRight(Effect.forEach(fibers, (fiber) => Fiber.interruptFork(fiber), { discard: true })),
               // Borrowers whose scope outlives their fiber: give their resources back for them.
               Effect.zipRight(Effect.forEach(held, (e) => e.borrowed ? giveBack(e) ?? Effect.void : Effect.void, {
                 discard: true
@@ -918,6 +963,7 @@ const build = <A, E, R>(
       useWith,
       runTask,
       invalidate,
+      invalidateNow,
       stats,
       status,
       collector,
