@@ -33,11 +33,22 @@ export interface HasRetryAfter {
  * @since 0.1.0
  * @category guards
  */
-export const isHasRetryAfter = (u: unknown): u is HasRetryAfter =>
-  Predicate.hasProperty(u, symbol) && Duration.isDuration(u[symbol])
+export const isHasRetryAfter = (u: unknown): u is HasRetryAfter => Option.isSome(read(u))
+
+/** The hint, read once: a getter that throws (an error of someone else's making) counts as no hint. */
+const read = (u: unknown): Option.Option<Duration.Duration> => {
+  if (!Predicate.hasProperty(u, symbol)) return Option.none()
+  try {
+    const hint = u[symbol]
+    return Duration.isDuration(hint) ? Option.some(hint) : Option.none()
+  } catch {
+    return Option.none()
+  }
+}
 
 /**
- * Reads the hint of an error: `Option.none()` when it carries none.
+ * Reads the hint of an error: `Option.none()` when it carries none, or one that is not a `Duration`, or when reading
+ * it throws.
  *
  * @example
  * ```ts
@@ -53,5 +64,4 @@ export const isHasRetryAfter = (u: unknown): u is HasRetryAfter =>
  * @since 0.1.0
  * @category getters
  */
-export const get = (error: unknown): Option.Option<Duration.Duration> =>
-  isHasRetryAfter(error) ? Option.some(error[symbol]) : Option.none()
+export const get = (error: unknown): Option.Option<Duration.Duration> => read(error)

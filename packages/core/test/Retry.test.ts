@@ -48,7 +48,27 @@ const flaky = (failures: number) => {
 
 const never = Number.POSITIVE_INFINITY
 
+class BrokenHint extends Data.TaggedError("BrokenHint")<{ readonly attempt: number }> {
+  get [RetryAfter.symbol](): Duration.Duration {
+    throw new Error("the hint getter threw")
+  }
+}
+
 describe("Retry", () => {
+  it.effect("a RetryAfter hint getter that throws counts as no hint, not a defect", () =>
+    Effect.gen(function*() {
+      let attempts = 0
+      const fiber = yield* Effect.suspend(() => Effect.fail(new BrokenHint({ attempt: ++attempts }))).pipe(
+        Retry.retry({ schedule: Schedule.spaced("100 millis"), maxAttempts: 3 }),
+        Effect.exit,
+        Effect.fork
+      )
+      yield* TestClock.adjust("200 millis")
+      const exit = yield* Fiber.join(fiber)
+      expect(attempts).toBe(3)
+      expect(exit).toEqual(Exit.fail(new BrokenHint({ attempt: 3 })))
+    }))
+
   it.effect("the seed's example: fails twice, succeeds the third time", () =>
     Effect.gen(function*() {
       const { effect, starts } = flaky(2)

@@ -17,4 +17,13 @@ describe("RetryAfter", () => {
     expect(RetryAfter.get("x")).toEqual(Option.none())
     expect(RetryAfter.get({ [RetryAfter.symbol]: 5 })).toEqual(Option.none())
   })
+  it("treats a hint getter that throws as no hint", () => {
+    const broken = {
+      get [RetryAfter.symbol](): Duration.Duration {
+        throw new Error("bad hint")
+      }
+    }
+    expect(RetryAfter.get(broken)).toEqual(Option.none())
+    expect(RetryAfter.isHasRetryAfter(broken)).toBe(false)
+  })
 })
