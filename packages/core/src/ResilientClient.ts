@@ -56,6 +56,16 @@ export type ClientError =
   | RateLimiter.RateLimitedError
 
 /**
+ * The failures a client adds to each attempt, before its retry sees it: the attempt timed out (or the deadline
+ * ran out during it), or the breaker rejected it. `retry.while`, `retry.schedule` and `retry.onRetry` receive
+ * `E | AttemptError`, as `Retry.retry` would around `Timeout.timeout` and `CircuitBreaker.withBreaker`.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export type AttemptError = TimeoutError | CircuitBreaker.CircuitBreakerOpenError
+
+/**
  * Why a call was turned away without reaching the effect (or, for `"CircuitOpen"`, without another attempt).
  *
  * @since 0.1.0
@@ -82,19 +92,42 @@ export interface Stats {
 }
 
 /**
- * A resilient client. `B` and `EB` are the success and error types of the fallback; with a fallback
- * (`HasFallback`), every typed failure goes to it, so the error type of a call is `EB` alone.
+ * A resilient client. `E` is the error type of the calls it wraps: the callbacks of its options (`fallback`,
+ * `retry.while`, `retry.schedule`, `retry.onRetry`) receive it, so `execute` takes only effects that fail with
+ * an `E` (the default, `unknown`, takes any effect). `B` and `EB` are the success and error types of the
+ * fallback; with a fallback (`HasFallback`), every typed failure goes to it, so the error type of a call is `EB`
+ * alone.
+ *
+ * @example
+ * ```ts
+ * import { ResilientClient } from "@effect-resilience/core"
+ * import { Context, Data, Effect } from "effect"
+ *
+ * class GatewayError extends Data.TaggedError("GatewayError")<{ readonly status: number }> {}
+ *
+ * // Typed by its tag: the options' callbacks receive GatewayError (plus the client's own errors).
+ * class Gateway extends Context.Tag("Gateway")<Gateway, ResilientClient.ResilientClient<GatewayError>>() {}
+ *
+ * const GatewayLive = ResilientClient.layer(Gateway, {
+ *   name: "gateway",
+ *   ...ResilientClient.defaults,
+ *   retry: {
+ *     ...ResilientClient.defaults.retry,
+ *     while: (error) => error._tag !== "GatewayError" || error.status >= 500
+ *   }
+ * })
+ * ```
  *
  * @since 0.1.0
  * @category models
  */
-export interface ResilientClient<B = never, EB = never, HasFallback extends boolean = false> {
+export interface ResilientClient<E = unknown, B = never, EB = never, HasFallback extends boolean = false> {
   readonly [TypeId]: TypeId
   readonly name: string
   /** Runs `effect` through every policy of the client. */
-  execute<A, E, R>(
-    effect: Effect.Effect<A, E, R>
-  ): Effect.Effect<A | B, HasFallback extends true ? EB : E | ClientError, R>
+  execute<A, E1 extends E, R>(
+    effect: Effect.Effect<A, E1, R>
+  ): Effect.Effect<A | B, HasFallback extends true ? EB : E1 | ClientError, R>
   /** Calls by outcome. */
   readonly stats: Effect.Effect<Stats>
   /** The client's parts, for their own read-outs (`state`, `changes`, `stats`). */
@@ -110,22 +143,30 @@ export declare namespace ResilientClient {
   /**
    * Every part is optional: `make` uses only those given. A part given as options is made with the client's
    * name (and registers under it); a part given as an instance (a `Bulkhead`, `CircuitBreaker` or
-   * `RateLimiter`) is shared with whoever else holds it.
+   * `RateLimiter`) is shared with whoever else holds it. `E` is the error type of the calls the client wraps
+   * (see `ResilientClient`).
    *
    * @since 0.1.0
    * @category models
    */
-  export interface Options<B = never, EB = never> {
+  export interface Options<E = unknown, B = never, EB = never> {
     /** The name of the client and of the parts it makes. */
     readonly name: string
-    /** Turns a final typed failure (never a defect or an interruption) into a degraded answer. */
-    readonly fallback?: ((error: unknown) => Effect.Effect<B, EB>) | undefined
+    /**
+     * Turns a final typed failure (never a defect or an interruption) into a degraded answer: an `E` of the
+     * call, or one of the client's own (`ClientError`).
+     */
+    readonly fallback?: ((error: E | ClientError) => Effect.Effect<B, EB>) | undefined
     /** A total budget for the call, queue waits and retries included. */
     readonly deadline?: Duration.DurationInput | undefined
     readonly rateLimiter?: Omit<RateLimiter.RateLimiter.Options, "name"> | RateLimiter.RateLimiter | undefined
     readonly bulkhead?: Omit<Bulkhead.Bulkhead.Options, "name"> | Bulkhead.Bulkhead | undefined
-    /** Retry options; `maxRetryAfter` defaults to 1 second here (a retry's wait holds a bulkhead slot). */
-    readonly retry?: Retry.Retry.Options<unknown> | undefined
+    /**
+     * Retry options; `maxRetryAfter` defaults to 1 second here (a retry's wait holds a bulkhead slot). Its
+     * callbacks and schedule receive the attempt's failure: an `E`, or an `AttemptError` (the attempt's timeout,
+     * the breaker's rejection).
+     */
+    readonly retry?: Retry.Retry.Options<E | AttemptError> | undefined
     readonly circuitBreaker?:
       | Omit<CircuitBreaker.CircuitBreaker.Options, "name">
       | CircuitBreaker.CircuitBreaker
@@ -173,17 +214,36 @@ export declare namespace ResilientClient {
 export const defaults: ResilientClient.Defaults = internal.defaults
 
 /**
- * Makes a client. It needs a `Scope` (its breaker owns a fiber while a store is in use) and registers itself
- * (kind `"client"`) and the parts it makes in the `ResilienceRegistry` when one is provided. Bad options fail
- * with `InvalidOptionsError`.
+ * Makes a client. It needs a `Scope`: it registers itself (kind `"client"`) and the parts it makes in the
+ * `ResilienceRegistry` when one is provided, until the scope closes, and its breaker owns a fiber while a store is
+ * in use. Bad options fail with `InvalidOptionsError`.
+ *
+ * Type the client by the errors of the calls it wraps, `make<E>(…)`, and every callback receives them: `E` with
+ * the attempt's own errors in `retry` (`E | AttemptError`), `E | ClientError` in `fallback`. With a fallback, give
+ * its types too (`make<E, B, EB>`) or annotate the fallback's parameter and let them be inferred. Without a type,
+ * `E` is `unknown`.
  *
  * @example
  * ```ts
- * import { ResilientClient } from "@effect-resilience/core"
- * import { Effect } from "effect"
+ * import { Backoff, ResilientClient } from "@effect-resilience/core"
+ * import { Data, Effect, Schedule } from "effect"
+ *
+ * class GatewayError extends Data.TaggedError("GatewayError")<{ readonly status: number }> {}
  *
  * const program = Effect.gen(function*() {
- *   const payments = yield* ResilientClient.make({ name: "payments", ...ResilientClient.defaults })
+ *   const payments = yield* ResilientClient.make<GatewayError>({
+ *     name: "payments",
+ *     ...ResilientClient.defaults,
+ *     retry: {
+ *       maxAttempts: 4,
+ *       // the schedule reads the error: a GatewayError, or the client's TimeoutError / CircuitBreakerOpenError
+ *       schedule: Backoff.exponential({ base: "100 millis" }).pipe(
+ *         Schedule.whileInput((error: GatewayError | ResilientClient.AttemptError) =>
+ *           error._tag !== "GatewayError" || error.status >= 500
+ *         )
+ *       )
+ *     }
+ *   })
  *   return yield* payments.execute(Effect.succeed({ id: "ch_1" }))
  * }).pipe(Effect.scoped)
  * ```
@@ -192,17 +252,20 @@ export const defaults: ResilientClient.Defaults = internal.defaults
  * @category constructors
  */
 export const make: {
-  <B, EB>(
-    options: ResilientClient.Options<B, EB> & { readonly fallback: (error: unknown) => Effect.Effect<B, EB> }
-  ): Effect.Effect<ResilientClient<B, EB, true>, InvalidOptionsError | DuplicateNameError, Scope.Scope>
-  (
-    options: ResilientClient.Options<never, never> & { readonly fallback?: undefined }
-  ): Effect.Effect<ResilientClient, InvalidOptionsError | DuplicateNameError, Scope.Scope>
+  <E = unknown, B = never, EB = never>(
+    options: ResilientClient.Options<E, B, EB> & {
+      readonly fallback: (error: E | ClientError) => Effect.Effect<B, EB>
+    }
+  ): Effect.Effect<ResilientClient<E, B, EB, true>, InvalidOptionsError | DuplicateNameError, Scope.Scope>
+  <E = unknown>(
+    options: ResilientClient.Options<E, never, never> & { readonly fallback?: undefined }
+  ): Effect.Effect<ResilientClient<E>, InvalidOptionsError | DuplicateNameError, Scope.Scope>
 } = internal.make as typeof make
 
 /**
  * Provides a client under a tag, for the life of the layer: every service that uses the tag shares one client
- * (one bulkhead, one breaker, one set of stats).
+ * (one bulkhead, one breaker, one set of stats). The client's types come from the tag: with a tag of
+ * `ResilientClient<E>`, the options' callbacks receive `E` (see `make`).
  *
  * @example
  * ```ts
@@ -221,13 +284,15 @@ export const make: {
  * @category layers
  */
 export const layer: {
-  <I, B, EB>(
-    tag: Context.Tag<I, ResilientClient<B, EB, true>>,
-    options: ResilientClient.Options<B, EB> & { readonly fallback: (error: unknown) => Effect.Effect<B, EB> }
+  <I, E, B, EB>(
+    tag: Context.Tag<I, ResilientClient<E, B, EB, true>>,
+    options: ResilientClient.Options<NoInfer<E>, B, EB> & {
+      readonly fallback: (error: NoInfer<E> | ClientError) => Effect.Effect<B, EB>
+    }
   ): Layer.Layer<I, InvalidOptionsError | DuplicateNameError>
-  <I>(
-    tag: Context.Tag<I, ResilientClient>,
-    options: ResilientClient.Options<never, never> & { readonly fallback?: undefined }
+  <I, E>(
+    tag: Context.Tag<I, ResilientClient<E>>,
+    options: ResilientClient.Options<NoInfer<E>, never, never> & { readonly fallback?: undefined }
   ): Layer.Layer<I, InvalidOptionsError | DuplicateNameError>
 } = internal.layer as typeof layer
 
@@ -246,7 +311,7 @@ export const layer: {
  * @since 0.1.0
  * @category config
  */
-export const config: (prefix: string) => Config.Config<ResilientClient.Options<never, never>> = internal.config
+export const config: (prefix: string) => Config.Config<ResilientClient.Options<unknown, never, never>> = internal.config
 
 /**
  * Provides a client under a tag with options read by `config(prefix)`.
@@ -265,8 +330,8 @@ export const config: (prefix: string) => Config.Config<ResilientClient.Options<n
  * @since 0.1.0
  * @category layers
  */
-export const layerConfig: <I>(
-  tag: Context.Tag<I, ResilientClient>,
+export const layerConfig: <I, E = unknown>(
+  tag: Context.Tag<I, ResilientClient<E>>,
   prefix: string
 ) => Layer.Layer<I, ConfigError.ConfigError | InvalidOptionsError | DuplicateNameError> = internal.layerConfig
 

@@ -8,7 +8,7 @@ import {
 } from "@effect-resilience/core"
 import { describe, expect, it } from "@effect/vitest"
 import type { Scope } from "effect"
-import { Effect, Exit } from "effect"
+import { Context, Effect, Exit } from "effect"
 
 // A name belongs to a policy for the life of the scope that made it: closing the scope frees the name.
 const entryNames = Effect.map(ResilienceRegistry.entries, (all) => all.map((e) => `${e.kind}:${e.name}`))
@@ -73,7 +73,7 @@ describe("registry names last as long as the policy's scope", () => {
 
   it.effect("ResilientClient.layer: the name is free once the layer is released", () =>
     Effect.gen(function*() {
-      class Orders extends Effect.Tag("Orders")<Orders, ResilientClient.ResilientClient>() {}
+      class Orders extends Context.Tag("Orders")<Orders, ResilientClient.ResilientClient>() {}
       const live = ResilientClient.layer(Orders, { name: "orders", bulkhead: { maxConcurrent: 1 } })
       yield* Effect.scoped(Effect.provide(Effect.flatMap(Orders, (c) => c.execute(Effect.void)), live))
       yield* Effect.scoped(Effect.provide(Effect.flatMap(Orders, (c) => c.execute(Effect.void)), live))

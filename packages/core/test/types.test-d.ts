@@ -42,7 +42,7 @@ describe("error unions in signatures", () => {
     expectTypeOf(client.execute(call)).toEqualTypeOf<
       Effect.Effect<string, GatewayError | ResilientClient.ClientError>
     >()
-    const withFallback = {} as ResilientClient.ResilientClient<"degraded", never, true>
+    const withFallback = {} as ResilientClient.ResilientClient<unknown, "degraded", never, true>
     expectTypeOf(withFallback.execute(call)).toEqualTypeOf<Effect.Effect<string | "degraded", never>>()
   })
 })
