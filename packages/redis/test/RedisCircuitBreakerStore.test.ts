@@ -1,42 +1,81 @@
-import { CircuitBreaker, CircuitBreakerStore } from "@effect-resilience/core"
+import { CircuitBreaker, CircuitBreakerStore, ResilienceMetrics } from "@effect-resilience/core"
 import { RedisCircuitBreakerStore } from "@effect-resilience/redis"
 import { Services } from "@effect-resilience/testing"
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Data, Effect, Either, Layer, Scope } from "effect"
-import { cleanup, countedClient, eventually, redis } from "./utils.js"
+import {
+  type Clock,
+  Context,
+  Data,
+  Deferred,
+  Effect,
+  Either,
+  Exit,
+  Fiber,
+  Layer,
+  Metric,
+  MetricState,
+  Option,
+  Scope
+} from "effect"
+import { Redis } from "ioredis"
+import { cleanup, countedClient, eventually, redis, skewedClock, sleep } from "./utils.js"
 
 class Boom extends Data.TaggedError("Boom")<{}> {}
 
 const fail = Effect.fail(new Boom())
 const ok = Effect.succeed("ok")
 
-/** A replica: its own connection and store, built in `scope`. */
-const replica = (
-  prefix: string,
-  scope: Scope.Scope,
-  options: Partial<RedisCircuitBreakerStore.RedisCircuitBreakerStore.Options> = {}
-) =>
+type Options = Partial<RedisCircuitBreakerStore.RedisCircuitBreakerStore.Options>
+
+interface Replica {
+  readonly context: Context.Context<CircuitBreakerStore.CircuitBreakerStore>
+  readonly commands: Array<string>
+  readonly fibers: Array<number>
+  readonly clock: Clock.Clock | undefined
+  readonly run: <A, E>(effect: Effect.Effect<A, E, Scope.Scope>) => Effect.Effect<A, E>
+}
+
+/** A replica: its own connection, store and (optionally skewed) clock, living in `scope`. */
+const replica = (prefix: string, scope: Scope.Scope, options: Options = {}, clock?: Clock.Clock) =>
   Effect.gen(function*() {
-    const counted = yield* countedClient()
-    const context = yield* Layer.buildWithScope(
+    const counted = yield* countedClient(options.url ?? redis.url).pipe(Scope.extend(scope))
+    const { url: _url, ...rest } = options
+    const withClock = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+      clock === undefined ? effect : Effect.withClock(effect, clock)
+    const context = yield* withClock(Layer.buildWithScope(
       RedisCircuitBreakerStore.layer({
         client: counted.client,
         keyPrefix: prefix,
         flushInterval: "20 millis",
-        ...options
+        ...rest
       }),
       scope
-    )
-    return { ...counted, store: Context.get(context, CircuitBreakerStore.CircuitBreakerStore), context }
+    ))
+    const r: Replica = {
+      context,
+      commands: counted.commands,
+      fibers: counted.fibers,
+      clock,
+      run: (effect) => withClock(Effect.provide(Scope.extend(effect, scope), context))
+    }
+    return r
   })
 
-const breakerIn = (
-  r: { readonly context: Context.Context<CircuitBreakerStore.CircuitBreakerStore> },
-  scope: Scope.Scope,
-  options: Partial<CircuitBreaker.CircuitBreaker.Options> = {}
-) =>
-  CircuitBreaker.make({ name: "shared", strategy: CircuitBreaker.consecutive(3), openDuration: "1 minute", ...options })
-    .pipe(Effect.provide(r.context), Scope.extend(scope))
+const breakerIn = (r: Replica, options: Partial<CircuitBreaker.CircuitBreaker.Options> = {}) =>
+  r.run(CircuitBreaker.make({
+    name: "shared",
+    strategy: CircuitBreaker.consecutive(3),
+    openDuration: "1 minute",
+    ...options
+  }))
+
+const stateIs = (r: Replica, breaker: CircuitBreaker.CircuitBreaker, state: CircuitBreaker.State) =>
+  r.run(Effect.map(breaker.state, (s) => s === state))
+
+const storeErrors = Effect.map(
+  Metric.value(Metric.tagged(ResilienceMetrics.storeErrorsTotal, "store", "redis")),
+  (s: MetricState.MetricState.Counter<number>) => s.count
+)
 
 describe.skipIf(!redis.available)("RedisCircuitBreakerStore", () => {
   it.scopedLive("failures in one replica open the breaker in the other; closing propagates", () =>
@@ -46,14 +85,192 @@ describe.skipIf(!redis.available)("RedisCircuitBreakerStore", () => {
       const scope = yield* Effect.scope
       const a = yield* replica(prefix, scope)
       const b = yield* replica(prefix, scope)
-      const ba = yield* breakerIn(a, scope)
-      const bb = yield* breakerIn(b, scope)
+      const ba = yield* breakerIn(a)
+      const bb = yield* breakerIn(b)
       for (let i = 0; i < 3; i++) yield* Effect.either(ba.execute(fail))
       assert.strictEqual(yield* ba.state, "Open")
-      assert.isTrue(yield* eventually(Effect.map(bb.state, (s) => s === "Open")))
+      assert.isTrue(yield* eventually(stateIs(b, bb, "Open")))
       const rejected = yield* Effect.either(bb.execute(ok))
       assert.isTrue(Either.isLeft(rejected) && rejected.left._tag === "CircuitBreakerOpenError")
       yield* bb.reset
-      assert.isTrue(yield* eventually(Effect.map(ba.state, (s) => s === "Closed")))
+      assert.isTrue(yield* eventually(stateIs(a, ba, "Closed")))
+    }))
+
+  it.scopedLive("the success path sends no command from the caller's fiber; commands do not grow with calls", () =>
+    Effect.gen(function*() {
+      const prefix = Services.uniquePrefix("cb-hot")
+      yield* cleanup(prefix)
+      const scope = yield* Effect.scope
+      const a = yield* replica(prefix, scope, { flushInterval: "50 millis" })
+      const breaker = yield* breakerIn(a)
+      yield* sleep(100)
+      const before = a.commands.length
+      const caller = Option.getOrThrow(Fiber.getCurrentFiber()).id().id
+      const started = Date.now()
+      for (let i = 0; i < 10_000; i++) {
+        yield* breaker.execute(ok)
+        if (i % 1000 === 0) yield* sleep(5)
+      }
+      yield* sleep(120)
+      const elapsed = Date.now() - started
+      const sent = a.commands.slice(before)
+      assert.isFalse(a.fibers.slice(before).includes(caller), "a command was sent from the caller's fiber")
+      // At most one script run per flush interval (plus one), whatever the number of calls.
+      assert.isAtMost(sent.length, Math.ceil(elapsed / 50) + 1)
+      assert.isAtLeast(sent.length, 1)
+      assert.deepStrictEqual([...new Set(sent)], ["evalsha"])
+    }))
+
+  it.scopedLive("a replica whose clock is seconds ahead or behind opens and admits probes at the same instants", () =>
+    Effect.gen(function*() {
+      const prefix = Services.uniquePrefix("cb-skew")
+      yield* cleanup(prefix)
+      const scope = yield* Effect.scope
+      const a = yield* replica(prefix, scope)
+      const ahead = yield* replica(prefix, scope, {}, skewedClock(5_000))
+      const behind = yield* replica(prefix, scope, {}, skewedClock(-5_000))
+      const options = { openDuration: "1500 millis" } as const
+      const ba = yield* breakerIn(a, options)
+      const bAhead = yield* breakerIn(ahead, options)
+      const bBehind = yield* breakerIn(behind, options)
+      yield* sleep(60)
+      const openedAt = Date.now()
+      for (let i = 0; i < 3; i++) yield* Effect.either(ba.execute(fail))
+      assert.isTrue(yield* eventually(stateIs(ahead, bAhead, "Open")))
+      assert.isTrue(yield* eventually(stateIs(behind, bBehind, "Open")))
+      // Judged on its own clock, the replica ahead would see the opening 5 s old and admit probes at once.
+      if (Date.now() - openedAt < 1_000) assert.isTrue(yield* stateIs(ahead, bAhead, "Open"))
+      // Judged on its own clock, the replica behind would stay open until 6.5 s after the opening.
+      yield* sleep(Math.max(0, openedAt + 2_000 - Date.now()))
+      assert.isTrue(yield* stateIs(behind, bBehind, "HalfOpen"))
+      assert.isTrue(yield* stateIs(ahead, bAhead, "HalfOpen"))
+    }))
+
+  it.scopedLive("half-open admits maxProbes probes across the fleet; a lapsed lease's verdict is dropped", () =>
+    Effect.gen(function*() {
+      const prefix = Services.uniquePrefix("cb-probes")
+      yield* cleanup(prefix)
+      const scope = yield* Effect.scope
+      const replicas = [
+        yield* replica(prefix, scope, { leaseTtl: "600 millis" }),
+        yield* replica(prefix, scope, { leaseTtl: "600 millis" }),
+        yield* replica(prefix, scope, { leaseTtl: "600 millis" })
+      ]
+      const options = { openDuration: "200 millis", halfOpen: { maxProbes: 2 } } as const
+      const breakers = yield* Effect.forEach(replicas, (r) => breakerIn(r, options))
+      yield* sleep(60)
+      for (let i = 0; i < 3; i++) yield* Effect.either(breakers[0]!.execute(fail))
+      yield* sleep(300)
+      // Probes that hold until released: every replica keeps trying for a while.
+      let admitted = 0
+      const release = yield* Deferred.make<void>()
+      const probe = Effect.zipRight(Effect.sync(() => admitted++), Deferred.await(release))
+      const running: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
+      for (let round = 0; round < 15; round++) {
+        for (let i = 0; i < 3; i++) {
+          const exit = yield* replicas[i]!.run(
+            Effect.forkIn(Effect.exit(breakers[i]!.execute(probe)), scope)
+          )
+          running.push(exit)
+        }
+        yield* sleep(20)
+      }
+      assert.strictEqual(admitted, 2)
+      // The leases lapse (600 ms) while the probes still run; their successes then close nothing.
+      yield* sleep(700)
+      yield* Deferred.succeed(release, undefined)
+      yield* Effect.forEach(running, Fiber.await, { discard: true })
+      yield* sleep(150)
+      for (let i = 0; i < 3; i++) {
+        assert.notStrictEqual(yield* replicas[i]!.run(breakers[i]!.state), "Closed")
+      }
+      // A probe under a live lease does close the breaker everywhere.
+      const closers = yield* Effect.forEach(
+        [0, 1, 2],
+        (i) => replicas[i]!.run(Effect.either(breakers[i]!.execute(ok)))
+      )
+      assert.isTrue(closers.every(Either.isLeft))
+      yield* sleep(60)
+      const retried = yield* Effect.forEach(
+        [0, 1, 2],
+        (i) => replicas[i]!.run(Effect.either(breakers[i]!.execute(ok)))
+      )
+      assert.isAtLeast(retried.filter(Either.isRight).length, 1)
+      for (let i = 0; i < 3; i++) {
+        assert.isTrue(yield* eventually(stateIs(replicas[i]!, breakers[i]!, "Closed")))
+      }
+    }))
+
+  it.scopedLive("keys expire after idleTtl", () =>
+    Effect.gen(function*() {
+      const prefix = Services.uniquePrefix("cb-ttl")
+      yield* cleanup(prefix)
+      const scope = yield* Effect.scope
+      const a = yield* replica(prefix, scope, { idleTtl: "400 millis" })
+      const breaker = yield* breakerIn(a)
+      yield* Effect.either(breaker.execute(fail))
+      const client = new Redis(redis.url)
+      yield* Effect.addFinalizer(() => Effect.sync(() => client.disconnect()))
+      const keys = () => Effect.promise(() => client.keys(`${prefix}*`))
+      assert.isTrue(yield* eventually(Effect.map(keys(), (k) => k.length === 1)))
+      const [key] = yield* keys()
+      const ttl = yield* Effect.promise(() => client.pttl(key!))
+      assert.isTrue(ttl > 0 && ttl <= 400, `pttl ${ttl}`)
+      assert.isTrue(yield* eventually(Effect.map(keys(), (k) => k.length === 0), 2_000))
+    }))
+
+  it.scopedLive("keyed breakers share each key's state: one hash per key, one connection and flush for all", () =>
+    Effect.gen(function*() {
+      const prefix = Services.uniquePrefix("cb-keyed")
+      yield* cleanup(prefix)
+      const scope = yield* Effect.scope
+      const a = yield* replica(prefix, scope)
+      const b = yield* replica(prefix, scope)
+      const keyed = (r: Replica) =>
+        r.run(CircuitBreaker.keyed({
+          name: "hosts",
+          strategy: CircuitBreaker.consecutive(2),
+          openDuration: "1 minute",
+          maxKeys: 100,
+          idleTtl: "1 minute"
+        }))
+      const ka = yield* keyed(a)
+      const kb = yield* keyed(b)
+      for (let i = 0; i < 20; i++) yield* ka.execute(`host-${i}`, ok)
+      // Each replica learns a key's shared state once it uses the key.
+      yield* kb.execute("host-3", ok)
+      yield* kb.execute("host-4", ok)
+      yield* sleep(60)
+      for (let i = 0; i < 2; i++) yield* Effect.either(ka.execute("host-3", fail))
+      assert.isTrue(yield* eventually(b.run(Effect.map(kb.state("host-3"), (s) => s === "Open"))))
+      assert.strictEqual(yield* b.run(kb.state("host-4")), "Closed")
+      const client = new Redis(redis.url)
+      yield* Effect.addFinalizer(() => Effect.sync(() => client.disconnect()))
+      assert.strictEqual((yield* Effect.promise(() => client.keys(`${prefix}*`))).length, 20)
+    }))
+
+  it.scopedLive("a wrong password or URL fails the layer with a typed error that never shows the password", () =>
+    Effect.gen(function*() {
+      const url = new URL(redis.url)
+      url.username = "nobody"
+      url.password = "s3cr3t-pass"
+      const exit = yield* Effect.exit(Layer.build(
+        RedisCircuitBreakerStore.layer({ url: url.toString(), keyPrefix: "never" })
+      ))
+      assert.isTrue(Exit.isFailure(exit))
+      const text = JSON.stringify(exit) + String(exit)
+      assert.notInclude(text, "s3cr3t-pass")
+      const error = Exit.isFailure(exit) ? Option.getOrThrow(Exit.causeOption(exit)) : undefined
+      assert.include(String(error), "AuthenticationFailed")
+      const bad = yield* Effect.exit(
+        Layer.build(RedisCircuitBreakerStore.layer({ url: "http://x", keyPrefix: "never" }))
+      )
+      assert.include(String(bad), "InvalidUrl")
+      const unreachable = yield* Effect.exit(
+        Layer.build(RedisCircuitBreakerStore.layer({ url: "redis://:pw-unreachable@127.0.0.1:1", keyPrefix: "never" }))
+      )
+      assert.include(String(unreachable), "Unreachable")
+      assert.notInclude(String(unreachable), "pw-unreachable")
+      assert.strictEqual(typeof (yield* storeErrors), "number")
     }))
 })

@@ -1,5 +1,5 @@
 import { Services } from "@effect-resilience/testing"
-import { Clock, Effect, type Scope } from "effect"
+import { Clock, Effect, Fiber, Option, type Scope } from "effect"
 import { Redis } from "ioredis"
 
 export const redis = await Services.redis()
@@ -9,6 +9,8 @@ export interface Counted {
   readonly client: Redis
   /** Commands sent so far, by name. */
   readonly commands: Array<string>
+  /** The fiber (id) running when each command was sent, -1 when none was. */
+  readonly fibers: Array<number>
 }
 
 /** A client for `url` that records every command it sends; disconnected when the scope closes. */
@@ -18,12 +20,14 @@ export const countedClient = (url: string = redis.url): Effect.Effect<Counted, n
       const client = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 })
       client.on("error", () => {})
       const commands: Array<string> = []
+      const fibers: Array<number> = []
       const send = client.sendCommand.bind(client)
       client.sendCommand = ((command: { name: string }, ...rest: Array<unknown>) => {
         commands.push(command.name)
+        fibers.push(Option.match(Fiber.getCurrentFiber(), { onNone: () => -1, onSome: (f) => f.id().id }))
         return (send as (...args: Array<unknown>) => unknown)(command, ...rest)
       }) as typeof client.sendCommand
-      return { client, commands }
+      return { client, commands, fibers }
     }),
     ({ client }) => Effect.sync(() => client.disconnect())
   )
@@ -72,3 +76,7 @@ export const eventually = <E, R>(
     }
     return yield* check
   })
+
+/** Waits `millis` of real time. */
+export const sleep = (millis: number): Effect.Effect<void> =>
+  Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, millis)))

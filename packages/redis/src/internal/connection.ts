@@ -105,15 +105,22 @@ export const open = (
 
 /** Connects (if needed) and pings, with the password scrubbed from any error. @internal */
 export const check = (client: Redis, redacted: string, password: string | undefined) =>
-  Effect.tryPromise({
-    try: async () => {
-      // Errors while connecting are reported by the promises below; the listener keeps them off the console.
-      client.on("error", () => {})
-      if (client.status === "wait") await client.connect()
-      await client.ping()
-    },
-    catch: (error) => {
-      const message = scrub(error instanceof Error ? error.message : String(error), password)
-      return new RedisStoreError({ reason: classify(message), url: redacted, detail: message })
-    }
+  Effect.suspend(() => {
+    // The connection's own error (e.g. WRONGPASS) says more than the rejected promise ("Connection is closed");
+    // the listener also keeps ioredis from printing it.
+    let last: unknown
+    client.on("error", (error) => {
+      last = error
+    })
+    return Effect.tryPromise({
+      try: async () => {
+        if (client.status === "wait") await client.connect()
+        await client.ping()
+      },
+      catch: (error) => {
+        const cause = last ?? error
+        const message = scrub(cause instanceof Error ? cause.message : String(cause), password)
+        return new RedisStoreError({ reason: classify(message), url: redacted, detail: message })
+      }
+    })
   })

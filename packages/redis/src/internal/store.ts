@@ -112,7 +112,8 @@ interface MemberState {
   readonly record: RecordState
   /** The shared state has not been read since it attached (or since a reconnect). */
   needsSync: boolean
-  wantsLease: boolean
+  /** Probe slots wanted at the next flush (0: none). */
+  wantsLease: number
   readonly token: string
   granted: number
   /** Local Clock millis. */
@@ -190,7 +191,7 @@ export const make = (options: StoreOptions): Effect.Effect<CircuitBreakerStore.S
         member,
         record,
         needsSync: true,
-        wantsLease: false,
+        wantsLease: 0,
         token: `${instance}:${++tokens}`,
         granted: 0,
         leaseUntil: 0
@@ -205,8 +206,9 @@ export const make = (options: StoreOptions): Effect.Effect<CircuitBreakerStore.S
           admits: (running, now) => {
             if (!coordinated) return true
             if (state.granted > running && now < state.leaseUntil) return true
-            if (!state.wantsLease) {
-              state.wantsLease = true
+            // One more slot than it runs: the fleet's slots spread over the replicas that ask.
+            if (state.wantsLease < running + 1) {
+              state.wantsLease = running + 1
               dirty.add(state)
             }
             return false
@@ -290,8 +292,8 @@ export const make = (options: StoreOptions): Effect.Effect<CircuitBreakerStore.S
             configIndex.set(record, c)
           }
           const taken = s.member.take(now)
-          const want = s.wantsLease ? record.config.probes : 0
-          s.wantsLease = false
+          const want = Math.min(s.wantsLease, record.config.probes)
+          s.wantsLease = 0
           entries.push({
             k,
             id: record.id,
