@@ -225,6 +225,28 @@ describe("ResilientClient", () => {
       expect(stats).toMatchObject({ total: 2, succeeded: 1, failed: 1, fallbacks: 1, inFlight: 0 })
     }))
 
+  it.scoped("stats count interrupted calls: inFlight is exact, whether a call is running, queued or waiting to retry", () =>
+    Effect.gen(function*() {
+      const client = yield* ResilientClient.make({
+        name: "interrupted",
+        bulkhead: { maxConcurrent: 3, maxQueue: 10 },
+        retry: { maxAttempts: 3, schedule: Backoff.constant("1 second") },
+        fallback: () => Effect.succeed("fallback")
+      })
+      // One waiting between attempts, two running, two queued behind them.
+      const retrying = yield* Effect.fork(client.execute(Effect.fail("flaky")))
+      yield* Effect.yieldNow()
+      const running = yield* Effect.forEach([1, 2, 3, 4], () => Effect.fork(client.execute(Effect.never)))
+      yield* Effect.yieldNow()
+      expect(yield* client.stats).toMatchObject({ total: 5, inFlight: 5, interrupted: 0 })
+      yield* Fiber.interruptAll([...running, retrying])
+      const stats = yield* client.stats
+      expect(stats).toMatchObject({ total: 5, inFlight: 0, interrupted: 5, failed: 0, fallbacks: 0 })
+      // The queue moved on: a new call runs.
+      expect(yield* client.execute(Effect.succeed("ok"))).toBe("ok")
+      expect(yield* client.stats).toMatchObject({ total: 6, succeeded: 1, inFlight: 0, interrupted: 5 })
+    }))
+
   it.scoped("a retry budget counts each call once and each retry takes a token", () =>
     Effect.gen(function*() {
       const budget = yield* RetryBudget.make({ name: "payments", ratio: 0.5, minPerSecond: 0 })

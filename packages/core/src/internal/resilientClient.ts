@@ -74,8 +74,11 @@ class ClientImpl implements ResilientClient.ResilientClient<unknown, unknown, un
   private readonly failureCounter: Metric.Metric.Counter<number>
   private readonly timeoutCounter: Metric.Metric.Counter<number>
   private readonly rejectedCounter: Metric.Metric.Counter<number>
-  private readonly onFailure: (cause: Cause.Cause<unknown>) => Effect.Effect<unknown, unknown>
-  private readonly countSuccess: <A>(a: A) => A
+  private readonly onFailure: (
+    cause: Cause.Cause<unknown>,
+    restore: <X, Y, Z>(effect: Effect.Effect<X, Y, Z>) => Effect.Effect<X, Y, Z>
+  ) => Effect.Effect<unknown, unknown>
+  private readonly onSuccess: <A>(a: A) => Effect.Effect<A>
 
   constructor(
     readonly name: string,
@@ -95,12 +98,14 @@ class ClientImpl implements ResilientClient.ResilientClient<unknown, unknown, un
     this.rejectedCounter = calls.pipe(Metric.tagged("outcome", "rejected"))
     if (metrics) ResilienceMetrics.registerCollector(this.successCounter)
     const successCounter = this.successCounter
-    this.countSuccess = (a) => {
+    this.onSuccess = (a) => {
       counters.succeeded++
       successCounter.count++
-      return a
+      return Effect.succeed(a)
     }
-    this.onFailure = (cause) => {
+    // Runs however the call ends, interruption included (the caller's region is uninterruptible around it): every
+    // call ends in exactly one counter, so `inFlight` is exact.
+    this.onFailure = (cause, restore) => {
       const failure = Cause.failureOption(cause)
       if (Option.isNone(failure)) {
         if (Cause.isInterruptedOnly(cause)) counters.interrupted++
@@ -120,7 +125,7 @@ class ClientImpl implements ResilientClient.ResilientClient<unknown, unknown, un
       }
       if (fallback === undefined) return Effect.failCause(cause)
       counters.fallbacks++
-      return fallback(error)
+      return restore(fallback(error))
     }
     this.stats = Effect.sync(() => {
       const c = this.counters
@@ -138,9 +143,12 @@ class ClientImpl implements ResilientClient.ResilientClient<unknown, unknown, un
   }
 
   execute<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<unknown, unknown, R> {
-    return Effect.suspend(() => {
+    return Effect.uninterruptibleMask((restore) => {
       this.counters.started++
-      return Effect.catchAllCause(Effect.map(this.stack(effect), this.countSuccess), this.onFailure)
+      return Effect.matchCauseEffect(restore(this.stack(effect)), {
+        onSuccess: this.onSuccess,
+        onFailure: (cause) => this.onFailure(cause, restore)
+      })
     })
   }
 
