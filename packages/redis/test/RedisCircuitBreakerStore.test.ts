@@ -18,7 +18,7 @@ import {
   Scope
 } from "effect"
 import { Redis } from "ioredis"
-import { cleanup, countedClient, eventually, redis, skewedClock, sleep } from "./utils.js"
+import { cleanup, countedClient, eventually, proxy, redis, skewedClock, sleep } from "./utils.js"
 
 class Boom extends Data.TaggedError("Boom")<{}> {}
 
@@ -272,5 +272,51 @@ describe.skipIf(!redis.available)("RedisCircuitBreakerStore", () => {
       assert.include(String(unreachable), "Unreachable")
       assert.notInclude(String(unreachable), "pw-unreachable")
       assert.strictEqual(typeof (yield* storeErrors), "number")
+    }))
+
+  it.scopedLive("Redis cut mid-run: every call goes on with local state, errors are counted, and breakers re-converge", () =>
+    Effect.gen(function*() {
+      const prefix = Services.uniquePrefix("cb-cut")
+      yield* cleanup(prefix)
+      const scope = yield* Effect.scope
+      const link = yield* proxy
+      const a = yield* replica(prefix, scope, { url: link.url })
+      const b = yield* replica(prefix, scope, { url: link.url })
+      const ba = yield* breakerIn(a)
+      const bb = yield* breakerIn(b)
+      yield* sleep(60)
+      const errorsBefore = yield* storeErrors
+      yield* Effect.promise(() => link.cut())
+      // Cut off: a opens on its own failures, b goes on admitting calls; none of them waits for Redis.
+      for (let i = 0; i < 3; i++) yield* Effect.either(ba.execute(fail))
+      assert.strictEqual(yield* ba.state, "Open")
+      for (let i = 0; i < 100; i++) assert.strictEqual(yield* bb.execute(ok), "ok")
+      assert.isTrue(yield* eventually(Effect.map(storeErrors, (n) => n > errorsBefore)))
+      assert.strictEqual(yield* bb.state, "Closed")
+      // Back: a's opening reaches b.
+      yield* Effect.promise(() => link.restore())
+      assert.isTrue(yield* eventually(stateIs(b, bb, "Open"), 10_000))
+      // And decisions flow both ways again (subscriptions renewed).
+      yield* bb.reset
+      assert.isTrue(yield* eventually(stateIs(a, ba, "Closed"), 10_000))
+    }))
+
+  it.scopedLive("a Redis that forgot the script (restart, SCRIPT FLUSH) gets it again", () =>
+    Effect.gen(function*() {
+      const prefix = Services.uniquePrefix("cb-noscript")
+      yield* cleanup(prefix)
+      const scope = yield* Effect.scope
+      const a = yield* replica(prefix, scope)
+      const b = yield* replica(prefix, scope)
+      const ba = yield* breakerIn(a)
+      const bb = yield* breakerIn(b)
+      yield* ba.execute(ok)
+      yield* sleep(60)
+      const client = new Redis(redis.url)
+      yield* Effect.addFinalizer(() => Effect.sync(() => client.disconnect()))
+      yield* Effect.promise(() => client.script("FLUSH"))
+      for (let i = 0; i < 3; i++) yield* Effect.either(ba.execute(fail))
+      assert.isTrue(yield* eventually(stateIs(b, bb, "Open")))
+      assert.include(a.commands, "script")
     }))
 })

@@ -1,6 +1,7 @@
 import { Services } from "@effect-resilience/testing"
 import { Clock, Effect, Fiber, Option, type Scope } from "effect"
 import { Redis } from "ioredis"
+import * as net from "node:net"
 
 export const redis = await Services.redis()
 
@@ -80,3 +81,56 @@ export const eventually = <E, R>(
 /** Waits `millis` of real time. */
 export const sleep = (millis: number): Effect.Effect<void> =>
   Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, millis)))
+
+/** A loopback TCP proxy to Redis that a test can cut (closing every connection) and restore on the same port. */
+export interface Proxy {
+  readonly url: string
+  readonly cut: () => Promise<void>
+  readonly restore: () => Promise<void>
+}
+
+export const proxy: Effect.Effect<Proxy, never, Scope.Scope> = Effect.acquireRelease(
+  Effect.promise(async () => {
+    const target = new URL(redis.url)
+    const sockets = new Set<net.Socket>()
+    const makeServer = () =>
+      net.createServer((socket) => {
+        const upstream = net.connect({ host: target.hostname, port: Number(target.port) })
+        sockets.add(socket)
+        sockets.add(upstream)
+        const drop = () => {
+          socket.destroy()
+          upstream.destroy()
+          sockets.delete(socket)
+          sockets.delete(upstream)
+        }
+        socket.on("error", drop).on("close", drop)
+        upstream.on("error", drop).on("close", drop)
+        socket.pipe(upstream)
+        upstream.pipe(socket)
+      })
+    const listen = (server: net.Server, port: number) =>
+      new Promise<number>((resolve, reject) => {
+        server.once("error", reject)
+        server.listen(port, "127.0.0.1", () => resolve((server.address() as net.AddressInfo).port))
+      })
+    let server = makeServer()
+    const port = await listen(server, 0)
+    const close = () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy()
+        sockets.clear()
+        server.close(() => resolve())
+      })
+    return {
+      url: `redis://127.0.0.1:${port}`,
+      cut: close,
+      restore: async () => {
+        server = makeServer()
+        await listen(server, port)
+      },
+      close
+    }
+  }),
+  (p) => Effect.promise(() => p.close())
+)
