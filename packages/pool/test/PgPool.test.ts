@@ -6,6 +6,7 @@ import {
   Cause,
   Config,
   ConfigProvider,
+  Duration,
   Effect,
   Exit,
   Fiber,
@@ -493,5 +494,22 @@ describe.skipIf(!postgres.available)("PgPool under session faults", () => {
       ).toBe(true)
       expect((yield* sessions(applicationName)).filter((s) => s.query.includes("pg_sleep(30)") && s.state === "active"))
         .toEqual([])
+    }))
+})
+
+describe.skipIf(!postgres.available)("PgPool timers", () => {
+  it.scopedLive("a per-query timeout of Infinity, or beyond a timer's reach, sets no timer (not one that fires at once)", () =>
+    Effect.gen(function*() {
+      const db = yield* PgPool.make({
+        name: Services.uniquePrefix("pgpool-huge-timeout"),
+        url: postgres.url,
+        max: 1,
+        queryTimeout: 1e12,
+        connectTimeout: 1e12
+      })
+      expect(yield* db.query<{ one: number }>("SELECT 1 AS one, pg_sleep(0.05)")).toEqual([{ one: 1, pg_sleep: "" }])
+      for (const timeout of [Number.POSITIVE_INFINITY, 1e12, Duration.infinity]) {
+        expect(yield* db.query<{ one: number }>("SELECT 1 AS one, pg_sleep(0.05)", [], { timeout })).toHaveLength(1)
+      }
     }))
 })

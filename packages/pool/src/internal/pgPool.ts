@@ -99,13 +99,13 @@ const secretString = (
   return v.fail(field, value, "a string or a Redacted string")
 }
 
-/** A positive duration that a Node timer can honour (at most 2^31 - 1 ms, about 24.8 days). */
-const timerDuration = (v: OptionsValidator, field: string, input: Duration.DurationInput): Duration.Duration => {
-  const d = v.duration(field, input, { positive: true, finite: true })
-  if (Duration.toMillis(d) > maxTimerMillis) {
-    v.fail(field, input, `a positive duration of at most ${maxTimerMillis} ms`)
-  }
-  return d
+/**
+ * A positive finite duration for a Node timer, in milliseconds; `undefined` (no timer) beyond what a timer can
+ * honour (2^31 - 1 ms, about 24.8 days), where Node would fire it after 1 ms instead.
+ */
+const timerMillis = (v: OptionsValidator, field: string, input: Duration.DurationInput): number | undefined => {
+  const millis = Duration.toMillis(v.duration(field, input, { positive: true, finite: true }))
+  return millis > maxTimerMillis ? undefined : Math.max(1, Math.round(millis))
 }
 
 /** Whether a node-postgres client is gone for good (its own flags, read defensively). */
@@ -180,12 +180,12 @@ export const make = (
     }
     const options = yield* validated("PgPool.make", (v) => {
       const name = v.nonEmpty("name", config.name)
-      const queryTimeout = config.queryTimeout === undefined
+      const queryTimeoutMillis = config.queryTimeout === undefined
         ? undefined
-        : timerDuration(v, "queryTimeout", config.queryTimeout)
-      const connectTimeout = config.connectTimeout === undefined
-        ? Duration.seconds(10)
-        : timerDuration(v, "connectTimeout", config.connectTimeout)
+        : timerMillis(v, "queryTimeout", config.queryTimeout)
+      const connectTimeoutMillis = config.connectTimeout === undefined
+        ? 10_000
+        : timerMillis(v, "connectTimeout", config.connectTimeout)
       const validateAfterIdle = config.validateAfterIdle === undefined
         ? Duration.seconds(10)
         : v.duration("validateAfterIdle", config.validateAfterIdle)
@@ -201,14 +201,14 @@ export const make = (
       if (ssl !== undefined && typeof ssl !== "boolean" && (typeof ssl !== "object" || ssl === null)) {
         v.fail("ssl", ssl, "a boolean or TLS connection options")
       }
-      return { name, queryTimeout, connectTimeout, validateAfterIdle, applicationName }
+      return { name, queryTimeoutMillis, connectTimeoutMillis, validateAfterIdle, applicationName }
     })
-    const { applicationName, name } = options
-    const queryTimeoutMillis = options.queryTimeout === undefined ? undefined : Duration.toMillis(options.queryTimeout)
+    const { applicationName, connectTimeoutMillis, name, queryTimeoutMillis } = options
 
     const clientConfig: pg.ClientConfig = {
       application_name: applicationName,
-      connectionTimeoutMillis: Math.max(1, Math.round(Duration.toMillis(options.connectTimeout)))
+      // 0: node-postgres's "no timeout", for a timeout beyond a timer's reach.
+      connectionTimeoutMillis: connectTimeoutMillis ?? 0
     }
     if (url !== undefined) clientConfig.connectionString = url
     if (config.host !== undefined) clientConfig.host = config.host
@@ -481,7 +481,7 @@ export const make = (
     const ping = (conn: Conn): Effect.Effect<boolean> =>
       conn.broken || unusable(conn.client)
         ? Effect.succeed(false)
-        : runQuery(conn, "SELECT 1", undefined, Math.min(5_000, Duration.toMillis(options.connectTimeout))).pipe(
+        : runQuery(conn, "SELECT 1", undefined, Math.min(5_000, connectTimeoutMillis ?? 5_000)).pipe(
           Effect.as(true),
           Effect.orElseSucceed(() => false)
         )
@@ -498,7 +498,7 @@ export const make = (
       drainTimeout: config.drainTimeout,
       validate: ping,
       validateOnBorrow: options.validateAfterIdle
-    })
+    }, "PgPool.make")
 
     const withConn = <A, E, R>(
       f: (conn: Conn) => Effect.Effect<A, E, R>
@@ -529,10 +529,8 @@ export const make = (
       return Effect.flatMap(
         validated("PgPool.query", (v) => {
           const millis = Duration.toMillis(v.duration("timeout", timeout, { positive: true }))
-          // Infinity means no timeout; a finite delay beyond what a Node timer honours would fire at once.
-          if (millis === Infinity) return undefined
-          if (millis > maxTimerMillis) v.fail("timeout", timeout, `a positive duration of at most ${maxTimerMillis} ms`)
-          return millis
+          // Infinity, or beyond what a Node timer honours (it would fire at once): no timer.
+          return millis > maxTimerMillis ? undefined : millis
         }),
         (millis) => pooledQuery<Row>(sql, params, millis)
       )

@@ -177,34 +177,52 @@ export interface Internal<A, E> extends ResourcePool.ResourcePool<A, E> {
 
 /** @internal */
 export const make = <A, E, R>(
-  options: ResourcePool.ResourcePool.Options<A, E, R>
+  options: ResourcePool.ResourcePool.Options<A, E, R>,
+  constructorName = "ResourcePool.make"
 ): Effect.Effect<
   Internal<A, E>,
   InvalidOptionsError | ResilienceRegistry.DuplicateNameError,
   Scope.Scope | Exclude<R, Scope.Scope>
 > =>
   Effect.flatMap(
-    validated("ResourcePool.make", (v) => {
+    validated(constructorName, (v) => {
+      // Every option is checked for its type too: `null` is not "left out", a number is not a function.
+      const given: unknown = options
+      if (typeof given !== "object" || given === null) v.fail("options", given, "an options object")
       const name = v.nonEmpty("name", options.name)
-      const max = v.int("max", options.max ?? 10, 1)
-      const min = v.int("min", options.min ?? 0, 0)
+      if (!Effect.isEffect(options.acquire)) {
+        v.fail("acquire", options.acquire, "an Effect that creates a resource")
+      }
+      const max = options.max === undefined ? 10 : v.int("max", options.max, 1)
+      const min = options.min === undefined ? 0 : v.int("min", options.min, 0)
       if (min > max) v.fail("min", options.min, `an integer >= 0 and <= max (${max})`)
-      const acquireTimeout = v.duration("acquireTimeout", options.acquireTimeout ?? "30 seconds", { positive: true })
-      const maxLifetime = v.duration("maxLifetime", options.maxLifetime ?? "30 minutes", {
-        positive: true,
-        finite: true
-      })
-      const idleTimeout = v.duration("idleTimeout", options.idleTimeout ?? "10 minutes", { positive: true })
+      const acquireTimeout = options.acquireTimeout === undefined
+        ? Duration.seconds(30)
+        : v.duration("acquireTimeout", options.acquireTimeout, { positive: true })
+      const maxLifetime = options.maxLifetime === undefined
+        ? Duration.minutes(30)
+        : v.duration("maxLifetime", options.maxLifetime, { positive: true, finite: true })
+      const idleTimeout = options.idleTimeout === undefined
+        ? Duration.minutes(10)
+        : v.duration("idleTimeout", options.idleTimeout, { positive: true })
       const leakDetection = options.leakDetection === undefined
         ? undefined
         : v.duration("leakDetection", options.leakDetection, { positive: true })
-      const drainTimeout = v.duration("drainTimeout", options.drainTimeout ?? "30 seconds")
-      let validateAfterMillis: number | undefined
-      if (options.validate !== undefined) {
-        const vob = options.validateOnBorrow ?? true
-        if (vob === true) validateAfterMillis = 0
-        else if (vob !== false) validateAfterMillis = Duration.toMillis(v.duration("validateOnBorrow", vob))
+      const drainTimeout = options.drainTimeout === undefined
+        ? Duration.seconds(30)
+        : v.duration("drainTimeout", options.drainTimeout)
+      const validate: unknown = options.validate
+      if (validate !== undefined && typeof validate !== "function") {
+        v.fail("validate", validate, "a function (resource) => Effect<boolean>")
       }
+      const vob = options.validateOnBorrow
+      const validateOnBorrowMillis = vob === undefined || vob === true
+        ? 0
+        : vob === false
+        ? undefined
+        : Duration.toMillis(v.duration("validateOnBorrow", vob))
+      const histogram: unknown = options.histogram
+      if (histogram !== undefined && typeof histogram !== "boolean") v.fail("histogram", histogram, "a boolean")
       return {
         name,
         max,
@@ -214,7 +232,7 @@ export const make = <A, E, R>(
         idleTimeout,
         leakDetection,
         drainTimeout,
-        validateAfterMillis
+        validateAfterMillis: validate === undefined ? undefined : validateOnBorrowMillis
       }
     }),
     (config) =>
