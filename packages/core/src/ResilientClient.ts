@@ -221,7 +221,8 @@ export const defaults: ResilientClient.Defaults = internal.defaults
  * Type the client by the errors of the calls it wraps, `make<E>(…)`, and every callback receives them: `E` with
  * the attempt's own errors in `retry` (`E | AttemptError`), `E | ClientError` in `fallback`. With a fallback, give
  * its types too (`make<E, B, EB>`) or annotate the fallback's parameter and let them be inferred. Without a type,
- * `E` is `unknown`.
+ * `E` is `unknown`. Options whose fallback may or may not be there (a `ResilientClient.Options` value) give a
+ * client whose calls fail with `EB` or `E | ClientError`.
  *
  * @example
  * ```ts
@@ -260,6 +261,9 @@ export const make: {
   <E = unknown>(
     options: ResilientClient.Options<E, never, never> & { readonly fallback?: undefined }
   ): Effect.Effect<ResilientClient<E>, InvalidOptionsError | DuplicateNameError, Scope.Scope>
+  <E = unknown, B = never, EB = never>(
+    options: ResilientClient.Options<E, B, EB>
+  ): Effect.Effect<ResilientClient<E, B, EB, boolean>, InvalidOptionsError | DuplicateNameError, Scope.Scope>
 } = internal.make as typeof make
 
 /**

@@ -121,6 +121,15 @@ describe("a client typed by the errors of its calls", () => {
     ResilientClient.layerConfig(Gateway, "GATEWAY")
   })
 
+  it("options whose fallback may be absent: a call fails with the fallback's error or the call's and the client's", () => {
+    const options = {} as ResilientClient.ResilientClient.Options<GatewayError, "degraded", OtherError>
+    const _made = ResilientClient.make(options)
+    const client = {} as Effect.Effect.Success<typeof _made>
+    expectTypeOf(client.execute(call)).toEqualTypeOf<
+      Effect.Effect<string, OtherError | GatewayError | ResilientClient.ClientError>
+    >()
+  })
+
   it("untyped, as before: E is unknown and any call goes through", () => {
     const _made = ResilientClient.make({
       name: "plain",
