@@ -150,6 +150,8 @@ export interface ProbeGate {
  */
 export interface Attachment {
   readonly signal: () => void
+  /** Marks it as having a transition to report (rare): a store may flush sooner than its interval. */
+  readonly transition?: (() => void) | undefined
   readonly probes: ProbeGate | undefined
   readonly detach: () => void
 }

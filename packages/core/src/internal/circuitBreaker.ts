@@ -375,7 +375,7 @@ class Machine {
     if (!remote && to !== "HalfOpen" && this.link !== undefined) {
       this.link.proposal = true
       this.link.byProbe = this.probeTransition
-      this.link.signal()
+      this.link.transition()
     }
     this.probeTransition = false
   }

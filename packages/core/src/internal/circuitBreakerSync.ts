@@ -37,13 +37,20 @@ export class Link {
   signalled = false
   /** Fleet-wide probe admission, when the store grants probe leases. */
   gate: ProbeGate | undefined = undefined
-  constructor(readonly wake: () => void) {}
+  constructor(readonly wake: () => void, readonly urgent: () => void = wake) {}
 
+  /** Something to report (an outcome): the store hears of it once per flush. */
   signal(): void {
     if (!this.signalled) {
       this.signalled = true
       this.wake()
     }
+  }
+
+  /** A local transition: a store that batches may send it at once instead of at the end of the interval. */
+  transition(): void {
+    this.signalled = true
+    this.urgent()
   }
 }
 
@@ -109,7 +116,7 @@ export const attachStore = (
   config: SharedConfig
 ): Attachment => {
   // Signalled only by calls, which come after the attachment exists.
-  const link = new Link(() => attachment.signal())
+  const link = new Link(() => attachment.signal(), () => (attachment.transition ?? attachment.signal)())
   const member: Member = {
     take: (now) => {
       link.signalled = false

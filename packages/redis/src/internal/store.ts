@@ -154,6 +154,7 @@ export const make = (options: StoreOptions): Effect.Effect<CircuitBreakerStore.S
     const leaseTtlMillis = Math.max(1, Math.round(Duration.toMillis(options.leaseTtl)))
     const errors = Metric.tagged(ResilienceMetrics.storeErrorsTotal, "store", "redis")
     const records = new Map<string, RecordState>()
+    const soon = yield* Effect.makeLatch(false)
     const dirty = new Set<MemberState>()
     let tokens = 0
     const instance = `${process.pid.toString(36)}.${(yield* Random.nextInt).toString(36)}`
@@ -201,6 +202,10 @@ export const make = (options: StoreOptions): Effect.Effect<CircuitBreakerStore.S
       return {
         signal: () => {
           dirty.add(state)
+        },
+        transition: () => {
+          dirty.add(state)
+          soon.unsafeOpen()
         },
         probes: {
           admits: (running, now) => {
@@ -404,8 +409,16 @@ export const make = (options: StoreOptions): Effect.Effect<CircuitBreakerStore.S
       Effect.forkScoped
     )
 
+    // Every interval; a transition (rare) is sent at once, at most one early flush per `minGapMillis`.
     const flushMillis = Math.max(1, Duration.toMillis(options.flushInterval))
-    yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.sleep(flushMillis), flush)))
+    const minGapMillis = Math.min(flushMillis, 5)
+    yield* Effect.forkScoped(Effect.forever(
+      Effect.raceFirst(Effect.sleep(flushMillis), soon.await).pipe(
+        Effect.zipRight(Effect.sync(() => soon.unsafeClose())),
+        Effect.zipRight(flush),
+        Effect.zipRight(Effect.sleep(minGapMillis))
+      )
+    ))
 
     const store: CircuitBreakerStore.Store = {
       storeName: "redis",
