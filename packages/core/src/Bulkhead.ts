@@ -9,6 +9,7 @@ import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as internal from "./internal/bulkhead.js"
+import { BulkheadRejectedError } from "./internal/bulkhead.js"
 import type { InvalidOptionsError } from "./InvalidOptionsError.js"
 import type { DuplicateNameError } from "./ResilienceRegistry.js"
 
@@ -36,20 +37,16 @@ export const KeyedTypeId: unique symbol = internal.KeyedTypeId as KeyedTypeId
  */
 export type KeyedTypeId = typeof KeyedTypeId
 
-/**
- * The bulkhead turned a call away: its queue was full (`"QueueFull"`, at once) or the call waited
- * `queueTimeout` without getting a slot (`"QueueTimeout"`).
- *
- * @since 0.1.0
- * @category errors
- */
-export const BulkheadRejectedError: typeof internal.BulkheadRejectedError = internal.BulkheadRejectedError
-
-/**
- * @since 0.1.0
- * @category errors
- */
-export type BulkheadRejectedError = internal.BulkheadRejectedError
+export {
+  /**
+   * The bulkhead turned a call away: its queue was full (`"QueueFull"`, at once) or the call waited
+   * `queueTimeout` without getting a slot (`"QueueTimeout"`).
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  BulkheadRejectedError
+}
 
 /**
  * What a bulkhead holds right now, and how many calls it has turned away since it was made.

@@ -9,21 +9,18 @@ import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type { LazyArg } from "effect/Function"
 import * as internal from "./internal/chaos.js"
+import { ChaosError } from "./internal/chaos.js"
 import type { InvalidOptionsError } from "./InvalidOptionsError.js"
 
-/**
- * The failure an injected fault produces when no `error` is given.
- *
- * @since 0.1.0
- * @category errors
- */
-export const ChaosError: typeof internal.ChaosError = internal.ChaosError
-
-/**
- * @since 0.1.0
- * @category errors
- */
-export type ChaosError = internal.ChaosError
+export {
+  /**
+   * The failure an injected fault produces when no `error` is given.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  ChaosError
+}
 
 /**
  * A fault: wraps an effect, possibly delaying it or failing it with `E2` instead of running it.

@@ -16,6 +16,7 @@ import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import * as internal from "./internal/circuitBreaker.js"
+import { CircuitBreakerOpenError } from "./internal/circuitBreaker.js"
 import type { InvalidOptionsError } from "./InvalidOptionsError.js"
 import type { DuplicateNameError } from "./ResilienceRegistry.js"
 
@@ -260,21 +261,17 @@ export declare namespace CircuitBreaker {
   }
 }
 
-/**
- * A call was rejected by an open, full half-open or isolated breaker. `retryAfter` is the time until probes are
- * admitted when open, the current open duration when half-open is full, and `Duration.infinity` when isolated.
- * The error carries it as a `RetryAfter` hint, except when isolated.
- *
- * @since 0.1.0
- * @category errors
- */
-export const CircuitBreakerOpenError: typeof internal.CircuitBreakerOpenError = internal.CircuitBreakerOpenError
-
-/**
- * @since 0.1.0
- * @category errors
- */
-export type CircuitBreakerOpenError = internal.CircuitBreakerOpenError
+export {
+  /**
+   * A call was rejected by an open, full half-open or isolated breaker. `retryAfter` is the time until probes are
+   * admitted when open, the current open duration when half-open is full, and `Duration.infinity` when isolated.
+   * The error carries it as a `RetryAfter` hint, except when isolated.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  CircuitBreakerOpenError
+}
 
 /**
  * Makes a breaker. It registers in the `ResilienceRegistry` when one is provided (a duplicate name fails) until

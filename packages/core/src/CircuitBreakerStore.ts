@@ -20,6 +20,8 @@ import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type { State } from "./CircuitBreaker.js"
 import * as internal from "./internal/circuitBreakerStore.js"
+import { CircuitBreakerStore } from "./internal/circuitBreakerStore.js"
+import { CircuitBreakerStoreError } from "./internal/circuitBreakerStore.js"
 import type { StrategyConfig as InternalStrategyConfig } from "./internal/circuitBreakerWindow.js"
 import { makeWindow } from "./internal/circuitBreakerWindow.js"
 
@@ -177,33 +179,25 @@ export interface Store {
   readonly attach?: ((config: SharedConfig, member: Member) => Attachment) | undefined
 }
 
-/**
- * A store could not take a report.
- *
- * @since 0.1.0
- * @category errors
- */
-export const CircuitBreakerStoreError: typeof internal.CircuitBreakerStoreError = internal.CircuitBreakerStoreError
+export {
+  /**
+   * A store could not take a report.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  CircuitBreakerStoreError
+}
 
-/**
- * @since 0.1.0
- * @category errors
- */
-export type CircuitBreakerStoreError = internal.CircuitBreakerStoreError
-
-/**
- * The store's tag. Optional: `CircuitBreaker.make` uses it when provided.
- *
- * @since 0.1.0
- * @category tags
- */
-export const CircuitBreakerStore: typeof internal.CircuitBreakerStore = internal.CircuitBreakerStore
-
-/**
- * @since 0.1.0
- * @category tags
- */
-export type CircuitBreakerStore = internal.CircuitBreakerStore
+export {
+  /**
+   * The store's tag. Optional: `CircuitBreaker.make` uses it when provided.
+   *
+   * @since 0.1.0
+   * @category tags
+   */
+  CircuitBreakerStore
+}
 
 /**
  * The state of a record no replica has reported to: version 0, closed.

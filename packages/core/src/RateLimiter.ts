@@ -13,6 +13,7 @@ import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import * as internal from "./internal/rateLimiter.js"
+import { RateLimitedError } from "./internal/rateLimiter.js"
 import type { InvalidOptionsError } from "./InvalidOptionsError.js"
 import type { DuplicateNameError } from "./ResilienceRegistry.js"
 
@@ -40,19 +41,15 @@ export const KeyedTypeId: unique symbol = internal.KeyedTypeId as KeyedTypeId
  */
 export type KeyedTypeId = typeof KeyedTypeId
 
-/**
- * The limit is reached. `retryAfter` (also the `RetryAfter` hint) says when a slot frees.
- *
- * @since 0.1.0
- * @category errors
- */
-export const RateLimitedError: typeof internal.RateLimitedError = internal.RateLimitedError
-
-/**
- * @since 0.1.0
- * @category errors
- */
-export type RateLimitedError = internal.RateLimitedError
+export {
+  /**
+   * The limit is reached. `retryAfter` (also the `RetryAfter` hint) says when a slot frees.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  RateLimitedError
+}
 
 /**
  * Calls admitted (`delayed` of them after a wait) and rejected since the limiter was made.

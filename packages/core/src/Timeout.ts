@@ -13,21 +13,18 @@
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import * as internal from "./internal/timeout.js"
+import { TimeoutError } from "./internal/timeout.js"
 
-/**
- * An attempt (scope `"attempt"`) or a whole deadline (scope `"deadline"`) ran out of time. `duration` is the
- * limit that ran out: the attempt's timeout, or the deadline's whole budget.
- *
- * @since 0.1.0
- * @category errors
- */
-export const TimeoutError: typeof internal.TimeoutError = internal.TimeoutError
-
-/**
- * @since 0.1.0
- * @category errors
- */
-export type TimeoutError = internal.TimeoutError
+export {
+  /**
+   * An attempt (scope `"attempt"`) or a whole deadline (scope `"deadline"`) ran out of time. `duration` is the
+   * limit that ran out: the attempt's timeout, or the deadline's whole budget.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  TimeoutError
+}
 
 /**
  * Interrupts `effect` when it takes longer than `duration` and fails with `TimeoutError`.

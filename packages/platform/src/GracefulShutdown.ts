@@ -27,20 +27,17 @@ import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import * as internal from "./internal/gracefulShutdown.js"
+import { DrainTimeoutError } from "./internal/gracefulShutdown.js"
 
-/**
- * The drain deadline passed with requests still in flight; they were interrupted.
- *
- * @since 0.1.0
- * @category errors
- */
-export const DrainTimeoutError: typeof internal.DrainTimeoutError = internal.DrainTimeoutError
-
-/**
- * @since 0.1.0
- * @category errors
- */
-export type DrainTimeoutError = internal.DrainTimeoutError
+export {
+  /**
+   * The drain deadline passed with requests still in flight; they were interrupted.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  DrainTimeoutError
+}
 
 /**
  * The state of the drain, read by tests, health and logs.

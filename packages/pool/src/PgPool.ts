@@ -19,26 +19,23 @@ import type * as Scope from "effect/Scope"
 import type * as tls from "node:tls"
 import type pg from "pg"
 import * as errors from "./internal/pgError.js"
+import { PgError } from "./internal/pgError.js"
 import * as internal from "./internal/pgPool.js"
 import type { PoolTimeoutError, Stats } from "./ResourcePool.js"
 
-/**
- * A PostgreSQL error, or a failure to reach the server, with its SQLSTATE `code` and whether it is worth trying
- * again (`transient`): connection failures (class 08), admin and crash shutdown (57P01, 57P02, 57P03), serialization
- * failures (40001), deadlocks (40P01), too many connections (53300) and lock timeouts (55P03, 55006) are transient.
- * Socket errors get `08001` (while connecting) or `08006` (afterwards), with the system code in `systemCode`.
- * The message, detail and hint are scrubbed of the password.
- *
- * @since 0.1.0
- * @category errors
- */
-export const PgError: typeof errors.PgError = errors.PgError
-
-/**
- * @since 0.1.0
- * @category errors
- */
-export type PgError = errors.PgError
+export {
+  /**
+   * A PostgreSQL error, or a failure to reach the server, with its SQLSTATE `code` and whether it is worth trying
+   * again (`transient`): connection failures (class 08), admin and crash shutdown (57P01, 57P02, 57P03), serialization
+   * failures (40001), deadlocks (40P01), too many connections (53300) and lock timeouts (55P03, 55006) are transient.
+   * Socket errors get `08001` (while connecting) or `08006` (afterwards), with the system code in `systemCode`.
+   * The message, detail and hint are scrubbed of the password.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  PgError
+}
 
 /**
  * Whether a SQLSTATE is worth retrying (see `PgError`).

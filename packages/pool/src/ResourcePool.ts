@@ -12,6 +12,7 @@ import type * as Effect from "effect/Effect"
 import type { Pipeable } from "effect/Pipeable"
 import type * as Scope from "effect/Scope"
 import * as internal from "./internal/resourcePool.js"
+import { PoolTimeoutError } from "./internal/resourcePool.js"
 
 /**
  * @since 0.1.0
@@ -125,20 +126,16 @@ export declare namespace ResourcePool {
   }
 }
 
-/**
- * No resource could be had within `acquireTimeout`: all were borrowed, or creating new ones failed (the last
- * creation failure is in `lastError`).
- *
- * @since 0.1.0
- * @category errors
- */
-export const PoolTimeoutError: typeof internal.PoolTimeoutError = internal.PoolTimeoutError
-
-/**
- * @since 0.1.0
- * @category errors
- */
-export type PoolTimeoutError<E = never> = internal.PoolTimeoutError<E>
+export {
+  /**
+   * No resource could be had within `acquireTimeout`: all were borrowed, or creating new ones failed (the last
+   * creation failure is in `lastError`).
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  PoolTimeoutError
+}
 
 /**
  * Makes a pool in the current scope; closing the scope drains it (see `drainTimeout`) and closes every resource.
