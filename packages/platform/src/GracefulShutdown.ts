@@ -10,9 +10,12 @@
  * 1. readiness turns 503 (`Health.markDraining`, when a `Health` service is provided to the layer), idle
  *    keep-alive connections are closed and every response from now on carries `Connection: close`;
  * 2. wait `preStopDelay` (the load balancer takes the pod out of rotation; requests still arriving are served);
- * 3. wait for the in-flight requests, at most `drainTimeout`;
- * 4. past the deadline, interrupt what is left (the clients get a 503) and die with `DrainTimeoutError`;
- * 5. the handler is removed, the server closes, and the remaining layers close in reverse order (pools last).
+ * 3. stop accepting: the listener closes, and so do connections without a request; a request still arriving on an
+ *    open connection is answered with `Connection: close`;
+ * 4. wait for the accepted requests, at most `drainTimeout` (a request whose connection has closed no longer
+ *    counts: there is nobody left to answer);
+ * 5. past the deadline, interrupt what is left (the clients get a 503) and die with `DrainTimeoutError`;
+ * 6. the handler is removed, the server closes, and the remaining layers close in reverse order (pools last).
  *
  * `GracefulShutdown.teardown`, given to `NodeRuntime.runMain`, makes the exit code say how it went: 0 after a
  * clean drain, `drainTimeoutExitCode` (75) when work had to be interrupted, 1 on any other failure.
@@ -81,7 +84,10 @@ export declare namespace GracefulShutdown {
   export interface Options {
     /** Time to keep serving after readiness turns 503, before waiting on the in-flight requests (default 0). */
     readonly preStopDelay?: Duration.DurationInput | undefined
-    /** How long to wait for the in-flight requests once `preStopDelay` has passed (default 20 seconds). */
+    /**
+     * How long to wait for the accepted requests once `preStopDelay` has passed and the listener is closed
+     * (default 20 seconds).
+     */
     readonly drainTimeout?: Duration.DurationInput | undefined
     /**
      * Once the deadline has passed and the remaining requests are interrupted, how long they get to send
@@ -94,7 +100,8 @@ export declare namespace GracefulShutdown {
 /**
  * Wraps the provided `HttpServer`: everything served through the result is tracked and drained when its scope
  * closes. Provide it between the server and `HttpServer.serve`, with the `Health` service (if any) below it.
- * Fails with `InvalidOptionsError` for a negative or infinite duration.
+ * Fails with `InvalidOptionsError` naming the field for options that are not an object or a duration that is
+ * negative, infinite or unreadable.
  *
  * @example
  * ```ts
