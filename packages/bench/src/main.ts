@@ -17,10 +17,11 @@ import * as client from "./scenarios/client.js"
 import * as memory from "./scenarios/memory.js"
 import * as pool from "./scenarios/pool.js"
 import * as postgres from "./scenarios/postgres.js"
+import * as redis from "./scenarios/redis.js"
 import * as retry from "./scenarios/retry.js"
 import * as storm from "./scenarios/storm.js"
 
-const scenarioIds = ["breaker", "retry", "client", "pool", "postgres", "memory", "storm"] as const
+const scenarioIds = ["breaker", "retry", "client", "pool", "postgres", "memory", "storm", "redis"] as const
 type ScenarioId = typeof scenarioIds[number]
 
 const args = process.argv.slice(2).filter((a) => a !== "--")
@@ -63,6 +64,7 @@ const scenarios: Results["scenarios"] = {
   pool: await attempt("pool", () => pool.run(config, progress)),
   postgres: await attempt("postgres", () => postgres.run(quick, progress)),
   memory: await attempt("memory", () => memory.run(keys, quick ? 10_000 : keys, progress)),
+  redis: await attempt("redis", () => redis.run(config, progress)),
   storm: await attempt("storm", () => storm.run(quick, progress))
 }
 

@@ -9,6 +9,7 @@ import { overheadOf } from "./harness.js"
 import type { Machine } from "./machine.js"
 import type { MemoryResult } from "./scenarios/memory.js"
 import type { PgResult } from "./scenarios/postgres.js"
+import type { RedisResult } from "./scenarios/redis.js"
 import type { StormResult } from "./scenarios/storm.js"
 import { check, ratio, type Spread, type Target, type TargetResult } from "./stats.js"
 
@@ -41,6 +42,7 @@ export interface Results {
     readonly client?: Outcome<Array<Row>>
     readonly pool?: Outcome<Array<Row>>
     readonly postgres?: Outcome<PgResult>
+    readonly redis?: Outcome<RedisResult>
     readonly memory?: Outcome<MemoryResult>
     readonly storm?: Outcome<StormResult>
   }
@@ -65,6 +67,9 @@ export type RatioKey =
   | "pgpool_throughput_vs_pg"
   | "pgpool_p99_vs_pg"
   | "keyed_breakers_heap_mb"
+  | "redis_store_vs_memory"
+  | "redis_propagation_p99_ms"
+  | "redis_commands_per_second"
   | "storm_amplification_with_budget"
 
 /**
@@ -81,6 +86,10 @@ export const targets: ReadonlyArray<Target> = [
   { key: "pgpool_throughput_vs_pg", op: ">=", target: 0.95 },
   { key: "pgpool_p99_vs_pg", op: "<=", target: 1.1 },
   { key: "keyed_breakers_heap_mb", op: "<=", target: 64 },
+  { key: "redis_store_vs_memory", op: "<=", target: 1.1 },
+  { key: "redis_propagation_p99_ms", op: "<=", target: 100 },
+  // 1 / flushInterval (100 ms), whatever the call rate.
+  { key: "redis_commands_per_second", op: "<=", target: 10 },
   { key: "storm_amplification_with_budget", op: "<=", target: 1.3 }
 ]
 
@@ -88,6 +97,8 @@ const rows = (o: Outcome<Array<Row>>): Array<Row> => (o?.ok ? o.value : [])
 
 const overheadRatio = (o: Outcome<Array<Row>>, ours: string, other: string) =>
   ratio(overheadOf(rows(o), ours), overheadOf(rows(o), other))
+
+const redisRow = (o: Outcome<RedisResult>, id: string) => (o?.ok ? o.value.rows.find((r) => r.id === id) : undefined)
 
 const pgSide = (o: Outcome<PgResult>, id: string) => (o?.ok ? o.value.sides.find((s) => s.id === id) : undefined)
 
@@ -112,6 +123,12 @@ export const computeRatios = (s: Results["scenarios"]): Pick<Results, "ratios" |
     ),
     pgpool_p99_vs_pg: ratio(pgSide(s.postgres, "ours")?.p99Millis?.median, pgSide(s.postgres, "pg")?.p99Millis?.median),
     keyed_breakers_heap_mb: memoryOurs?.heapMb ?? null,
+    redis_store_vs_memory: ratio(
+      redisRow(s.redis, "ours")?.perCallNs?.median,
+      redisRow(s.redis, "memory-store")?.perCallNs?.median
+    ),
+    redis_propagation_p99_ms: s.redis?.ok ? s.redis.value.propagation?.p99Millis ?? null : null,
+    redis_commands_per_second: s.redis?.ok ? s.redis.value.commands?.commandsPerSecond ?? null : null,
     storm_amplification_with_budget: stormSide("ours-budget")?.amplification ?? null
   }
   const otherRatios: Record<string, number | null> = {
@@ -129,6 +146,12 @@ export const computeRatios = (s: Results["scenarios"]): Pick<Results, "ratios" |
     pool_vs_tarn: overheadRatio(s.pool, "ours", "tarn"),
     pgpool_p50_vs_pg: ratio(pgSide(s.postgres, "ours")?.p50Millis?.median, pgSide(s.postgres, "pg")?.p50Millis?.median),
     keyed_breakers_timers_after: memoryOurs?.timersAfter ?? null,
+    redis_store_vs_no_store: ratio(
+      redisRow(s.redis, "ours")?.perCallNs?.median,
+      redisRow(s.redis, "no-store")?.perCallNs?.median
+    ),
+    redis_fleet_failures_shared: s.redis?.ok ? s.redis.value.fleet?.sharedMedian ?? null : null,
+    redis_fleet_failures_unshared: s.redis?.ok ? s.redis.value.fleet?.unshared ?? null : null,
     storm_amplification_without_budget: stormSide("ours-no-budget")?.amplification ?? null
   }
   return { ratios, otherRatios, targets: targets.map((t) => check(t, ratios[t.key as RatioKey])) }
@@ -280,6 +303,39 @@ export const tables = (r: Results): Array<Table> => {
             : [x.label, x.reason ?? "not available", "–", "–"]
         )
       })
+    }
+  }
+  if (s.redis !== undefined) {
+    const title = "9. Breaker state shared through Redis"
+    if (!s.redis.ok) out.push(failed(title, s.redis.error))
+    else {
+      const x = s.redis.value
+      const perCall = perCallTable(
+        title,
+        { ok: true, value: [...x.rows] },
+        [
+          ...(x.skipped === undefined ? [] : [x.skipped]),
+          `Closed success path, per call; the Redis store flushes every ${x.flushIntervalMillis} ms in the background.`,
+          x.propagation === null ?
+            "" :
+            `Propagation, one replica's opening to another applying it: p50 ${
+              num(x.propagation.p50Millis, 1)
+            } ms, p99 ${num(x.propagation.p99Millis, 1)} ms, max ${
+              num(x.propagation.maxMillis, 1)
+            } ms over ${x.propagation.openings} openings.`,
+          x.commands === null ?
+            "" :
+            `Redis commands of one replica at ${num(x.commands.callsPerSecond, 0)} calls/s: ${
+              num(x.commands.commandsPerSecond, 1)
+            } per second.`,
+          x.fleet === null ?
+            "" :
+            `Failures let through before all of ${x.fleet.replicas} replicas (${x.fleet.callsPerSecondPerReplica} failing calls/s each, time window, 20 calls minimum) were open: shared ${
+              num(x.fleet.sharedMedian, 1)
+            } (${x.fleet.sharedMin} … ${x.fleet.sharedMax}, ${x.fleet.runs} runs), unshared ${x.fleet.unshared}, one process ${x.fleet.single}.`
+        ].filter((n) => n.length > 0)
+      )
+      if (perCall !== undefined) out.push(perCall)
     }
   }
   out.push({
