@@ -5,9 +5,13 @@
  *
  * Why this order: the deadline bounds everything, queue waits included; the rate limiter and the bulkhead admit
  * a call once, however many attempts it makes; each attempt passes the breaker (so an open breaker fails an
- * attempt fast) and has its own timeout. A `CircuitBreakerOpenError` is retried only when its `retryAfter` fits
- * in `retry.maxRetryAfter` (1 second by default in a client) and in what is left of the deadline, so no call
- * sits on a bulkhead slot waiting for a breaker; an isolated breaker is never retried.
+ * attempt fast) and has its own timeout. A rejection by the client's own breaker is never retried (nor is a failure
+ * once that breaker is open): the call fails fast with `CircuitBreakerOpenError` and frees its bulkhead slot at once,
+ * so no call parks on a slot behind a dependency known to be down. `retry.onOpenBreaker: "wait"` makes the retry
+ * wait for the breaker instead, when its `retryAfter` fits in `retry.maxRetryAfter` (1 second by default in a
+ * client) and what is left of the deadline. Any other `RetryAfter` hint (a `RateLimitedError` or HTTP 429 from
+ * inside the effect) longer than `retry.maxRetryAfter` ends the retries at once; an isolated breaker is never
+ * retried.
  *
  * @since 0.1.0
  */
@@ -166,7 +170,7 @@ export declare namespace ResilientClient {
      * callbacks and schedule receive the attempt's failure: an `E`, or an `AttemptError` (the attempt's timeout,
      * the breaker's rejection).
      */
-    readonly retry?: Retry.Retry.Options<E | AttemptError> | undefined
+    readonly retry?: RetryOptions<E | AttemptError> | undefined
     readonly circuitBreaker?:
       | Omit<CircuitBreaker.CircuitBreaker.Options, "name">
       | CircuitBreaker.CircuitBreaker
@@ -180,6 +184,24 @@ export declare namespace ResilientClient {
     readonly tracing?: boolean | undefined
     /** Record `resilience_call_duration_seconds{policy="client",name}` per call (default false). */
     readonly histogram?: boolean | undefined
+  }
+
+  /**
+   * A client's retry: `Retry.retry`'s options, and what to do when the client's own breaker stands in the way.
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  export interface RetryOptions<E> extends Retry.Retry.Options<E> {
+    /**
+     * When the client's own breaker rejects an attempt (open, or half-open with its probes taken), or is open
+     * when an attempt fails: `"fail"` (default) ends the call at once with that error, freeing its bulkhead slot;
+     * `"wait"` retries as for any failure, waiting out the rejection's `RetryAfter` hint when it fits in
+     * `maxRetryAfter` and the deadline. Waiting costs: each waiting call holds its bulkhead slot (new calls queue or
+     * are rejected behind it), and the waiting calls all come back when the breaker half-opens, where only
+     * `halfOpen.maxProbes` get through and the rest wait again or fail, into the recovery.
+     */
+    readonly onOpenBreaker?: "fail" | "wait" | undefined
   }
 
   /**

@@ -1,6 +1,7 @@
 import {
   Backoff,
   Bulkhead,
+  CircuitBreaker,
   ResilienceMetrics,
   ResilienceRegistry,
   ResilientClient,
@@ -129,6 +130,77 @@ describe("ResilientClient", () => {
       expect(gateway.state.calls).toBe(callsBefore)
       expect((yield* client.stats).rejected.CircuitOpen - rejectedBefore).toBe(100)
     }))
+
+  describe("a breaker open for 500 ms (within maxRetryAfter)", () => {
+    const setup = (onOpenBreaker?: "fail" | "wait") =>
+      Effect.gen(function*() {
+        const gateway = makeGateway({ latency: "10 millis", fails: (n) => n < 0 })
+        const client = yield* ResilientClient.make({
+          name: "payments",
+          bulkhead: { maxConcurrent: 10, maxQueue: 100 },
+          retry: {
+            maxAttempts: 3,
+            schedule: Backoff.constant("50 millis"),
+            ...(onOpenBreaker === undefined ? {} : { onOpenBreaker })
+          },
+          circuitBreaker: { strategy: CircuitBreaker.consecutive(2), openDuration: "500 millis" },
+          timeout: "300 millis"
+        })
+        // One call whose attempts fail opens the breaker on its second attempt; with fail-fast it stops there.
+        const opener = yield* Effect.fork(Effect.either(client.execute(gateway.charge(-1))))
+        // Attempts fail at 10 ms and 70 ms: open from 70 ms until 570 ms.
+        yield* TestClock.adjust("100 millis")
+        const breaker = Option.getOrThrow(client.circuitBreaker)
+        expect(yield* breaker.state).toBe("Open")
+        return { client, gateway, opener, bulkhead: Option.getOrThrow(client.bulkhead) }
+      })
+
+    it.scoped("by default, calls made while it is open fail at once, holding no bulkhead slot", () =>
+      Effect.gen(function*() {
+        const { bulkhead, client, gateway, opener } = yield* setup()
+        // The call that opened the breaker did not wait to retry onto it: it ended when the breaker opened.
+        expect(opener.unsafePoll()).not.toBeNull()
+        expect(yield* Fiber.join(opener)).toMatchObject({ _tag: "Left", left: { _tag: "GatewayError" } })
+        expect(gateway.state.calls).toBe(2)
+        const fibers = yield* Effect.forEach([1, 2, 3, 4, 5], (i) => Effect.fork(client.execute(gateway.charge(i))))
+        yield* Effect.yieldNow()
+        // Done without the clock moving, with the breaker's error: nobody parks on a slot.
+        for (const fiber of fibers) {
+          const exit = fiber.unsafePoll()
+          expect(exit).not.toBeNull()
+          expect(exit!._tag).toBe("Failure")
+          expect(yield* Effect.flip(Fiber.join(fiber))).toMatchObject({
+            _tag: "CircuitBreakerOpenError",
+            state: "Open"
+          })
+        }
+        expect(yield* bulkhead.stats).toEqual({ active: 0, queued: 0, rejected: 0 })
+        expect(yield* client.stats).toMatchObject({ inFlight: 0, rejected: { CircuitOpen: 5 } })
+        expect(gateway.state.calls).toBe(2)
+      }))
+
+    it.scoped("with retry.onOpenBreaker \"wait\", they wait for the breaker (holding their slot) and then run", () =>
+      Effect.gen(function*() {
+        const { bulkhead, client, gateway } = yield* setup("wait")
+        const fiber = yield* Effect.fork(client.execute(gateway.charge(1)))
+        yield* Effect.yieldNow()
+        expect(fiber.unsafePoll()).toBeNull()
+        expect((yield* bulkhead.stats).active).toBeGreaterThanOrEqual(1)
+        yield* TestClock.adjust("500 millis")
+        expect(yield* Fiber.join(fiber)).toBe("charged 1")
+      }))
+
+    it.scoped("a bad onOpenBreaker is an InvalidOptionsError naming the field", () =>
+      Effect.gen(function*() {
+        const error = yield* Effect.flip(
+          ResilientClient.make({
+            name: "bad",
+            retry: { maxAttempts: 2, onOpenBreaker: "sometimes" as "wait" }
+          })
+        )
+        expect(error).toMatchObject({ _tag: "InvalidOptionsError", field: "retry.onOpenBreaker", value: "sometimes" })
+      }))
+  })
 
   it.effect("a layer provided into a program and used from two services shares one state", () =>
     Effect.gen(function*() {

@@ -871,6 +871,7 @@ export const make = (
       isolate: isolateMachine(m),
       reset: resetMachine(m)
     }
+    unsafeStates.set(breaker, () => m.state)
     yield* ResilienceRegistry.register({
       kind: "circuit_breaker",
       name: settings.name,
@@ -889,6 +890,17 @@ export const make = (
     }
     return breaker
   })
+
+/** The state of each breaker `make` built, read synchronously. */
+const unsafeStates = new WeakMap<CircuitBreaker, () => State>()
+
+/**
+ * A breaker's state as last observed, read synchronously, without the clock (so `"Open"` may be due to turn
+ * half-open); `undefined` for a breaker `make` did not build. A client's retry asks it after a failure.
+ *
+ * @internal
+ */
+export const unsafeStateOf = (breaker: CircuitBreaker): State | undefined => unsafeStates.get(breaker)?.()
 
 /** @internal */
 export const withBreaker = dual<

@@ -19,6 +19,7 @@ import * as ResilienceRegistry from "../ResilienceRegistry.js"
 import type * as ResilientClient from "../ResilientClient.js"
 import * as Retry from "../Retry.js"
 import { hedgeResolved, resolve as resolveHedge } from "./hedge.js"
+import { unsafeStateOf } from "./circuitBreaker.js"
 import { instrument } from "./instrument.js"
 import { attemptTimeout, TimeoutError, withinOperator } from "./timeout.js"
 import { validated } from "./validate.js"
@@ -53,9 +54,21 @@ const rejectionOf = (error: unknown): Reason | undefined => {
   return undefined
 }
 
-/** An isolated breaker will not come back by itself: retrying it is pointless. */
-const isIsolated = (error: unknown): boolean =>
-  error instanceof CircuitBreaker.CircuitBreakerOpenError && error.state === "Isolated"
+/**
+ * Whether the client's retry stops at this failure because of a breaker. An isolated breaker will not come back by
+ * itself: never retried. With `onOpenBreaker: "fail"` (the default), neither is a rejection by the client's own
+ * breaker, nor any failure once that breaker is open (it opened on this attempt or meanwhile; the next attempt would
+ * be turned away after the backoff): the call ends at once and frees its bulkhead slot, rather than park on it
+ * behind a dependency known to be down.
+ */
+const stopsAtBreaker = (error: unknown, own: CircuitBreaker.CircuitBreaker | undefined, failFast: boolean): boolean => {
+  if (error instanceof CircuitBreaker.CircuitBreakerOpenError) {
+    return error.state === "Isolated" || (failFast && own !== undefined && error.breakerName === own.name)
+  }
+  if (!failFast || own === undefined) return false
+  const state = unsafeStateOf(own)
+  return state === "Open" || state === "Isolated"
+}
 
 class Counters {
   succeeded = 0
@@ -232,13 +245,20 @@ export const make = (
     // Around the attempts, innermost first: retry, bulkhead, rate limiter, deadline.
     const retryOptions = options.retry
     const userWhile = retryOptions?.while
+    const failFast = yield* validated("ResilientClient.make", (v) => {
+      const onOpenBreaker = retryOptions?.onOpenBreaker
+      if (onOpenBreaker !== undefined && onOpenBreaker !== "fail" && onOpenBreaker !== "wait") {
+        v.fail("retry.onOpenBreaker", onOpenBreaker, "\"fail\" or \"wait\"")
+      }
+      return onOpenBreaker !== "wait"
+    })
     const retry: Retry.Retry.Options<unknown> | undefined = retryOptions === undefined
       ? undefined
       : {
         ...retryOptions,
         name: retryOptions.name ?? name,
         maxRetryAfter: retryOptions.maxRetryAfter ?? clientMaxRetryAfter,
-        while: (error) => !isIsolated(error) && (userWhile === undefined || userWhile(error))
+        while: (error) => !stopsAtBreaker(error, breaker, failFast) && (userWhile === undefined || userWhile(error))
       }
     const deadline = checked.deadline !== undefined && Duration.isFinite(checked.deadline)
       ? withinOperator(checked.deadline)
