@@ -25,6 +25,7 @@ const capMillis = (
   required: boolean
 ) =>
   validatedSync(constructorName, (v) => {
+    v.object("options", options)
     // decorrelated jitter multiplies the previous delay: a zero base would stay zero forever
     const base = Duration.toMillis(v.duration("base", options.base, { finite: true, positive: required }))
     if (options.cap === undefined && !required) return { base, cap: Number.POSITIVE_INFINITY }
@@ -36,7 +37,7 @@ const capMillis = (
 /** @internal */
 export const exponential = (options: ExponentialOptions): Schedule.Schedule<Duration.Duration> => {
   const { base, cap } = capMillis("Backoff.exponential", options, false)
-  const factor = options.factor === undefined
+  const factor = options.factor === undefined || options.factor === null
     ? 2
     : validatedSync("Backoff.exponential", (v) => v.number("factor", options.factor as number, { min: 1 }))
   return fromDelayMillis((n) => Math.min(cap, base * Math.pow(factor, n)))
@@ -45,7 +46,7 @@ export const exponential = (options: ExponentialOptions): Schedule.Schedule<Dura
 /** @internal */
 export const linear = (options: LinearOptions): Schedule.Schedule<Duration.Duration> => {
   const { base, cap } = capMillis("Backoff.linear", options, false)
-  const step = options.step === undefined
+  const step = options.step === undefined || options.step === null
     ? base
     : validatedSync(
       "Backoff.linear",

@@ -56,6 +56,10 @@ interface Resolved {
 }
 
 const resolve = (v: OptionsValidator, options: Bulkhead.Bulkhead.Options): Resolved => {
+  v.object("options", options)
+  v.optionalBoolean("metrics", options.metrics)
+  v.optionalBoolean("tracing", options.tracing)
+  v.optionalBoolean("histogram", options.histogram)
   const queueTimeout = options.queueTimeout === undefined
     ? undefined
     : v.duration("queueTimeout", options.queueTimeout)

@@ -23,7 +23,7 @@ const injectedOutage = () => new ChaosError({ kind: "outage" })
 /** @internal */
 export const latency = (options: Chaos.LatencyOptions): Chaos.Fault<never> => {
   const { maxMillis, minMillis, rate } = validatedSync("Chaos.latency", (v) => {
-    const min = Duration.toMillis(v.duration("delay", options.delay, { finite: true }))
+    const min = Duration.toMillis(v.duration("delay", v.object("options", options).delay, { finite: true }))
     const max = options.max === undefined ? min : Duration.toMillis(v.duration("max", options.max, { finite: true }))
     if (max < min) v.fail("max", options.max, "a duration >= delay")
     return { minMillis: min, maxMillis: max, rate: v.number("rate", options.rate ?? 1, { min: 0, max: 1 }) }
@@ -43,7 +43,10 @@ export function failures<E2>(options: { readonly rate: number; readonly error: L
 export function failures<E2>(
   options: { readonly rate: number; readonly error?: LazyArg<E2> | undefined }
 ): Chaos.Fault<E2 | ChaosError> {
-  const rate = validatedSync("Chaos.failures", (v) => v.number("rate", options.rate, { min: 0, max: 1 }))
+  const rate = validatedSync("Chaos.failures", (v) => {
+    v.optionalFunction("error", v.object("options", options).error)
+    return v.number("rate", options.rate, { min: 0, max: 1 })
+  })
   const error: LazyArg<E2 | ChaosError> = options.error ?? injectedFailure
   return <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | E2 | ChaosError, R> =>
     Effect.flatMap(Random.next, (r): Effect.Effect<A, E | E2 | ChaosError, R> => r < rate ? Effect.fail(error()) : self)
@@ -60,10 +63,13 @@ export function outage<E2>(
   options: Chaos.OutageOptions & { readonly error?: LazyArg<E2> | undefined }
 ): Effect.Effect<Chaos.Fault<E2 | ChaosError>, InvalidOptionsError> {
   return Effect.flatMap(
-    validated("Chaos.outage", (v) => ({
-      afterMillis: Duration.toMillis(v.duration("after", options.after ?? 0, { finite: true })),
-      durationMillis: Duration.toMillis(v.duration("duration", options.duration))
-    })),
+    validated("Chaos.outage", (v) => {
+      v.optionalFunction("error", v.object("options", options).error)
+      return {
+        afterMillis: Duration.toMillis(v.duration("after", options.after ?? 0, { finite: true })),
+        durationMillis: Duration.toMillis(v.duration("duration", options.duration))
+      }
+    }),
     ({ afterMillis, durationMillis }) =>
       Effect.map(Clock.currentTimeMillis, (createdAt) => {
         const from = createdAt + afterMillis

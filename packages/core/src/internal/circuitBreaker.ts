@@ -177,7 +177,7 @@ const validateStrategy = (v: OptionsValidator, strategy: Strategy): StrategyConf
 const makeSettings = (constructorName: string, options: Options): Effect.Effect<Settings, InvalidOptionsError> =>
   Effect.flatMap(
     validated(constructorName, (v) => {
-      const name = v.nonEmpty("name", options.name)
+      const name = v.nonEmpty("name", v.object("options", options).name)
       const strategy = validateStrategy(v, options.strategy ?? consecutive(5))
       const openInput = options.openDuration ?? "30 seconds"
       let openMillis = 0
@@ -191,7 +191,11 @@ const makeSettings = (constructorName: string, options: Options): Effect.Effect<
       const successesToClose = v.int("halfOpen.successesToClose", options.halfOpen?.successesToClose ?? 1, 1)
       let slowMillis: number | undefined
       let slowRate = Infinity
-      if (options.slowCall !== undefined) {
+      if (options.slowCall != null) {
+      if (options.halfOpen != null) v.object("halfOpen", options.halfOpen)
+      if (options.slowCall != null) v.object("slowCall", options.slowCall)
+      const isFailure = v.optionalFunction("isFailure", options.isFailure ?? undefined)
+      const onStateChange = v.optionalFunction("onStateChange", options.onStateChange ?? undefined)
         slowMillis = Duration.toMillis(v.duration("slowCall.duration", options.slowCall.duration, { finite: true }))
         slowRate = v.number("slowCall.rate", options.slowCall.rate, { min: 0, max: 1, exclusiveMin: true })
       }
@@ -204,8 +208,8 @@ const makeSettings = (constructorName: string, options: Options): Effect.Effect<
         schedule,
         maxProbes,
         successesToClose,
-        isFailure: options.isFailure ?? defaultIsFailure,
-        onStateChange: options.onStateChange,
+        isFailure: isFailure ?? defaultIsFailure,
+        onStateChange,
         timed: slowMillis !== undefined || strategy._tag === "TimeWindow"
       }
       return settings

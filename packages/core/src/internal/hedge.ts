@@ -7,6 +7,7 @@ import { dual } from "effect/Function"
 import * as Runtime from "effect/Runtime"
 import type * as Hedge from "../Hedge.js"
 import type { RetryBudget } from "../RetryBudget.js"
+import { isRetryBudget } from "./retryBudget.js"
 import { clockOf, schedule, unsafeRemainingMillis } from "./timeout.js"
 import { validatedSync } from "./validate.js"
 
@@ -20,7 +21,10 @@ interface Resolved {
 /** @internal */
 export const resolve = (options: Hedge.Hedge.Options): Resolved =>
   validatedSync("Hedge.hedge", (v) => {
-    const delay = v.duration("delay", options.delay, { finite: true })
+    const delay = v.duration("delay", v.object("options", options).delay, { finite: true })
+    if (options.budget !== undefined && !isRetryBudget(options.budget)) {
+      v.fail("budget", options.budget, "a RetryBudget (RetryBudget.make)")
+    }
     return {
       delayMillis: Duration.toMillis(delay),
       maxHedges: v.int("maxHedges", options.maxHedges ?? 1, 0),

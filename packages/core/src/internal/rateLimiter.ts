@@ -244,7 +244,14 @@ class KeyedImpl<K> implements RateLimiter.KeyedRateLimiter<K> {
     this.stats = core.stats
   }
   execute<A, E, R>(key: K, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | RateLimitedError, R> {
-    return this.core.execute(`${this.name}:${this.keyOf(key)}`, effect)
+    let storeKey: string
+    try {
+      storeKey = `${this.name}:${this.keyOf(key)}`
+    } catch (error) {
+      // A throwing keyToString is that call's defect, not a throw out of `execute`.
+      return Effect.die(error)
+    }
+    return this.core.execute(storeKey, effect)
   }
 }
 

@@ -1,9 +1,10 @@
 import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
+import * as ConfigError from "effect/ConfigError"
 import type * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
@@ -18,11 +19,15 @@ import * as ResilienceMetrics from "../ResilienceMetrics.js"
 import * as ResilienceRegistry from "../ResilienceRegistry.js"
 import type * as ResilientClient from "../ResilientClient.js"
 import * as Retry from "../Retry.js"
-import { hedgeResolved, resolve as resolveHedge } from "./hedge.js"
 import { unsafeStateOf } from "./circuitBreaker.js"
+import { hedgeResolved, resolve as resolveHedge } from "./hedge.js"
 import { instrument } from "./instrument.js"
 import { attemptTimeout, TimeoutError, withinOperator } from "./timeout.js"
-import { validated } from "./validate.js"
+import { nestedSync, relabel, validated } from "./validate.js"
+
+/** A nested policy's option error, restated as the client's (`bulkhead.maxConcurrent`). */
+const nestedError = (prefix: string) => (error: InvalidOptionsError | ResilienceRegistry.DuplicateNameError) =>
+  error._tag === "InvalidOptionsError" ? relabel("ResilientClient.make", prefix)(error) : error
 
 /** @internal */
 export const TypeId: ResilientClient.TypeId = Symbol.for(
@@ -196,14 +201,27 @@ export const make = (
   Scope.Scope
 > =>
   Effect.gen(function*() {
-    const checked = yield* validated("ResilientClient.make", (v) => ({
-      name: v.nonEmpty("name", options.name),
-      timeout: options.timeout === undefined ? undefined : v.duration("timeout", options.timeout, { positive: true }),
-      deadline: options.deadline === undefined
-        ? undefined
-        : v.duration("deadline", options.deadline, { positive: true }),
-      hedge: options.hedge === undefined ? undefined : resolveHedge(options.hedge)
-    }))
+    const checked = yield* validated("ResilientClient.make", (v) => {
+      v.object("options", options)
+      v.optionalFunction("fallback", options.fallback)
+      v.optionalBoolean("metrics", options.metrics)
+      v.optionalBoolean("tracing", options.tracing)
+      v.optionalBoolean("histogram", options.histogram)
+      for (const part of ["rateLimiter", "bulkhead", "retry", "circuitBreaker", "hedge"] as const) {
+        if (options[part] !== undefined) v.object(part, options[part])
+      }
+      v.optionalFunction("retry.while", options.retry?.while)
+      return {
+        name: v.nonEmpty("name", options.name),
+        timeout: options.timeout === undefined ? undefined : v.duration("timeout", options.timeout, { positive: true }),
+        deadline: options.deadline === undefined
+          ? undefined
+          : v.duration("deadline", options.deadline, { positive: true }),
+        hedge: options.hedge === undefined
+          ? undefined
+          : nestedSync("ResilientClient.make", "hedge", () => resolveHedge(options.hedge!))
+      }
+    })
     const name = checked.name
     const metrics = options.metrics !== false
 
@@ -211,17 +229,23 @@ export const make = (
       ? undefined
       : Bulkhead.isBulkhead(options.bulkhead)
       ? options.bulkhead
-      : yield* Bulkhead.make({ metrics, ...options.bulkhead, name })
+      : yield* Effect.mapError(
+        Bulkhead.make({ metrics, ...options.bulkhead, name }),
+        nestedError("bulkhead")
+      )
     const breaker = options.circuitBreaker === undefined
       ? undefined
       : CircuitBreaker.isCircuitBreaker(options.circuitBreaker)
       ? options.circuitBreaker
-      : yield* CircuitBreaker.make({ ...options.circuitBreaker, name })
+      : yield* Effect.mapError(CircuitBreaker.make({ ...options.circuitBreaker, name }), nestedError("circuitBreaker"))
     const limiter = options.rateLimiter === undefined
       ? undefined
       : RateLimiter.isRateLimiter(options.rateLimiter)
       ? options.rateLimiter
-      : yield* RateLimiter.make({ metrics, ...options.rateLimiter, name })
+      : yield* Effect.mapError(
+        RateLimiter.make({ metrics, ...options.rateLimiter, name }),
+        nestedError("rateLimiter")
+      )
 
     // Per attempt, innermost first: timeout, hedge, breaker.
     const timeout = checked.timeout !== undefined && Duration.isFinite(checked.timeout) ? checked.timeout : undefined
@@ -265,7 +289,10 @@ export const make = (
       : undefined
     // Prepared once (options checked here, so a bad option fails `make`); costs one `catchAllCause` per call until
     // the first failure.
-    const retried = retry === undefined ? undefined : yield* validated("ResilientClient.make", () => Retry.retry(retry))
+    const retried = retry === undefined
+      ? undefined
+      : yield* validated("ResilientClient.make", () =>
+        nestedSync("ResilientClient.make", "retry", () => Retry.retry(retry)))
     const instrumented = options.tracing === true || options.histogram === true
       ? instrument({ policy: "client", name, tracing: options.tracing, histogram: options.histogram })
       : undefined
@@ -308,27 +335,56 @@ export const layer = <I, E, B, EB, F extends boolean>(
     >
   )
 
-const atLeast = (min: number) => (n: number) => n >= min
 const key = (prefix: string, path: string) => `${prefix}_${path}`
+
+/** An integer read from configuration: empty, fractional, unsafe or below `min` is a `ConfigError` naming the key. */
+const configInt = (name: string, min: number): Config.Config<Option.Option<number>> =>
+  Config.option(
+    Config.string(name).pipe(Config.mapOrFail((text) => {
+      const n = text.trim() === "" ? Number.NaN : Number(text)
+      return Number.isSafeInteger(n) && n >= min
+        ? Either.right(n)
+        : Either.left(ConfigError.InvalidData([], `Expected an integer >= ${min} but received ${JSON.stringify(text)}`))
+    }))
+  )
+
+/**
+ * A duration read from configuration (as `Config.duration`: `"2 seconds"`, `"150 millis"`): empty, negative (which
+ * `Config.duration` reads as 0) or unreadable is a `ConfigError` naming the key and the text as given; so is zero
+ * when the option needs a positive duration.
+ */
+const configDuration = (name: string, positive: boolean): Config.Config<Option.Option<Duration.Duration>> =>
+  Config.option(
+    Config.string(name).pipe(Config.mapOrFail((text) => {
+      const decoded = text.trim().startsWith("-") ? Option.none() : Duration.decodeUnknown(text.trim())
+      if (Option.isSome(decoded) && Duration.isFinite(decoded.value)) {
+        if (!positive || Duration.greaterThan(decoded.value, Duration.zero)) return Either.right(decoded.value)
+      }
+      return Either.left(
+        ConfigError.InvalidData(
+          [],
+          `Expected a ${positive ? "positive" : "non-negative"} duration (e.g. "2 seconds") but received ${
+            JSON.stringify(text)
+          }`
+        )
+      )
+    }))
+  )
 
 /** @internal */
 export const config = (
   prefix: string
 ): Config.Config<ResilientClient.ResilientClient.Options<unknown, never, never>> => {
-  const int = (path: string, min: number) =>
-    Config.option(
-      Config.integer(key(prefix, path)).pipe(
-        Config.validate({ message: `Expected an integer >= ${min}`, validation: atLeast(min) })
-      )
-    )
-  const duration = (path: string) => Config.option(Config.duration(key(prefix, path)))
+  const int = (path: string, min: number) => configInt(key(prefix, path), min)
+  const duration = (path: string, positive = false) => configDuration(key(prefix, path), positive)
   const get = <A>(o: Option.Option<A>, fallback: A): A => Option.getOrElse(o, () => fallback)
   return Config.all({
-    timeout: duration("TIMEOUT"),
-    deadline: duration("DEADLINE"),
+    timeout: duration("TIMEOUT", true),
+    deadline: duration("DEADLINE", true),
     retryMaxAttempts: int("RETRY_MAX_ATTEMPTS", 1),
     retryBaseDelay: duration("RETRY_BASE_DELAY"),
     retryMaxDelay: duration("RETRY_MAX_DELAY"),
+    retryMaxDelayText: Config.option(Config.string(key(prefix, "RETRY_MAX_DELAY"))),
     retryMaxRetryAfter: duration("RETRY_MAX_RETRY_AFTER"),
     bulkheadMaxConcurrent: int("BULKHEAD_MAX_CONCURRENT", 1),
     bulkheadMaxQueue: int("BULKHEAD_MAX_QUEUE", 0),
@@ -336,50 +392,64 @@ export const config = (
     breakerFailures: int("CIRCUIT_BREAKER_CONSECUTIVE_FAILURES", 1),
     breakerOpenDuration: duration("CIRCUIT_BREAKER_OPEN_DURATION"),
     limiterLimit: int("RATE_LIMITER_LIMIT", 1),
-    limiterInterval: duration("RATE_LIMITER_INTERVAL"),
+    limiterInterval: duration("RATE_LIMITER_INTERVAL", true),
     hedgeDelay: duration("HEDGE_DELAY"),
     hedgeMaxHedges: int("HEDGE_MAX_HEDGES", 0)
-  }).pipe(Config.map((c): ResilientClient.ResilientClient.Options<unknown, never, never> => {
-    const base = get(c.retryBaseDelay, Duration.millis(100))
-    const exponential = Backoff.exponential(
-      Option.isSome(c.retryMaxDelay) ? { base, cap: c.retryMaxDelay.value } : { base }
-    )
-    const schedule = Option.isNone(c.retryBaseDelay) && Option.isNone(c.retryMaxDelay)
-      ? defaults.retry.schedule
-      : Backoff.fullJitter(exponential)
-    return {
-      name: prefix.toLowerCase(),
-      timeout: get(c.timeout, Duration.decode(defaults.timeout)),
-      ...(Option.isSome(c.deadline) ? { deadline: c.deadline.value } : {}),
-      retry: {
-        maxAttempts: get(c.retryMaxAttempts, defaults.retry.maxAttempts),
-        schedule,
-        ...(Option.isSome(c.retryMaxRetryAfter) ? { maxRetryAfter: c.retryMaxRetryAfter.value } : {})
-      },
-      bulkhead: {
-        maxConcurrent: get(c.bulkheadMaxConcurrent, defaults.bulkhead.maxConcurrent),
-        maxQueue: get(c.bulkheadMaxQueue, defaults.bulkhead.maxQueue),
-        queueTimeout: get(c.bulkheadQueueTimeout, Duration.decode(defaults.bulkhead.queueTimeout))
-      },
-      circuitBreaker: {
-        strategy: Option.isSome(c.breakerFailures)
-          ? CircuitBreaker.consecutive(c.breakerFailures.value)
-          : defaults.circuitBreaker.strategy,
-        openDuration: get(c.breakerOpenDuration, Duration.decode(defaults.circuitBreaker.openDuration))
-      },
-      ...(Option.isSome(c.limiterLimit) || Option.isSome(c.limiterInterval)
-        ? {
-          rateLimiter: {
-            limit: get(c.limiterLimit, 100),
-            interval: get(c.limiterInterval, Duration.seconds(1))
-          }
+  }).pipe(
+    Config.mapOrFail(
+      (c): Either.Either<ResilientClient.ResilientClient.Options<unknown, never, never>, ConfigError.ConfigError> => {
+        const base = get(c.retryBaseDelay, Duration.millis(100))
+        if (Option.isSome(c.retryMaxDelay) && Duration.lessThan(c.retryMaxDelay.value, base)) {
+          return Either.left(
+            ConfigError.InvalidData(
+              [key(prefix, "RETRY_MAX_DELAY")],
+              `Expected a duration >= the base delay (${Duration.format(base)}) but received ${
+                JSON.stringify(Option.getOrElse(c.retryMaxDelayText, () => ""))
+              }`
+            )
+          )
         }
-        : {}),
-      ...(Option.isSome(c.hedgeDelay)
-        ? { hedge: { delay: c.hedgeDelay.value, maxHedges: get(c.hedgeMaxHedges, 1) } }
-        : {})
-    }
-  }))
+        const exponential = Backoff.exponential(
+          Option.isSome(c.retryMaxDelay) ? { base, cap: c.retryMaxDelay.value } : { base }
+        )
+        const schedule = Option.isNone(c.retryBaseDelay) && Option.isNone(c.retryMaxDelay)
+          ? defaults.retry.schedule
+          : Backoff.fullJitter(exponential)
+        return Either.right({
+          name: prefix.toLowerCase(),
+          timeout: get(c.timeout, Duration.decode(defaults.timeout)),
+          ...(Option.isSome(c.deadline) ? { deadline: c.deadline.value } : {}),
+          retry: {
+            maxAttempts: get(c.retryMaxAttempts, defaults.retry.maxAttempts),
+            schedule,
+            ...(Option.isSome(c.retryMaxRetryAfter) ? { maxRetryAfter: c.retryMaxRetryAfter.value } : {})
+          },
+          bulkhead: {
+            maxConcurrent: get(c.bulkheadMaxConcurrent, defaults.bulkhead.maxConcurrent),
+            maxQueue: get(c.bulkheadMaxQueue, defaults.bulkhead.maxQueue),
+            queueTimeout: get(c.bulkheadQueueTimeout, Duration.decode(defaults.bulkhead.queueTimeout))
+          },
+          circuitBreaker: {
+            strategy: Option.isSome(c.breakerFailures)
+              ? CircuitBreaker.consecutive(c.breakerFailures.value)
+              : defaults.circuitBreaker.strategy,
+            openDuration: get(c.breakerOpenDuration, Duration.decode(defaults.circuitBreaker.openDuration))
+          },
+          ...(Option.isSome(c.limiterLimit) || Option.isSome(c.limiterInterval)
+            ? {
+              rateLimiter: {
+                limit: get(c.limiterLimit, 100),
+                interval: get(c.limiterInterval, Duration.seconds(1))
+              }
+            }
+            : {}),
+          ...(Option.isSome(c.hedgeDelay)
+            ? { hedge: { delay: c.hedgeDelay.value, maxHedges: get(c.hedgeMaxHedges, 1) } }
+            : {})
+        })
+      }
+    )
+  )
 }
 
 /** @internal */

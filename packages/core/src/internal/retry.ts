@@ -24,7 +24,10 @@ const DEFAULT_MAX_ATTEMPTS_WITHOUT_SCHEDULE = 3
 
 const resolve = <E, R>(options: Retry.Retry.Options<E, R>) =>
   validatedSync("Retry.retry", (v) => {
-    if (options === null || typeof options !== "object") v.fail("options", options, "an options object")
+    if (options === null || typeof options !== "object" || Array.isArray(options)) {
+      v.fail("options", options, "an options object")
+    }
+    v.optionalBoolean("respectRetryAfter", options.respectRetryAfter ?? undefined)
     if (options.schedule !== undefined && !Schedule.isSchedule(options.schedule)) {
       v.fail("schedule", options.schedule, "a Schedule")
     }

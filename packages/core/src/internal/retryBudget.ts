@@ -130,7 +130,7 @@ export const make = (
 ): Effect.Effect<RetryBudget.RetryBudget, InvalidOptionsError | DuplicateNameError, Scope.Scope> =>
   Effect.gen(function*() {
     const config = yield* validated("RetryBudget.make", (v) => ({
-      name: v.nonEmpty("name", options.name),
+      name: v.nonEmpty("name", v.object("options", options).name),
       ratio: options.ratio === undefined ? 0.2 : v.number("ratio", options.ratio, { min: 0, max: 1 }),
       minPerSecond: options.minPerSecond === undefined ? 10 : v.number("minPerSecond", options.minPerSecond, {
         min: 0

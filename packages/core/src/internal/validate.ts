@@ -95,6 +95,34 @@ export class OptionsValidator {
 }
 
 /**
+ * An `InvalidOptionsError` of a policy built from nested options (`ResilientClient.make`'s `bulkhead`), restated
+ * as the outer constructor's: the field becomes `bulkhead.maxConcurrent`, so the error names what the caller wrote.
+ *
+ * @internal
+ */
+export const relabel = (constructorName: string, prefix: string) => (error: InvalidOptionsError): InvalidOptionsError =>
+  new InvalidOptionsError({
+    constructorName,
+    field: error.field === "options" ? prefix : `${prefix}.${error.field}`,
+    value: error.value,
+    expected: error.expected
+  })
+
+/**
+ * Runs `f` (which may throw an `InvalidOptionsError` of a nested constructor) and restates its error with `relabel`.
+ *
+ * @internal
+ */
+export const nestedSync = <A>(constructorName: string, prefix: string, f: () => A): A => {
+  try {
+    return f()
+  } catch (error) {
+    if (error instanceof InvalidOptionsError) throw relabel(constructorName, prefix)(error)
+    throw error
+  }
+}
+
+/**
  * Runs a synchronous validation: an `InvalidOptionsError` thrown by the validator becomes a typed failure,
  * anything else stays a defect.
  *
