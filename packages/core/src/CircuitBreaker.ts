@@ -12,6 +12,7 @@
 import type * as Cause from "effect/Cause"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
 import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
@@ -169,8 +170,15 @@ export const timeWindow: (options: {
 export interface CircuitBreaker {
   readonly [TypeId]: TypeId
   readonly name: string
-  /** Runs `self` through the breaker, or fails with `CircuitBreakerOpenError` without running it. */
-  readonly execute: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | CircuitBreakerOpenError, R>
+  /**
+   * Runs `self` through the breaker, or fails with `CircuitBreakerOpenError` without running it. `options.classify`
+   * decides, for this call, which outcomes count as failures (typed by the call); without it the breaker's
+   * `isFailureCause` does.
+   */
+  readonly execute: <A, E, R>(
+    self: Effect.Effect<A, E, R>,
+    options?: CircuitBreaker.ExecuteOptions<NoInfer<A>, NoInfer<E>>
+  ) => Effect.Effect<A, E | CircuitBreakerOpenError, R>
   /** The current state (an open breaker whose `openDuration` has passed reads `HalfOpen`). */
   readonly state: Effect.Effect<State>
   /** The current window's counts and rates, and the calls rejected since creation. */
@@ -192,10 +200,11 @@ export interface CircuitBreaker {
 export interface KeyedCircuitBreaker {
   readonly [KeyedTypeId]: KeyedTypeId
   readonly name: string
-  /** Runs `self` through the breaker of `key`. */
+  /** Runs `self` through the breaker of `key` (`options` as for `CircuitBreaker.execute`). */
   readonly execute: <A, E, R>(
     key: string,
-    self: Effect.Effect<A, E, R>
+    self: Effect.Effect<A, E, R>,
+    options?: CircuitBreaker.ExecuteOptions<NoInfer<A>, NoInfer<E>>
   ) => Effect.Effect<A, E | CircuitBreakerOpenError, R>
   /** The state of the breaker of `key` (`Closed` when there is none). */
   readonly state: (key: string) => Effect.Effect<State>
@@ -230,14 +239,29 @@ export declare namespace CircuitBreaker {
      * and closing starts it over.
      */
     readonly openDuration?: Duration.DurationInput | Schedule.Schedule<unknown, unknown> | undefined
+    /**
+     * The longest one opening may last when `openDuration` is a `Schedule` (positive, finite; default 10 minutes):
+     * each delay of the schedule is cut to it, so a schedule that grows without end (or `Schedule.spaced(Infinity)`)
+     * cannot keep the breaker open for ever. A plain `openDuration` is used as given.
+     */
+    readonly maxOpenDuration?: Duration.DurationInput | undefined
     /** Half-open: concurrent probes admitted (default 1) and successes needed to close (default 1). */
     readonly halfOpen?: {
       readonly maxProbes?: number | undefined
       readonly successesToClose?: number | undefined
     }
     /**
-     * Which causes count as failures; default: typed failures and defects. A cause it refuses counts as a
-     * success. Interruption counts as nothing and never reaches it.
+     * The breaker-wide default of which failed calls count as failures: it receives the whole `Cause` (match it
+     * with `Cause.failureOption`, `Cause.isDie`, ...), not the error. Default: typed failures and defects. A cause
+     * it refuses counts as a success. Interruption counts as nothing and never reaches it. To judge a call by its
+     * typed error (or its value), pass `classify` to `execute` / `withBreaker`.
+     */
+    readonly isFailureCause?: ((cause: Cause.Cause<unknown>) => boolean) | undefined
+    /**
+     * The former name of `isFailureCause` (it receives the `Cause`, not the error). Giving both is an
+     * `InvalidOptionsError`.
+     *
+     * @deprecated Use `isFailureCause`, or a typed `classify` per call.
      */
     readonly isFailure?: ((cause: Cause.Cause<unknown>) => boolean) | undefined
     /**
@@ -247,6 +271,22 @@ export declare namespace CircuitBreaker {
     readonly slowCall?: { readonly duration: Duration.DurationInput; readonly rate: number } | undefined
     /** Runs on every transition, in the fiber that caused it. */
     readonly onStateChange?: ((change: StateChange) => Effect.Effect<void>) | undefined
+  }
+
+  /**
+   * What a call may tell the breaker it runs through.
+   *
+   * @since 0.2.0
+   * @category models
+   */
+  export interface ExecuteOptions<A, E> {
+    /**
+     * Whether this call's outcome counts as a failure: `true` for a failure, `false` for a success. Typed by the
+     * call, it sees the error (`Exit.Fail`), a defect (`Exit.Die`) or the value, so a success can count as a
+     * failure too (an HTTP 503 returned as a value). Interruption counts as nothing and never reaches it. It
+     * replaces the breaker's `isFailureCause` for this call.
+     */
+    readonly classify?: ((exit: Exit.Exit<A, E>) => boolean) | undefined
   }
 
   /**
@@ -324,25 +364,43 @@ export const keyed: (
 ) => Effect.Effect<KeyedCircuitBreaker, InvalidOptionsError | DuplicateNameError, Scope.Scope> = internal.keyed
 
 /**
- * Runs an effect through a breaker.
+ * Runs an effect through a breaker; `options.classify` (typed by the call) decides which of its outcomes count
+ * as failures.
  *
  * @example
  * ```ts
  * import { CircuitBreaker } from "@effect-resilience/core"
- * import { Effect } from "effect"
+ * import { Cause, Data, Effect, Exit, Option } from "effect"
+ *
+ * class HttpError extends Data.TaggedError("HttpError")<{ readonly status: number }> {}
+ * declare const get: Effect.Effect<string, HttpError>
+ *
+ * // A 4xx is the caller's mistake, not the upstream's: it does not count toward opening the breaker.
+ * const isOutage = (exit: Exit.Exit<string, HttpError>) =>
+ *   Exit.isFailure(exit) && Option.match(Cause.failureOption(exit.cause), {
+ *     onNone: () => true, // a defect
+ *     onSome: (error) => error.status >= 500
+ *   })
  *
  * const call = (breaker: CircuitBreaker.CircuitBreaker) =>
- *   Effect.succeed("ok").pipe(CircuitBreaker.withBreaker(breaker))
+ *   get.pipe(CircuitBreaker.withBreaker(breaker, { classify: isOutage }))
+ * // or: breaker.execute(get, { classify: (exit) => ... }), with exit: Exit<string, HttpError>
  * ```
  *
  * @since 0.1.0
  * @category combinators
  */
 export const withBreaker: {
-  (
-    breaker: CircuitBreaker
-  ): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | CircuitBreakerOpenError, R>
-  <A, E, R>(self: Effect.Effect<A, E, R>, breaker: CircuitBreaker): Effect.Effect<A, E | CircuitBreakerOpenError, R>
+  (breaker: CircuitBreaker): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | CircuitBreakerOpenError, R>
+  <A, E>(
+    breaker: CircuitBreaker,
+    options: CircuitBreaker.ExecuteOptions<A, E>
+  ): <R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | CircuitBreakerOpenError, R>
+  <A, E, R>(
+    self: Effect.Effect<A, E, R>,
+    breaker: CircuitBreaker,
+    options?: CircuitBreaker.ExecuteOptions<NoInfer<A>, NoInfer<E>>
+  ): Effect.Effect<A, E | CircuitBreakerOpenError, R>
 } = internal.withBreaker
 
 /**

@@ -53,6 +53,7 @@ const breakerFields = {
     duration({ zero: accept("zero: half-open at the next call"), infinity: "reject" }),
     "default 60 seconds"
   ),
+  maxOpenDuration: optional(duration({ zero: "reject", infinity: "reject" }), "default 10 minutes"),
   "halfOpen.maxProbes": optional(int(1)),
   "halfOpen.successesToClose": optional(int(1)),
   halfOpen: optional(object()),

@@ -3,10 +3,10 @@
  * resilience pipeline (the one Polly's `Microsoft.Extensions.Http.Resilience` gives a named .NET client) as one
  * `Layer`.
  *
- * Each request passes, outermost first: the deadline (a total budget, retries included), the bulkhead of its host,
- * the retry (only when a retry is safe, with the retry budget of its host), the circuit breaker of its host, the
- * hedge (idempotent requests, off by default), the timeout of the attempt (which aborts the request: the server
- * sees the socket closed), then the request. A response whose status fails (5xx, 408 and 429 by default) fails
+ * Each request passes, outermost first: the deadline (`deadline` or the caller's `Deadline`: a total budget,
+ * retries included), the bulkhead of its host, the retry (only when a retry is safe, with the retry budget of its
+ * host), the circuit breaker of its host, the hedge (idempotent requests, off by default), the timeout of the
+ * attempt (which aborts the request: the server sees the socket closed), then the request. A response whose status fails (5xx, 408 and 429 by default) fails
  * the attempt with `HttpStatusError`, after its body is drained so the connection is reused.
  *
  * Retries happen only where sending twice is safe: GET, HEAD, OPTIONS, PUT and DELETE, or any request with an
@@ -136,7 +136,10 @@ export declare namespace ResilientHttpClient {
     readonly name: string
     /** The limit of each attempt, up to the response's headers; the request is aborted. Default 10 seconds. */
     readonly timeout?: Duration.DurationInput | false | undefined
-    /** A total budget for a request, retries and waits included. Default 30 seconds. */
+    /**
+     * A total budget for a request, retries and waits included. Default none: a caller's `Deadline.within` bounds
+     * the call anyway, and without either a request takes at most `maxAttempts` timeouts plus the waits between.
+     */
     readonly deadline?: Duration.DurationInput | false | undefined
     readonly retry?: RetryOptions | false | undefined
     /** The breaker of each key. Default: opens at a 50% failure rate over 30 s (20 calls at least), for 5 s. */

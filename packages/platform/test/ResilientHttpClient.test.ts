@@ -277,6 +277,16 @@ describe("ResilientHttpClient", () => {
         // Either the deadline cut a wait, or the retry saw that no wait would fit and gave up with the last error.
         assert.include(["TimeoutError", "HttpStatusError"], error._tag)
         assert.isAtMost(server.requests.length, 4)
+        // The `deadline` option does the same for every request.
+        const bounded = yield* ResilientHttpClient.make({
+          name: uniqueName("deadline-option"),
+          deadline: "350 millis",
+          retry: { schedule: Backoff.constant("100 millis"), maxAttempts: 100, budget: false }
+        })
+        const before = server.requests.length
+        const again = failureOf(yield* Effect.exit(bounded.get(`${server.origin}/`)))
+        assert.include(["TimeoutError", "HttpStatusError"], again._tag)
+        assert.isAtMost(server.requests.length - before, 4)
       }).pipe(Effect.provide(NodeClient)))
   })
 
@@ -454,6 +464,60 @@ describe("ResilientHttpClient", () => {
         assert.notInclude(JSON.stringify(attributes), "secret")
         assert.notInclude(JSON.stringify(attributes), "pw")
       }).pipe(Effect.provide(NodeClient)))
+  })
+
+  describe("docs/http-client.md", () => {
+    it.scopedLive("the payment-service client: POST charges with an Idempotency-Key, retried through a 503", () =>
+      Effect.gen(function*() {
+        const gateway = yield* httpServer((_req, res, n) => answer(res, n === 1 ? 503 : 200))
+        // As in the guide, with the gateway on a loopback port.
+        const PaymentsHttp = ResilientHttpClient.layer({
+          name: uniqueName("payments"),
+          bulkhead: { maxConcurrent: 10, maxQueue: 100, queueTimeout: "5 seconds" },
+          timeout: "2 seconds",
+          retry: {
+            maxAttempts: 4,
+            schedule: Backoff.fullJitter(Backoff.exponential({ base: "100 millis", factor: 2 }))
+          },
+          circuitBreaker: { strategy: CircuitBreaker.consecutive(5), openDuration: "30 seconds" }
+        }).pipe(Layer.provide(NodeHttpClient.layer))
+        const charge = (orderId: string, amountCents: number) =>
+          Effect.gen(function*() {
+            const http = yield* HttpClient.HttpClient
+            const request = HttpClientRequest.post(`${gateway.origin}/charges`).pipe(
+              HttpClientRequest.setHeader("Idempotency-Key", `charge-${orderId}`),
+              HttpClientRequest.bodyUnsafeJson({ orderId, amountCents })
+            )
+            const response = yield* http.execute(request)
+            return yield* response.json
+          }).pipe(Effect.scoped)
+        const paid = yield* charge("order-1", 4200).pipe(Effect.provide(PaymentsHttp))
+        assert.deepStrictEqual(paid, { ok: true })
+        assert.deepStrictEqual(gateway.requests.map((r) => [r.method, r.headers["idempotency-key"]]), [
+          ["POST", "charge-order-1"],
+          ["POST", "charge-order-1"]
+        ])
+      }))
+
+    it.scopedLive("the typed client's errors, matched by tag", () =>
+      Effect.gen(function*() {
+        const gateway = yield* httpServer((_req, res) => answer(res, 503, { "retry-after": "0" }))
+        const status = Effect.gen(function*() {
+          const client = yield* ResilientHttpClient.make({ name: uniqueName("gateway-status"), timeout: "2 seconds" })
+          const response = yield* client.get(`${gateway.origin}/status`)
+          return yield* response.json
+        }).pipe(
+          Effect.scoped,
+          Effect.catchTags({
+            HttpStatusError: (e) => Effect.succeed({ down: true, status: e.status, retryAfter: e.retryAfter }),
+            CircuitBreakerOpenError: (e) => Effect.succeed({ down: true, retryAfter: e.retryAfter }),
+            TimeoutError: () => Effect.succeed({ down: true })
+          }),
+          Effect.provide(NodeHttpClient.layer)
+        )
+        assert.deepInclude(yield* status, { down: true, status: 503, retryAfter: Option.some(Duration.zero) })
+        assert.strictEqual(gateway.requests.length, 3)
+      }))
   })
 
   describe("redaction", () => {

@@ -3,6 +3,7 @@ import type * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import { dual } from "effect/Function"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
@@ -63,6 +64,7 @@ export interface Options {
   readonly strategy?: Strategy | undefined
   readonly openDuration?: Duration.DurationInput | Schedule.Schedule<unknown, unknown> | undefined
   readonly halfOpen?: { readonly maxProbes?: number | undefined; readonly successesToClose?: number | undefined }
+  readonly isFailureCause?: ((cause: Cause.Cause<unknown>) => boolean) | undefined
   readonly isFailure?: ((cause: Cause.Cause<unknown>) => boolean) | undefined
   readonly slowCall?: { readonly duration: Duration.DurationInput; readonly rate: number } | undefined
   readonly onStateChange?: ((change: StateChange) => Effect.Effect<void>) | undefined
@@ -133,12 +135,28 @@ export const timeWindow = (options: {
 
 const defaultIsFailure = (cause: Cause.Cause<unknown>): boolean => !Cause.isInterruptedOnly(cause)
 
+/** `isFailureCause`, or its deprecated alias `isFailure`, as the settings' `isFailure`; both at once is a mistake. */
+const withFailureCause = <O extends Options>(
+  constructorName: string,
+  options: O
+): Effect.Effect<O, InvalidOptionsError> =>
+  typeof options !== "object" || options === null || options.isFailureCause === undefined
+    ? Effect.succeed(options)
+    : validated(constructorName, (v) => {
+      if (options.isFailure !== undefined) {
+        v.fail("isFailure", options.isFailure, "absent when isFailureCause is given (its deprecated alias)")
+      }
+      return { ...options, isFailure: v.function("isFailureCause", options.isFailureCause) }
+    })
+
 interface Settings {
   readonly name: string
   readonly strategy: StrategyConfig
   readonly slowMillis: number | undefined
   readonly slowRate: number
   readonly openMillis: number
+  /** The longest an `openDuration` schedule may keep the breaker open. */
+  readonly maxOpenMillis: number
   readonly schedule: Schedule.Schedule<Duration.Duration, unknown> | undefined
   readonly maxProbes: number
   readonly successesToClose: number
@@ -174,11 +192,21 @@ const validateStrategy = (v: OptionsValidator, strategy: Strategy): StrategyConf
   }
 }
 
+/** `maxOpenDuration` when none is given: 10 minutes. */
+const DEFAULT_MAX_OPEN_MILLIS = 10 * 60 * 1000
+
 const makeSettings = (constructorName: string, options: Options): Effect.Effect<Settings, InvalidOptionsError> =>
   Effect.flatMap(
     validated(constructorName, (v) => {
       const name = v.nonEmpty("name", v.object("options", options).name)
       const strategy = validateStrategy(v, options.strategy ?? consecutive(5))
+      if (options.halfOpen != null) v.object("halfOpen", options.halfOpen)
+      if (options.slowCall != null) v.object("slowCall", options.slowCall)
+      const maxOpenMillis = options.maxOpenDuration === undefined
+        ? DEFAULT_MAX_OPEN_MILLIS
+        : Duration.toMillis(v.duration("maxOpenDuration", options.maxOpenDuration, { positive: true, finite: true }))
+      const isFailure = v.optionalFunction("isFailure", options.isFailure ?? undefined)
+      const onStateChange = v.optionalFunction("onStateChange", options.onStateChange ?? undefined)
       const openInput = options.openDuration ?? "30 seconds"
       let openMillis = 0
       let schedule: Schedule.Schedule<Duration.Duration, unknown> | undefined
@@ -205,6 +233,7 @@ const makeSettings = (constructorName: string, options: Options): Effect.Effect<
         slowMillis,
         slowRate,
         openMillis,
+        maxOpenMillis,
         schedule,
         maxProbes,
         successesToClose,
@@ -354,7 +383,8 @@ class Machine {
           this.scheduleDone = true
           return Effect.void
         }
-        delays.push(Duration.toMillis(delay))
+        // A schedule may grow without end (or be `spaced(Infinity)`): no opening lasts longer than maxOpenDuration.
+        delays.push(Math.min(Duration.toMillis(delay), this.sink.settings.maxOpenMillis))
         return this.ensureDelay(n, now)
       })
     })
@@ -594,18 +624,39 @@ const reject = (m: Machine, now: number): Effect.Effect<never, CircuitBreakerOpe
   )
 }
 
+/** A call's own classifier (`execute(self, { classify })`): `true` when its outcome counts as a failure. */
+type Classify<A, E> = (exit: Exit.Exit<A, E>) => boolean
+
+/** Whether a failed (not interrupted) call counts as a failure: by its classifier, else the breaker's default. */
+const failedBy = <A, E>(m: Machine, cause: Cause.Cause<E>, classify: Classify<A, E> | undefined): boolean =>
+  classify === undefined ? m.sink.settings.isFailure(cause) : classify(Exit.failCause(cause))
+
 /**
- * A closed call's failure (or a cause `isFailure` let through as a success). Interruption counts as nothing.
+ * A closed call's failure (or a cause its classifier let through as a success). Interruption counts as nothing.
  */
-const closedFailure = <E>(m: Machine, cause: Cause.Cause<E>, slow: boolean, clock: Clock.Clock | undefined) => {
+const closedFailure = <A, E>(
+  m: Machine,
+  cause: Cause.Cause<E>,
+  slow: boolean,
+  clock: Clock.Clock | undefined,
+  classify?: Classify<A, E>
+): Effect.Effect<never, E> => {
   if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause)
-  const failed = m.sink.settings.isFailure(cause)
+  return closedOutcome(m, failedBy(m, cause, classify), slow, clock, Effect.failCause(cause))
+}
+
+/** Counts a closed call's outcome that needs the clock: a failure, or anything a time window or slow call sees. */
+const closedOutcome = <A, E>(
+  m: Machine,
+  failed: boolean,
+  slow: boolean,
+  clock: Clock.Clock | undefined,
+  result: Effect.Effect<A, E>
+): Effect.Effect<A, E> => {
   if (failed) m.sink.failures.unsafeUpdate(1, [])
   else m.sink.successes.count++
-  if (clock === undefined) {
-    return Effect.clockWith((clock) => recordClosedWithClock(m, failed, slow, clock, Effect.failCause(cause)))
-  }
-  return recordClosedWithClock(m, failed, slow, clock, Effect.failCause(cause))
+  if (clock === undefined) return Effect.clockWith((clock) => recordClosedWithClock(m, failed, slow, clock, result))
+  return recordClosedWithClock(m, failed, slow, clock, result)
 }
 
 const recordClosedWithClock = <A, E>(
@@ -658,7 +709,8 @@ const closedHandlers = (m: Machine): ClosedHandlers => ({
 const executeClosedTimed = <A, E, R>(
   m: Machine,
   self: Effect.Effect<A, E, R>,
-  clock: Clock.Clock
+  clock: Clock.Clock,
+  classify: Classify<A, E> | undefined
 ): Effect.Effect<A, E, R> => {
   const start = clock.unsafeCurrentTimeMillis()
   const slowMillis = m.sink.settings.slowMillis
@@ -666,6 +718,9 @@ const executeClosedTimed = <A, E, R>(
     onSuccess: (value) => {
       const now = clock.unsafeCurrentTimeMillis()
       const slow = slowMillis !== undefined && now - start > slowMillis
+      if (classify !== undefined && classify(Exit.succeed(value))) {
+        return closedOutcome(m, true, slow, clock, Effect.succeed(value))
+      }
       m.sink.successes.count++
       const epoch = m.epoch
       if (m.recordClosed(false, slow, now)) {
@@ -681,7 +736,7 @@ const executeClosedTimed = <A, E, R>(
     },
     onFailure: (cause) => {
       const slow = slowMillis !== undefined && clock.unsafeCurrentTimeMillis() - start > slowMillis
-      return closedFailure(m, cause, slow, clock)
+      return closedFailure(m, cause, slow, clock, classify)
     }
   })
 }
@@ -691,7 +746,8 @@ const executeProbe = <A, E, R>(
   m: Machine,
   self: Effect.Effect<A, E, R>,
   clock: Clock.Clock,
-  restore: <AX, EX, RX>(effect: Effect.Effect<AX, EX, RX>) => Effect.Effect<AX, EX, RX>
+  restore: <AX, EX, RX>(effect: Effect.Effect<AX, EX, RX>) => Effect.Effect<AX, EX, RX>,
+  classify: Classify<A, E> | undefined
 ): Effect.Effect<A, E, R> => {
   const epoch = m.epoch
   const start = clock.unsafeCurrentTimeMillis()
@@ -723,12 +779,14 @@ const executeProbe = <A, E, R>(
   }
   return Effect.matchCauseEffect(restore(self), {
     onSuccess: (value) => {
-      m.sink.successes.count++
-      return settle(false, Effect.succeed(value))
+      const failed = classify !== undefined && classify(Exit.succeed(value))
+      if (failed) m.sink.failures.unsafeUpdate(1, [])
+      else m.sink.successes.count++
+      return settle(failed, Effect.succeed(value))
     },
     onFailure: (cause) => {
       if (Cause.isInterruptedOnly(cause)) return settle(undefined, Effect.failCause(cause))
-      const failed = m.sink.settings.isFailure(cause)
+      const failed = failedBy(m, cause, classify)
       if (failed) m.sink.failures.unsafeUpdate(1, [])
       else m.sink.successes.count++
       return settle(failed, Effect.failCause(cause))
@@ -739,7 +797,8 @@ const executeProbe = <A, E, R>(
 /** Every path but the closed fast one: reads the clock, admits or rejects, observes. */
 const executeSlow = <A, E, R>(
   m: Machine,
-  self: Effect.Effect<A, E, R>
+  self: Effect.Effect<A, E, R>,
+  classify: Classify<A, E> | undefined
 ): Effect.Effect<A, E | CircuitBreakerOpenError, R> =>
   Effect.uninterruptibleMask((restore) =>
     Effect.clockWith((clock) =>
@@ -748,14 +807,14 @@ const executeSlow = <A, E, R>(
         m.observe(now)
         switch (m.state) {
           case "Closed":
-            return thenDrain(m, restore(executeClosedTimed(m, self, clock)))
+            return thenDrain(m, restore(executeClosedTimed(m, self, clock, classify)))
           case "HalfOpen":
             // With a store that grants probe leases, the fleet's probes are bounded too.
             if (
               m.probes < m.sink.settings.maxProbes && (m.link?.gate === undefined || m.link.gate.admits(m.probes, now))
             ) {
               m.probes++
-              return thenDrain(m, executeProbe(m, self, clock, restore))
+              return thenDrain(m, executeProbe(m, self, clock, restore, classify))
             }
             return reject(m, now)
           default:
@@ -769,20 +828,57 @@ const executeSlow = <A, E, R>(
 const observeClosed = <A, E, R>(self: Effect.Effect<A, E, R>, handlers: ClosedHandlers): Effect.Effect<A, E, R> =>
   Effect.matchCauseEffect<A, E, R, never, E, never, A, never, never>(self, handlers)
 
+/** The closed path of a call with its own classifier: as the fast one, plus the classifier. */
+const observeClosedClassified = <A, E, R>(
+  m: Machine,
+  self: Effect.Effect<A, E, R>,
+  handlers: ClosedHandlers,
+  classify: Classify<A, E>
+): Effect.Effect<A, E, R> =>
+  Effect.matchCauseEffect(self, {
+    onSuccess: (value) =>
+      classify(Exit.succeed(value))
+        ? closedOutcome(m, true, false, undefined, Effect.succeed(value))
+        : handlers.onSuccess(value),
+    onFailure: (cause) => closedFailure(m, cause, false, undefined, classify)
+  })
+
+/** What `execute` may be told per call (the public `CircuitBreaker.ExecuteOptions`). */
+interface ExecuteOptions<A, E> {
+  readonly classify?: Classify<A, E> | undefined
+}
+
 const makeExecute = (m: Machine) => {
   const handlers = closedHandlers(m)
   const fast = !m.sink.settings.timed
-  return <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | CircuitBreakerOpenError, R> =>
-    Effect.suspend(() => fast && m.state === "Closed" ? observeClosed(self, handlers) : executeSlow(m, self))
+  return <A, E, R>(
+    self: Effect.Effect<A, E, R>,
+    options?: ExecuteOptions<A, E>
+  ): Effect.Effect<A, E | CircuitBreakerOpenError, R> => {
+    const classify = options?.classify
+    if (classify === undefined) {
+      return Effect.suspend(() =>
+        fast && m.state === "Closed" ? observeClosed(self, handlers) : executeSlow(m, self, undefined)
+      )
+    }
+    return Effect.suspend(() =>
+      fast && m.state === "Closed"
+        ? observeClosedClassified(m, self, handlers, classify)
+        : executeSlow(m, self, classify)
+    )
+  }
 }
 
 const executeWith = <A, E, R>(
   m: Machine,
-  self: Effect.Effect<A, E, R>
+  self: Effect.Effect<A, E, R>,
+  classify: Classify<A, E> | undefined
 ): Effect.Effect<A, E | CircuitBreakerOpenError, R> =>
   !m.sink.settings.timed && m.state === "Closed"
-    ? observeClosed(self, closedHandlers(m))
-    : executeSlow(m, self)
+    ? classify === undefined
+      ? observeClosed(self, closedHandlers(m))
+      : observeClosedClassified(m, self, closedHandlers(m), classify)
+    : executeSlow(m, self, classify)
 
 // --- read-outs and controls ----------------------------------------------------
 
@@ -857,7 +953,7 @@ export const make = (
   options: Options
 ): Effect.Effect<CircuitBreaker, InvalidOptionsError | ResilienceRegistry.DuplicateNameError, Scope.Scope> =>
   Effect.gen(function*() {
-    const settings = yield* makeSettings("CircuitBreaker.make", options)
+    const settings = yield* makeSettings("CircuitBreaker.make", yield* withFailureCause("CircuitBreaker.make", options))
     const pubsub = yield* PubSub.sliding<StateChange>(changesCapacity)
     const sink = new Sink(settings, pubsub, false)
     sink.hookScope = yield* Effect.scope
@@ -907,19 +1003,34 @@ const unsafeStates = new WeakMap<CircuitBreaker, () => State>()
 export const unsafeStateOf = (breaker: CircuitBreaker): State | undefined => unsafeStates.get(breaker)?.()
 
 /** @internal */
-export const withBreaker = dual<
-  (
-    breaker: CircuitBreaker
-  ) => <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | CircuitBreakerOpenError, R>,
-  <A, E, R>(self: Effect.Effect<A, E, R>, breaker: CircuitBreaker) => Effect.Effect<A, E | CircuitBreakerOpenError, R>
->(2, (self, breaker) => breaker.execute(self))
+export const withBreaker: {
+  <A, E>(
+    breaker: CircuitBreaker,
+    options?: { readonly classify?: ((exit: Exit.Exit<A, E>) => boolean) | undefined }
+  ): <R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | CircuitBreakerOpenError, R>
+  <A, E, R>(
+    self: Effect.Effect<A, E, R>,
+    breaker: CircuitBreaker,
+    options?: { readonly classify?: ((exit: Exit.Exit<A, E>) => boolean) | undefined }
+  ): Effect.Effect<A, E | CircuitBreakerOpenError, R>
+} = dual(
+  (args) => Effect.isEffect(args[0]),
+  <A, E, R>(
+    self: Effect.Effect<A, E, R>,
+    breaker: CircuitBreaker,
+    options?: { readonly classify?: ((exit: Exit.Exit<A, E>) => boolean) | undefined }
+  ): Effect.Effect<A, E | CircuitBreakerOpenError, R> => breaker.execute(self, options)
+)
 
 /** @internal */
 export const keyed = (
   options: KeyedOptions
 ): Effect.Effect<KeyedCircuitBreaker, InvalidOptionsError | ResilienceRegistry.DuplicateNameError, Scope.Scope> =>
   Effect.gen(function*() {
-    const settings = yield* makeSettings("CircuitBreaker.keyed", options)
+    const settings = yield* makeSettings(
+      "CircuitBreaker.keyed",
+      yield* withFailureCause("CircuitBreaker.keyed", options)
+    )
     const { idleTtlMillis, maxKeys } = yield* validated("CircuitBreaker.keyed", (v) => ({
       maxKeys: v.int("maxKeys", options.maxKeys, 1),
       idleTtlMillis: Duration.toMillis(v.duration("idleTtl", options.idleTtl, { positive: true }))
@@ -968,10 +1079,10 @@ export const keyed = (
       [KeyedTypeId]: KeyedTypeId,
       name: settings.name,
       sink,
-      execute: (key, self) =>
+      execute: (key, self, options) =>
         Effect.clockWith((clock) => {
           const m = get(key, clock)
-          return m === undefined ? tooManyKeys : executeWith(m, self)
+          return m === undefined ? tooManyKeys : executeWith(m, self, options?.classify)
         }),
       state: (key) =>
         Effect.suspend(() => {

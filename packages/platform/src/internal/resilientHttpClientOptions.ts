@@ -83,7 +83,7 @@ const resolveSync = (options: Api.ResilientHttpClient.Options): Resolved => {
   if (options === null || typeof options !== "object") fail("options", options, "an options object")
   if (typeof options.name !== "string" || options.name.length === 0) fail("name", options.name, "a non-empty string")
   const timeout = part(options.timeout, "10 seconds")
-  const deadline = part(options.deadline, "30 seconds")
+  const deadline = options.deadline === false ? undefined : options.deadline
   const retry = part(options.retry, {})
   const statuses = retry?.statuses ?? defaultRetryStatuses
   if (!Array.isArray(statuses)) fail("retry.statuses", statuses, "an array of statuses")
