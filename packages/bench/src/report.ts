@@ -124,8 +124,8 @@ export const computeRatios = (s: Results["scenarios"]): Pick<Results, "ratios" |
     pgpool_p99_vs_pg: ratio(pgSide(s.postgres, "ours")?.p99Millis?.median, pgSide(s.postgres, "pg")?.p99Millis?.median),
     keyed_breakers_heap_mb: memoryOurs?.heapMb ?? null,
     redis_store_vs_memory: ratio(
-      redisRow(s.redis, "ours")?.perCallNs?.median,
-      redisRow(s.redis, "memory-store")?.perCallNs?.median
+      redisRow(s.redis, "ours")?.overheadNs?.median,
+      redisRow(s.redis, "memory-store")?.overheadNs?.median
     ),
     redis_propagation_p99_ms: s.redis?.ok ? s.redis.value.propagation?.p99Millis ?? null : null,
     redis_commands_per_second: s.redis?.ok ? s.redis.value.commands?.commandsPerSecond ?? null : null,
@@ -147,8 +147,8 @@ export const computeRatios = (s: Results["scenarios"]): Pick<Results, "ratios" |
     pgpool_p50_vs_pg: ratio(pgSide(s.postgres, "ours")?.p50Millis?.median, pgSide(s.postgres, "pg")?.p50Millis?.median),
     keyed_breakers_timers_after: memoryOurs?.timersAfter ?? null,
     redis_store_vs_no_store: ratio(
-      redisRow(s.redis, "ours")?.perCallNs?.median,
-      redisRow(s.redis, "no-store")?.perCallNs?.median
+      redisRow(s.redis, "ours")?.overheadNs?.median,
+      redisRow(s.redis, "no-store")?.overheadNs?.median
     ),
     redis_fleet_failures_shared: s.redis?.ok ? s.redis.value.fleet?.sharedMedian ?? null : null,
     redis_fleet_failures_unshared: s.redis?.ok ? s.redis.value.fleet?.unshared ?? null : null,
