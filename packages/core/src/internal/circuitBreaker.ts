@@ -220,10 +220,6 @@ const makeSettings = (constructorName: string, options: Options): Effect.Effect<
       let slowMillis: number | undefined
       let slowRate = Infinity
       if (options.slowCall != null) {
-      if (options.halfOpen != null) v.object("halfOpen", options.halfOpen)
-      if (options.slowCall != null) v.object("slowCall", options.slowCall)
-      const isFailure = v.optionalFunction("isFailure", options.isFailure ?? undefined)
-      const onStateChange = v.optionalFunction("onStateChange", options.onStateChange ?? undefined)
         slowMillis = Duration.toMillis(v.duration("slowCall.duration", options.slowCall.duration, { finite: true }))
         slowRate = v.number("slowCall.rate", options.slowCall.rate, { min: 0, max: 1, exclusiveMin: true })
       }
