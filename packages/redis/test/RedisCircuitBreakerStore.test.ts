@@ -1,5 +1,5 @@
-import { CircuitBreaker, CircuitBreakerStore, ResilienceMetrics } from "@effect-resilience/core"
-import { RedisCircuitBreakerStore } from "@effect-resilience/redis"
+import { CircuitBreaker, CircuitBreakerStore, RateLimiter, ResilienceMetrics } from "@effect-resilience/core"
+import { RedisCircuitBreakerStore, RedisRateLimiter } from "@effect-resilience/redis"
 import { Services } from "@effect-resilience/testing"
 import { assert, describe, it } from "@effect/vitest"
 import {
@@ -318,5 +318,30 @@ describe.skipIf(!redis.available)("RedisCircuitBreakerStore", () => {
       for (let i = 0; i < 3; i++) yield* Effect.either(ba.execute(fail))
       assert.isTrue(yield* eventually(stateIs(b, bb, "Open")))
       assert.include(a.commands, "script")
+    }))
+
+  it.scopedLive("a rate limiter over a cut Redis lets calls through, counts the errors, and limits again after", () =>
+    Effect.gen(function*() {
+      const prefix = Services.uniquePrefix("rl-cut")
+      yield* cleanup(prefix)
+      const link = yield* proxy
+      const context = yield* Layer.build(RedisRateLimiter.layer({ url: link.url, keyPrefix: `${prefix}:rl:` }))
+      const limiter = yield* Effect.provide(
+        RateLimiter.make({ name: prefix, limit: 5, interval: "1 minute" }),
+        context
+      )
+      const errors = Effect.map(
+        Metric.value(Metric.tagged(ResilienceMetrics.storeErrorsTotal, "store", "rate_limiter")),
+        (s) => s.count
+      )
+      const outcomes = (n: number) =>
+        Effect.forEach(Array.from({ length: n }), () => Effect.either(limiter.execute(ok)))
+      assert.deepStrictEqual((yield* outcomes(7)).map(Either.isRight), [true, true, true, true, true, false, false])
+      yield* Effect.promise(() => link.cut())
+      const before = yield* errors
+      assert.isTrue((yield* outcomes(5)).every(Either.isRight))
+      assert.isAtLeast((yield* errors) - before, 5)
+      yield* Effect.promise(() => link.restore())
+      assert.isTrue(yield* eventually(Effect.map(limiter.execute(ok).pipe(Effect.either), Either.isLeft), 10_000))
     }))
 })

@@ -21,10 +21,13 @@ export const layer = (
     )
   }
   const commandTimeout = Duration.toMillis(Duration.decode(options.commandTimeout ?? "100 millis"))
+  // Its connection is made (and closed with `quit`) by @effect/experimental: an offline queue keeps `quit` from
+  // failing when Redis is away at shutdown, and `commandTimeout` bounds how long a command waits in it.
   const store = ExperimentalRedis.layerStore({
     ...redisOptions,
     ...storeDefaults,
     lazyConnect: false,
+    enableOfflineQueue: true,
     commandTimeout,
     prefix: options.keyPrefix ?? "ratelimiter:"
   })

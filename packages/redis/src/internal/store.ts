@@ -215,6 +215,7 @@ export const make = (options: StoreOptions): Effect.Effect<CircuitBreakerStore.S
             if (state.wantsLease < running + 1) {
               state.wantsLease = running + 1
               dirty.add(state)
+              soon.unsafeOpen()
             }
             return false
           }
