@@ -315,8 +315,9 @@ export {
 
 /**
  * Makes a breaker. It registers in the `ResilienceRegistry` when one is provided (a duplicate name fails) until
- * the scope closes, and shares its state through the `CircuitBreakerStore` when one is provided (it then runs two
- * fibers in the scope); with neither, it keeps its state locally.
+ * the scope closes, and shares its state through the `CircuitBreakerStore` when one is provided (with a `connect`
+ * store it runs two fibers in the scope; a store that attaches, such as Redis, runs them itself); with neither, it
+ * keeps its state locally.
  *
  * @example
  * ```ts
@@ -342,8 +343,9 @@ export const make: (
 
 /**
  * Makes a keyed breaker: one breaker per key, created on first use, at most `maxKeys` of them (least recently
- * used evicted), idle ones evicted after `idleTtl`. Its metrics sum over the keys (no key in a label). Its state
- * is local (a `CircuitBreakerStore` is not used).
+ * used evicted), idle ones evicted after `idleTtl`. Its metrics sum over the keys (no key in a label). Each key
+ * shares its state through a `CircuitBreakerStore` that attaches (`Store.attach`, e.g. the Redis store: one record
+ * per key, nothing per key in the process but its entry); otherwise its state is local.
  *
  * @example
  * ```ts

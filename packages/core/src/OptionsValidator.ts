@@ -6,6 +6,7 @@
  *
  * @since 0.1.0
  */
+import type * as Config from "effect/Config"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import * as internal from "./internal/validate.js"
@@ -87,3 +88,45 @@ export const validated: <A>(
  */
 export const validatedSync: <A>(constructorName: string, f: (validator: OptionsValidator) => A) => A =
   internal.validatedSync
+
+/**
+ * A duration read from configuration, as `Config.duration` reads it (`"2 seconds"`, `"150 millis"`), except that
+ * empty, negative (which `Config.duration` reads as 0 ms), infinite or unreadable text is a `ConfigError` naming the
+ * key and the text as given; so is zero with `positive: true`.
+ *
+ * @example
+ * ```ts
+ * import { OptionsValidator } from "@effect-resilience/core"
+ * import { Config } from "effect"
+ *
+ * // DB_QUERY_TIMEOUT="-5 seconds" fails: Invalid data at DB_QUERY_TIMEOUT: "Expected a positive finite duration ..."
+ * const queryTimeout = OptionsValidator.configDuration("DB_QUERY_TIMEOUT", { positive: true }).pipe(
+ *   Config.withDefault("5 seconds")
+ * )
+ * ```
+ *
+ * @since 0.2.0
+ * @category config
+ */
+export const configDuration: (
+  name: string,
+  options?: { readonly positive?: boolean | undefined }
+) => Config.Config<Duration.Duration> = internal.configDuration
+
+/**
+ * An integer read from configuration: empty (which `Config.integer` reads as 0), fractional, beyond
+ * `Number.MAX_SAFE_INTEGER` or below `min` is a `ConfigError` naming the key and the text as given.
+ *
+ * @example
+ * ```ts
+ * import { OptionsValidator } from "@effect-resilience/core"
+ * import { Config } from "effect"
+ *
+ * const poolMax = OptionsValidator.configInteger("DB_POOL_MAX", { min: 1 }).pipe(Config.withDefault(10))
+ * ```
+ *
+ * @since 0.2.0
+ * @category config
+ */
+export const configInteger: (name: string, options: { readonly min: number }) => Config.Config<number> =
+  internal.configInteger

@@ -1,5 +1,9 @@
+import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
 import { InvalidOptionsError } from "../InvalidOptionsError.js"
 
 /** @internal */
@@ -149,3 +153,46 @@ export const validated = <A>(
  */
 export const validatedSync = <A>(constructorName: string, f: (v: OptionsValidator) => A): A =>
   f(new OptionsValidator(constructorName))
+
+/**
+ * An integer read from configuration: empty, fractional, unsafe or below `min` is a `ConfigError` naming the key and
+ * the text as given (`Config.integer` reads an empty value as 0).
+ *
+ * @internal
+ */
+export const configInteger = (name: string, options: { readonly min: number }): Config.Config<number> =>
+  Config.string(name).pipe(Config.mapOrFail((text) => {
+    const n = text.trim() === "" ? Number.NaN : Number(text)
+    return Number.isSafeInteger(n) && n >= options.min
+      ? Either.right(n)
+      : Either.left(
+        ConfigError.InvalidData([], `Expected an integer >= ${options.min} but received ${JSON.stringify(text)}`)
+      )
+  }))
+
+/**
+ * A duration read from configuration, as `Config.duration` (`"2 seconds"`, `"150 millis"`), but empty, negative
+ * (which `Config.duration` reads as 0), infinite or unreadable text is a `ConfigError` naming the key and the text as
+ * given; so is zero when `positive`.
+ *
+ * @internal
+ */
+export const configDuration = (
+  name: string,
+  options?: { readonly positive?: boolean | undefined }
+): Config.Config<Duration.Duration> =>
+  Config.string(name).pipe(Config.mapOrFail((text) => {
+    const positive = options?.positive === true
+    const decoded = text.trim().startsWith("-") ? Option.none() : Duration.decodeUnknown(text.trim())
+    if (Option.isSome(decoded) && Duration.isFinite(decoded.value)) {
+      if (!positive || Duration.greaterThan(decoded.value, Duration.zero)) return Either.right(decoded.value)
+    }
+    return Either.left(
+      ConfigError.InvalidData(
+        [],
+        `Expected a ${positive ? "positive" : "non-negative"} finite duration (e.g. "2 seconds") but received ${
+          JSON.stringify(text)
+        }`
+      )
+    )
+  }))
