@@ -23,7 +23,7 @@ import { unsafeStateOf } from "./circuitBreaker.js"
 import { hedgeResolved, resolve as resolveHedge } from "./hedge.js"
 import { instrument } from "./instrument.js"
 import { attemptTimeout, TimeoutError, withinOperator } from "./timeout.js"
-import { nestedSync, relabel, validated } from "./validate.js"
+import { configDuration, configInteger, nestedSync, relabel, validated } from "./validate.js"
 
 /** A nested policy's option error, restated as the client's (`bulkhead.maxConcurrent`). */
 const nestedError = (prefix: string) => (error: InvalidOptionsError | ResilienceRegistry.DuplicateNameError) =>
@@ -337,46 +337,12 @@ export const layer = <I, E, B, EB, F extends boolean>(
 
 const key = (prefix: string, path: string) => `${prefix}_${path}`
 
-/** An integer read from configuration: empty, fractional, unsafe or below `min` is a `ConfigError` naming the key. */
-const configInt = (name: string, min: number): Config.Config<Option.Option<number>> =>
-  Config.option(
-    Config.string(name).pipe(Config.mapOrFail((text) => {
-      const n = text.trim() === "" ? Number.NaN : Number(text)
-      return Number.isSafeInteger(n) && n >= min
-        ? Either.right(n)
-        : Either.left(ConfigError.InvalidData([], `Expected an integer >= ${min} but received ${JSON.stringify(text)}`))
-    }))
-  )
-
-/**
- * A duration read from configuration (as `Config.duration`: `"2 seconds"`, `"150 millis"`): empty, negative (which
- * `Config.duration` reads as 0) or unreadable is a `ConfigError` naming the key and the text as given; so is zero
- * when the option needs a positive duration.
- */
-const configDuration = (name: string, positive: boolean): Config.Config<Option.Option<Duration.Duration>> =>
-  Config.option(
-    Config.string(name).pipe(Config.mapOrFail((text) => {
-      const decoded = text.trim().startsWith("-") ? Option.none() : Duration.decodeUnknown(text.trim())
-      if (Option.isSome(decoded) && Duration.isFinite(decoded.value)) {
-        if (!positive || Duration.greaterThan(decoded.value, Duration.zero)) return Either.right(decoded.value)
-      }
-      return Either.left(
-        ConfigError.InvalidData(
-          [],
-          `Expected a ${positive ? "positive" : "non-negative"} duration (e.g. "2 seconds") but received ${
-            JSON.stringify(text)
-          }`
-        )
-      )
-    }))
-  )
-
 /** @internal */
 export const config = (
   prefix: string
 ): Config.Config<ResilientClient.ResilientClient.Options<unknown, never, never>> => {
-  const int = (path: string, min: number) => configInt(key(prefix, path), min)
-  const duration = (path: string, positive = false) => configDuration(key(prefix, path), positive)
+  const int = (path: string, min: number) => Config.option(configInteger(key(prefix, path), { min }))
+  const duration = (path: string, positive = false) => Config.option(configDuration(key(prefix, path), { positive }))
   const get = <A>(o: Option.Option<A>, fallback: A): A => Option.getOrElse(o, () => fallback)
   return Config.all({
     timeout: duration("TIMEOUT", true),
