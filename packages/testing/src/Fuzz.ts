@@ -40,6 +40,11 @@ export interface Value {
   readonly expect: Expectation
   /** A function that throws when called: its call may fail as a defect, but the policy must not hang. */
   readonly hostile?: boolean
+  /**
+   * A credential inside the value (a URL's password): the error must name the field but must not show it, in its
+   * value, message or JSON. The value is then compared with the credential masked, not as given.
+   */
+  readonly secret?: string
 }
 
 /**
@@ -309,6 +314,11 @@ export interface ConfigTarget {
   readonly build: (provider: ConfigProvider.ConfigProvider) => Effect.Effect<unknown, unknown, Scope.Scope>
   /** Text that must never appear in an error (credentials). */
   readonly secrets?: ReadonlyArray<string>
+  /**
+   * The option a key feeds, when the constructor checks it after the configuration is read: its
+   * `InvalidOptionsError` naming that field also passes (e.g. `DATABASE_URL` → `url`).
+   */
+  readonly fieldOf?: Readonly<Record<string, string>>
 }
 
 /**
@@ -410,6 +420,14 @@ const describeOutcome = (o: Outcome): string => {
   }
 }
 
+const safeJson = (u: unknown): string => {
+  try {
+    return JSON.stringify(u) ?? ""
+  } catch {
+    return ""
+  }
+}
+
 const sameValue = (a: unknown, b: unknown): boolean => {
   if (Object.is(a, b)) return true
   if (typeof a === "object" && a !== null && typeof b === "object" && b !== null) {
@@ -467,11 +485,17 @@ export const cases = (target: Target): Array<Case> =>
             return `${where}: InvalidOptionsError thrown (a defect), not a typed failure`
           }
           const e = outcome.error
+          if (value.secret !== undefined) {
+            const shown = [String(e.value), e.message, safeJson(e), String((e as { stack?: unknown }).stack)]
+            if (shown.some((text) => text.includes(value.secret!))) return `${where}: the error shows the credential`
+          }
           if (e.constructorName !== target.constructorName) return `${where}: error names ${e.constructorName}`
           if (e.field !== expectedField) {
             return `${where}: error names field ${JSON.stringify(e.field)}`
           }
-          if (!sameValue(e.value, value.value)) return `${where}: error names value ${show(e.value)}, not as given`
+          if (value.secret === undefined && !sameValue(e.value, value.value)) {
+            return `${where}: error names value ${show(e.value)}, not as given`
+          }
           return undefined
         }
         if (outcome._tag === "Ok") return undefined
@@ -509,6 +533,10 @@ export const configCases = (target: ConfigTarget): Array<Case> =>
           if (secret !== undefined) return `${where}: the error shows a credential`
         }
         if (value.expect === "reject") {
+          const field = target.fieldOf?.[key]
+          if (outcome._tag === "InvalidOptions" && field !== undefined && outcome.error.field === field) {
+            return undefined
+          }
           if (outcome._tag !== "ConfigError") return `${where}: expected a ConfigError, got ${describeOutcome(outcome)}`
           const text = String(outcome.error)
           if (!text.includes(key)) return `${where}: the ConfigError does not name ${key}: ${text}`

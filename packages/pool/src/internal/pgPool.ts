@@ -140,7 +140,9 @@ export const make = (
   Effect.gen(function*() {
     const { password, url } = yield* validated("PgPool.make", (v) => {
       const given: unknown = config
-      if (typeof given !== "object" || given === null) v.fail("options", given, "an options object")
+      if (typeof given !== "object" || given === null || Array.isArray(given)) {
+        v.fail("options", given, "an options object")
+      }
       return { url: secretString(v, "url", config.url), password: secretString(v, "password", config.password) }
     })
     const secrets: Array<string> = []

@@ -188,7 +188,9 @@ export const make = <A, E, R>(
     validated(constructorName, (v) => {
       // Every option is checked for its type too: `null` is not "left out", a number is not a function.
       const given: unknown = options
-      if (typeof given !== "object" || given === null) v.fail("options", given, "an options object")
+      if (typeof given !== "object" || given === null || Array.isArray(given)) {
+        v.fail("options", given, "an options object")
+      }
       const name = v.nonEmpty("name", options.name)
       if (!Effect.isEffect(options.acquire)) {
         v.fail("acquire", options.acquire, "an Effect that creates a resource")
