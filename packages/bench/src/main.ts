@@ -14,6 +14,7 @@ import { describe } from "./machine.js"
 import { computeRatios, type Outcome, renderMarkdown, renderText, type Results, runLine, tables } from "./report.js"
 import * as breaker from "./scenarios/breaker.js"
 import * as client from "./scenarios/client.js"
+import * as http from "./scenarios/http.js"
 import * as memory from "./scenarios/memory.js"
 import * as pool from "./scenarios/pool.js"
 import * as postgres from "./scenarios/postgres.js"
@@ -21,7 +22,7 @@ import * as redis from "./scenarios/redis.js"
 import * as retry from "./scenarios/retry.js"
 import * as storm from "./scenarios/storm.js"
 
-const scenarioIds = ["breaker", "retry", "client", "pool", "postgres", "memory", "storm", "redis"] as const
+const scenarioIds = ["breaker", "retry", "client", "pool", "postgres", "memory", "storm", "redis", "http"] as const
 type ScenarioId = typeof scenarioIds[number]
 
 const args = process.argv.slice(2).filter((a) => a !== "--")
@@ -65,7 +66,8 @@ const scenarios: Results["scenarios"] = {
   postgres: await attempt("postgres", () => postgres.run(quick, progress)),
   memory: await attempt("memory", () => memory.run(keys, quick ? 10_000 : keys, progress)),
   redis: await attempt("redis", () => redis.run(config, progress)),
-  storm: await attempt("storm", () => storm.run(quick, progress))
+  storm: await attempt("storm", () => storm.run(quick, progress)),
+  http: await attempt("http", () => http.run(quick, progress))
 }
 
 const results: Results = {

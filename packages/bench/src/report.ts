@@ -7,6 +7,7 @@
 import type { Config, Row } from "./harness.js"
 import { overheadOf } from "./harness.js"
 import type { Machine } from "./machine.js"
+import type { HttpResult } from "./scenarios/http.js"
 import type { MemoryResult } from "./scenarios/memory.js"
 import type { PgResult } from "./scenarios/postgres.js"
 import type { RedisResult } from "./scenarios/redis.js"
@@ -45,6 +46,7 @@ export interface Results {
     readonly redis?: Outcome<RedisResult>
     readonly memory?: Outcome<MemoryResult>
     readonly storm?: Outcome<StormResult>
+    readonly http?: Outcome<HttpResult>
   }
   /** The ratios the targets are about. */
   readonly ratios: Record<RatioKey, number | null>
@@ -71,6 +73,7 @@ export type RatioKey =
   | "redis_propagation_p99_ms"
   | "redis_commands_per_second"
   | "storm_amplification_with_budget"
+  | "http_client_vs_plain"
 
 /**
  * The goals of the policy issues.
@@ -90,7 +93,8 @@ export const targets: ReadonlyArray<Target> = [
   { key: "redis_propagation_p99_ms", op: "<=", target: 100 },
   // 1 / flushInterval (100 ms), whatever the call rate.
   { key: "redis_commands_per_second", op: "<=", target: 10 },
-  { key: "storm_amplification_with_budget", op: "<=", target: 1.3 }
+  { key: "storm_amplification_with_budget", op: "<=", target: 1.3 },
+  { key: "http_client_vs_plain", op: "<=", target: 1.1 }
 ]
 
 const rows = (o: Outcome<Array<Row>>): Array<Row> => (o?.ok ? o.value : [])
@@ -101,6 +105,8 @@ const overheadRatio = (o: Outcome<Array<Row>>, ours: string, other: string) =>
 const redisRow = (o: Outcome<RedisResult>, id: string) => (o?.ok ? o.value.rows.find((r) => r.id === id) : undefined)
 
 const pgSide = (o: Outcome<PgResult>, id: string) => (o?.ok ? o.value.sides.find((s) => s.id === id) : undefined)
+
+const httpSide = (o: Outcome<HttpResult>, id: string) => o?.ok ? o.value.sides.find((s) => s.id === id) : undefined
 
 /**
  * The ratios of a run: overhead over overhead for per-call scenarios, end to end for PostgreSQL.
@@ -129,7 +135,11 @@ export const computeRatios = (s: Results["scenarios"]): Pick<Results, "ratios" |
     ),
     redis_propagation_p99_ms: s.redis?.ok ? s.redis.value.propagation?.p99Millis ?? null : null,
     redis_commands_per_second: s.redis?.ok ? s.redis.value.commands?.commandsPerSecond ?? null : null,
-    storm_amplification_with_budget: stormSide("ours-budget")?.amplification ?? null
+    storm_amplification_with_budget: stormSide("ours-budget")?.amplification ?? null,
+    http_client_vs_plain: ratio(
+      httpSide(s.http, "ours")?.microsPerRequest?.median,
+      httpSide(s.http, "plain")?.microsPerRequest?.median
+    )
   }
   const otherRatios: Record<string, number | null> = {
     breaker_vs_opossum: overheadRatio(s.breaker, "ours", "opossum"),
@@ -152,7 +162,11 @@ export const computeRatios = (s: Results["scenarios"]): Pick<Results, "ratios" |
     ),
     redis_fleet_failures_shared: s.redis?.ok ? s.redis.value.fleet?.sharedMedian ?? null : null,
     redis_fleet_failures_unshared: s.redis?.ok ? s.redis.value.fleet?.unshared ?? null : null,
-    storm_amplification_without_budget: stormSide("ours-no-budget")?.amplification ?? null
+    storm_amplification_without_budget: stormSide("ours-no-budget")?.amplification ?? null,
+    http_client_cpu_vs_plain: ratio(
+      httpSide(s.http, "ours")?.cpuMicrosPerRequest?.median,
+      httpSide(s.http, "plain")?.cpuMicrosPerRequest?.median
+    )
   }
   return { ratios, otherRatios, targets: targets.map((t) => check(t, ratios[t.key as RatioKey])) }
 }
@@ -301,6 +315,35 @@ export const tables = (r: Results): Array<Table> => {
           x.available
             ? [x.label, num(x.requests, 0), num(x.downstreamCalls, 0), num(x.amplification, 2)]
             : [x.label, x.reason ?? "not available", "–", "–"]
+        )
+      })
+    }
+  }
+  if (s.http !== undefined) {
+    const title = "8. HTTP GET through ResilientHttpClient vs the plain HttpClient"
+    if (!s.http.ok) out.push(failed(title, s.http.error))
+    else {
+      const h = s.http.value
+      out.push({
+        title,
+        notes: [
+          `${
+            h.requests.toLocaleString("en-US")
+          } GETs per round at concurrency ${h.concurrency}, ${h.rounds} round(s), ` +
+          "against a keep-alive server in a child process; µs per request = wall time ÷ requests; CPU = this process."
+        ],
+        header: ["side", "µs per request", "p50 ms", "p99 ms", "CPU µs per request"],
+        numeric: [false, true, true, true, true],
+        rows: h.sides.map((x) =>
+          x.available
+            ? [
+              x.label,
+              withSpread(x.microsPerRequest, 1),
+              withSpread(x.p50Millis, 2),
+              withSpread(x.p99Millis, 2),
+              withSpread(x.cpuMicrosPerRequest, 1)
+            ]
+            : [x.label, x.reason ?? "not available", "–", "–", "–"]
         )
       })
     }
