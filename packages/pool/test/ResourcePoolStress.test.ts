@@ -5,10 +5,10 @@
  * `drainTimeout` even with borrowers that never finish. `pnpm test` runs a short form; `pnpm test:stress` runs
  * at least 1,000 runs.
  */
-import * as internal from "@effect-resilience/pool/internal/resourcePool"
 import { Stress } from "@effect-resilience/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, FastCheck, Fiber, Logger, LogLevel, Option, Runtime, Scope, TestClock } from "effect"
+import * as internal from "../src/internal/resourcePool.js"
 
 type Behaviour = "ok" | "false" | "throw" | "die" | "fail" | "slow" | "slowFalse"
 type Creation = "ok" | "fail" | "die" | "slow" | "slowFail" | "throw"
@@ -209,7 +209,7 @@ describe("ResourcePool slots under random faults (stress)", () => {
         const closed = yield* Fiber.poll(closing)
         if (Option.isNone(closed)) violations.push("scope still open after drainTimeout")
         else if (created.some((r) => !r.closed)) violations.push("a resource left open after the scope closed")
-        expect(violations).toEqual([])
+        expect(violations.join("; ")).toBe("")
       }).pipe(Logger.withMinimumLogLevel(LogLevel.None)),
     { timeout: Stress.enabled ? 1_800_000 : 30_000, fastCheck: Stress.fastCheck(10, 1_000) }
   )

@@ -308,51 +308,68 @@ export const make = (
         )
       })
 
-    const connect: Effect.Effect<Conn, PgError, Scope.Scope> = Effect.acquireRelease(
-      Effect.async<Conn, PgError>((resume) => {
-        let client: pg.Client
-        try {
-          client = new pg.Client(clientConfig)
-        } catch (error) {
-          // A configuration node-postgres refuses: a typed, scrubbed error, not a defect carrying the raw text.
-          return resume(Effect.fail(toError(error, true)))
+    // Clients still connecting, and whether the pool is closing: a connect stuck on a stalled network would hold the
+    // pool's shutdown for the whole connectTimeout, so closing ends them at once.
+    const connecting = new Set<pg.Client>()
+    let shuttingDown = false
+
+    // The connect is interruptible (an acquireRelease's acquire is not): Effect's pool interrupts a creation in
+    // progress when it shuts down, and a connect stuck on a stalled network must not hold that for connectTimeout.
+    const connectClient = Effect.async<Conn, PgError>((resume) => {
+      if (shuttingDown) {
+        return resume(Effect.fail(new PgError({ code: "08001", transient: true, message: "the pool is closing" })))
+      }
+      let client: pg.Client
+      try {
+        client = new pg.Client(clientConfig)
+      } catch (error) {
+        // A configuration node-postgres refuses: a typed, scrubbed error, not a defect carrying the raw text.
+        return resume(Effect.fail(toError(error, true)))
+      }
+      const conn: Conn = {
+        client,
+        broken: false,
+        evicted: false,
+        closing: false,
+        busy: false,
+        onIdle: undefined,
+        cancels: 0,
+        cancelSent: false,
+        onCancelsDone: undefined
+      }
+      // An idle client whose session dies emits "error": without a listener that would crash the process. A
+      // session that dies mid-statement reports it twice (the statement's error, then "end"): either evicts it.
+      const onLost = () => {
+        if (connected) discard(conn)
+        else conn.broken = true
+      }
+      let connected = false
+      client.on("error", onLost)
+      client.on("end", onLost)
+      connecting.add(client)
+      client.connect((error: Error | null) => {
+        connecting.delete(client)
+        if (error) {
+          client.end(() => {})
+          resume(Effect.fail(toError(error, true)))
+        } else {
+          connected = true
+          resume(Effect.succeed(conn))
         }
-        const conn: Conn = {
-          client,
-          broken: false,
-          evicted: false,
-          closing: false,
-          busy: false,
-          onIdle: undefined,
-          cancels: 0,
-          cancelSent: false,
-          onCancelsDone: undefined
-        }
-        // An idle client whose session dies emits "error": without a listener that would crash the process. A
-        // session that dies mid-statement reports it twice (the statement's error, then "end"): either evicts it.
-        const onLost = () => {
-          if (connected) discard(conn)
-          else conn.broken = true
-        }
-        let connected = false
-        client.on("error", onLost)
-        client.on("end", onLost)
-        client.connect((error: Error | null) => {
-          if (error) {
-            client.end(() => {})
-            resume(Effect.fail(toError(error, true)))
-          } else {
-            connected = true
-            resume(Effect.succeed(conn))
-          }
-        })
-        return Effect.sync(() => void client.end(() => {}))
-      }),
-      (conn) =>
-        Effect.suspend(() => {
-          conn.closing = true
-          return endClient(conn)
-        })
+      })
+      return Effect.sync(() => {
+        connecting.delete(client)
+        destroySocket(client)
+      })
+    })
+    const connect: Effect.Effect<Conn, PgError, Scope.Scope> = Effect.uninterruptibleMask((restore) =>
+      Effect.tap(restore(connectClient), (conn) =>
+        Effect.addFinalizer(() =>
+          Effect.suspend(() => {
+            conn.closing = true
+            return endClient(conn)
+          })
+        ))
     )
 
     // A statement as a pool task: started by callback on the connection, so waiting for a connection and running
@@ -501,6 +518,15 @@ export const make = (
       validate: ping,
       validateOnBorrow: options.validateAfterIdle
     }, "PgPool.make")
+
+    // Runs first when the scope closes (before the pool's drain): connects still in progress serve nobody now.
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        shuttingDown = true
+        for (const client of connecting) destroySocket(client)
+        connecting.clear()
+      })
+    )
 
     const withConn = <A, E, R>(
       f: (conn: Conn) => Effect.Effect<A, E, R>

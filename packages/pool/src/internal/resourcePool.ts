@@ -6,6 +6,7 @@ import type * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
@@ -197,7 +198,9 @@ export const make = <A, E, R>(
       }
       const max = options.max === undefined ? 10 : v.int("max", options.max, 1)
       const min = options.min === undefined ? 0 : v.int("min", options.min, 0)
-      if (min > max) v.fail("min", options.min, `an integer >= 0 and <= max (${max})`)
+      if (min > max) {
+        v.fail("min", options.min, `an integer >= 0 and <= max (${max})`)
+      }
       const acquireTimeout = options.acquireTimeout === undefined
         ? Duration.seconds(30)
         : v.duration("acquireTimeout", options.acquireTimeout, { positive: true })
@@ -238,8 +241,10 @@ export const make = <A, E, R>(
       }
     }),
     (config) =>
-      Effect.flatMap(Effect.clock, (clock) =>
-        Effect.flatMap(Effect.scope, (scope) => build(options, config, clock, scope)))
+      Effect.flatMap(
+        Effect.clock,
+        (clock) => Effect.flatMap(Effect.scope, (scope) => build(options, config, clock, scope))
+      )
   ) as Effect.Effect<
     Internal<A, E>,
     InvalidOptionsError | ResilienceRegistry.DuplicateNameError,
@@ -374,13 +379,19 @@ const build = <A, E, R>(
       }
     })
 
-    const pool = yield* Pool.makeWithTTL({
-      acquire: create,
-      min,
-      max,
-      timeToLive: config.maxLifetime,
-      timeToLiveStrategy: "creation"
-    })
+    // Effect's pool lives in a child scope, closed after the drain: it adds finalizers as it runs (one per creation
+    // it forks, which wait for that creation), and in the pool's own scope those would run before the drain.
+    const innerScope = yield* Scope.fork(poolScope, ExecutionStrategy.sequential)
+    const pool = yield* Scope.extend(
+      Pool.makeWithTTL({
+        acquire: create,
+        min,
+        max,
+        timeToLive: config.maxLifetime,
+        timeToLiveStrategy: "creation"
+      }),
+      innerScope
+    )
     const poolGet = pool.get
     const runFork = Runtime.runFork(yield* Effect.runtime<never>())
 
@@ -415,6 +426,9 @@ const build = <A, E, R>(
         if (scope === undefined) return Effect.void
         entry.scope = undefined
         checkedOut--
+        // Closing: handed back to Effect's pool, whose shutdown (next) closes it. Invalidating it now would make that
+        // pool create a replacement while shutting down.
+        if (closed) return Scope.close(scope, Exit.void)
         return pool.invalidate(entry).pipe(
           Effect.zipRight(Scope.close(scope, Exit.void)),
           Effect.zipRight(Effect.sync(ensureCreators))
