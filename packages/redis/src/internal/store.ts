@@ -413,11 +413,18 @@ export const make = (options: StoreOptions): Effect.Effect<CircuitBreakerStore.S
     // Every interval; a transition (rare) is sent at once, at most one early flush per `minGapMillis`.
     const flushMillis = Math.max(1, Duration.toMillis(options.flushInterval))
     const minGapMillis = Math.min(flushMillis, 5)
+    let lastFlush = 0
     yield* Effect.forkScoped(Effect.forever(
       Effect.raceFirst(Effect.sleep(flushMillis), soon.await).pipe(
-        Effect.zipRight(Effect.sync(() => soon.unsafeClose())),
-        Effect.zipRight(flush),
-        Effect.zipRight(Effect.sleep(minGapMillis))
+        Effect.zipRight(Effect.suspend(() => {
+          soon.unsafeClose()
+          const gap = lastFlush + minGapMillis - clock.unsafeCurrentTimeMillis()
+          return gap > 0 ? Effect.sleep(gap) : Effect.void
+        })),
+        Effect.zipRight(Effect.suspend(() => {
+          lastFlush = clock.unsafeCurrentTimeMillis()
+          return flush
+        }))
       )
     ))
 
