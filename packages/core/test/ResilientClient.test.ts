@@ -190,6 +190,26 @@ describe("ResilientClient", () => {
         expect(yield* Fiber.join(fiber)).toBe("charged 1")
       }))
 
+    it.scoped("by default, a half-open rejection (probe slot taken) fails at once too", () =>
+      Effect.gen(function*() {
+        const { bulkhead, client } = yield* setup()
+        yield* TestClock.adjust("500 millis")
+        // The probe: slow, it holds the only probe slot.
+        const probe = yield* Effect.fork(client.execute(Effect.as(Effect.sleep("200 millis"), "probed")))
+        yield* Effect.yieldNow()
+        const other = yield* Effect.fork(client.execute(Effect.succeed("other")))
+        yield* Effect.yieldNow()
+        const exit = other.unsafePoll()
+        expect(exit).not.toBeNull()
+        expect(yield* Effect.flip(Fiber.join(other))).toMatchObject({
+          _tag: "CircuitBreakerOpenError",
+          state: "HalfOpen"
+        })
+        expect((yield* bulkhead.stats).active).toBe(1)
+        yield* TestClock.adjust("200 millis")
+        expect(yield* Fiber.join(probe)).toBe("probed")
+      }))
+
     it.scoped("a bad onOpenBreaker is an InvalidOptionsError naming the field", () =>
       Effect.gen(function*() {
         const error = yield* Effect.flip(
