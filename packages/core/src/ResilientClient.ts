@@ -20,6 +20,7 @@ import type * as ConfigError from "effect/ConfigError"
 import type * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
 import type * as Layer from "effect/Layer"
 import type * as Option from "effect/Option"
 import type * as Schedule from "effect/Schedule"
@@ -171,8 +172,16 @@ export declare namespace ResilientClient {
      * the breaker's rejection).
      */
     readonly retry?: RetryOptions<E | AttemptError> | undefined
+    /**
+     * The breaker of each attempt: options (the breaker is made with the client's name) or a shared breaker.
+     * With options, `classify` judges each attempt, typed by the calls: `true` when its outcome counts as a
+     * failure (it sees an `E`, the attempt's `TimeoutError`, a defect or the value); without it the breaker's
+     * `isFailureCause` does.
+     */
     readonly circuitBreaker?:
-      | Omit<CircuitBreaker.CircuitBreaker.Options, "name">
+      | Omit<CircuitBreaker.CircuitBreaker.Options, "name"> & {
+        readonly classify?: ((exit: Exit.Exit<unknown, E | TimeoutError>) => boolean) | undefined
+      }
       | CircuitBreaker.CircuitBreaker
       | undefined
     readonly hedge?: Hedge.Hedge.Options | undefined

@@ -1,4 +1,4 @@
-import { CircuitBreaker, InvalidOptionsError } from "@effect-resilience/core"
+import { CircuitBreaker, InvalidOptionsError, ResilientClient } from "@effect-resilience/core"
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Data, Deferred, Effect, Exit, Fiber, Option, TestClock } from "effect"
 import { outcome } from "./utils/breaker.js"
@@ -135,6 +135,36 @@ describe("CircuitBreaker: classify per call", () => {
       expect(yield* keyed.state("a")).toBe("Closed")
       yield* Effect.either(keyed.execute("a", transient, { classify: isOutage }))
       expect(yield* keyed.state("a")).toBe("Open")
+    }))
+})
+
+describe("CircuitBreaker: classify in a ResilientClient", () => {
+  it.scoped("circuitBreaker.classify judges each attempt of the client's breaker", () =>
+    Effect.gen(function*() {
+      const client = yield* ResilientClient.make<CallError>({
+        name: "client-classify",
+        circuitBreaker: {
+          strategy: CircuitBreaker.consecutive(2),
+          classify: (exit) =>
+            Exit.isFailure(exit) &&
+            Option.match(Cause.failureOption(exit.cause), { onNone: () => true, onSome: (e) => e._tag !== "Permanent" })
+        }
+      })
+      const breaker = Option.getOrThrow(client.circuitBreaker)
+      for (let i = 0; i < 3; i++) yield* Effect.either(client.execute(permanent))
+      expect(yield* breaker.state).toBe("Closed")
+      yield* Effect.either(client.execute(transient))
+      yield* Effect.either(client.execute(transient))
+      expect(yield* breaker.state).toBe("Open")
+    }))
+
+  it.scoped("a classify that is not a function is an InvalidOptionsError naming it", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(ResilientClient.make({
+        name: "client-bad-classify",
+        circuitBreaker: { classify: "yes" as unknown as () => boolean }
+      }))
+      expect(error).toMatchObject({ _tag: "InvalidOptionsError", field: "circuitBreaker.classify" })
     }))
 })
 

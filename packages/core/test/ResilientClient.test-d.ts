@@ -1,8 +1,8 @@
 import type { InvalidOptionsError, ResilienceRegistry } from "@effect-resilience/core"
-import { Backoff, ResilientClient } from "@effect-resilience/core"
+import { Backoff, ResilientClient, Timeout } from "@effect-resilience/core"
 import { describe, expectTypeOf, it } from "@effect/vitest"
 import type { Scope } from "effect"
-import { Context, Data, Effect, Schedule } from "effect"
+import { Context, Data, Effect, Exit, Schedule } from "effect"
 
 class GatewayError extends Data.TaggedError("GatewayError")<{ readonly status: number }> {}
 class OtherError extends Data.TaggedError("OtherError")<{}> {}
@@ -79,6 +79,18 @@ describe("a client typed by the errors of its calls", () => {
     expectTypeOf<Effect.Effect.Success<typeof _made>>().toEqualTypeOf<
       ResilientClient.ResilientClient<GatewayError, FinalFailure["_tag"], never, true>
     >()
+  })
+
+  it("circuitBreaker.classify gets the attempt's exit: E or the attempt's TimeoutError", () => {
+    ResilientClient.make<GatewayError>({
+      name: "gateway",
+      circuitBreaker: {
+        classify: (exit) => {
+          expectTypeOf(exit).toEqualTypeOf<Exit.Exit<unknown, GatewayError | Timeout.TimeoutError>>()
+          return Exit.isFailure(exit)
+        }
+      }
+    })
   })
 
   it("a client typed by E takes only calls that fail with E", () => {

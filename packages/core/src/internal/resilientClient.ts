@@ -233,6 +233,16 @@ export const make = (
         Bulkhead.make({ metrics, ...options.bulkhead, name }),
         nestedError("bulkhead")
       )
+    const breakerOptions =
+      options.circuitBreaker === undefined || CircuitBreaker.isCircuitBreaker(options.circuitBreaker)
+        ? undefined
+        : options.circuitBreaker
+    // The attempts' own classifier, typed by the calls (`circuitBreaker.classify`), passed to the breaker per attempt.
+    const classify = breakerOptions === undefined ? undefined : yield* validated(
+      "ResilientClient.make",
+      (v) => v.optionalFunction("circuitBreaker.classify", breakerOptions.classify ?? undefined)
+    )
+    const perAttempt = classify === undefined ? undefined : { classify }
     const breaker = options.circuitBreaker === undefined
       ? undefined
       : CircuitBreaker.isCircuitBreaker(options.circuitBreaker)
@@ -262,7 +272,7 @@ export const make = (
       let e: Effect.Effect<A, unknown, R> = effect
       if (timeout !== undefined) e = attemptTimeout(e, timeoutMillis, onTimeout)
       if (hedge !== undefined) e = hedgeResolved(e, hedge)
-      if (breaker !== undefined) e = breaker.execute(e)
+      if (breaker !== undefined) e = breaker.execute(e, perAttempt)
       return e
     }
 
