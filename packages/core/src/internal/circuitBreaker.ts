@@ -63,6 +63,7 @@ export interface Options {
   readonly name: string
   readonly strategy?: Strategy | undefined
   readonly openDuration?: Duration.DurationInput | Schedule.Schedule<unknown, unknown> | undefined
+  readonly maxOpenDuration?: Duration.DurationInput | undefined
   readonly halfOpen?: { readonly maxProbes?: number | undefined; readonly successesToClose?: number | undefined }
   readonly isFailureCause?: ((cause: Cause.Cause<unknown>) => boolean) | undefined
   readonly isFailure?: ((cause: Cause.Cause<unknown>) => boolean) | undefined
