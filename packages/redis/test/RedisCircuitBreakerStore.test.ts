@@ -12,6 +12,7 @@ import {
   Exit,
   Fiber,
   Layer,
+  Logger,
   Metric,
   MetricState,
   Option,
@@ -36,13 +37,24 @@ interface Replica {
 }
 
 /** A replica: its own connection, store and (optionally skewed) clock, living in `scope`. */
-const replica = (prefix: string, scope: Scope.Scope, options: Options = {}, clock?: Clock.Clock) =>
+const replica = (
+  prefix: string,
+  scope: Scope.Scope,
+  options: Options = {},
+  clock?: Clock.Clock,
+  logs?: Array<string>
+) =>
   Effect.gen(function*() {
     const counted = yield* countedClient(options.url ?? redis.url).pipe(Scope.extend(scope))
     const { url: _url, ...rest } = options
     const withClock = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
       clock === undefined ? effect : Effect.withClock(effect, clock)
-    const context = yield* withClock(Layer.buildWithScope(
+    const logger = Logger.make(({ logLevel, message }) => {
+      logs?.push(`${logLevel.label} ${String(message)}`)
+    })
+    const withLogs = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+      logs === undefined ? effect : Effect.provide(effect, Logger.replace(Logger.defaultLogger, logger))
+    const context = yield* withLogs(withClock(Layer.buildWithScope(
       RedisCircuitBreakerStore.layer({
         client: counted.client,
         keyPrefix: prefix,
@@ -50,7 +62,7 @@ const replica = (prefix: string, scope: Scope.Scope, options: Options = {}, cloc
         ...rest
       }),
       scope
-    ))
+    )))
     const r: Replica = {
       context,
       commands: counted.commands,
@@ -280,7 +292,8 @@ describe.skipIf(!redis.available)("RedisCircuitBreakerStore", () => {
       yield* cleanup(prefix)
       const scope = yield* Effect.scope
       const link = yield* proxy
-      const a = yield* replica(prefix, scope, { url: link.url })
+      const logs: Array<string> = []
+      const a = yield* replica(prefix, scope, { url: link.url }, undefined, logs)
       const b = yield* replica(prefix, scope, { url: link.url })
       const ba = yield* breakerIn(a)
       const bb = yield* breakerIn(b)
@@ -292,6 +305,11 @@ describe.skipIf(!redis.available)("RedisCircuitBreakerStore", () => {
       assert.strictEqual(yield* ba.state, "Open")
       for (let i = 0; i < 100; i++) assert.strictEqual(yield* bb.execute(ok), "ok")
       assert.isTrue(yield* eventually(Effect.map(storeErrors, (n) => n > errorsBefore)))
+      // More failing flushes while cut: still one line.
+      yield* ba.reset
+      yield* sleep(60)
+      for (let i = 0; i < 3; i++) yield* Effect.either(ba.execute(fail))
+      yield* sleep(60)
       assert.strictEqual(yield* bb.state, "Closed")
       // Back: a's opening reaches b.
       yield* Effect.promise(() => link.restore())
@@ -299,6 +317,8 @@ describe.skipIf(!redis.available)("RedisCircuitBreakerStore", () => {
       // And decisions flow both ways again (subscriptions renewed).
       yield* bb.reset
       assert.isTrue(yield* eventually(stateIs(a, ba, "Closed"), 10_000))
+      // The change is logged once each way, not per call or per flush.
+      assert.deepStrictEqual(logs.map((l) => l.split(" ")[0]), ["WARN", "INFO"], logs.join("\n"))
     }))
 
   it.scopedLive("a Redis that forgot the script (restart, SCRIPT FLUSH) gets it again", () =>
