@@ -150,25 +150,42 @@ interface Built {
   readonly plain: HttpClient.HttpClient
 }
 
+/** A part's option error, restated as the client's: `bulkhead.maxConcurrent`, not `Bulkhead.keyed`'s `maxConcurrent`. */
+const nestedError = (prefix: string) => <E>(error: E | InvalidOptionsError): E | InvalidOptionsError =>
+  error instanceof InvalidOptionsError
+    ? new InvalidOptionsError({
+      constructorName: "ResilientHttpClient.make",
+      field: error.field === "options" ? prefix : `${prefix}.${error.field}`,
+      value: error.value,
+      expected: error.expected
+    })
+    : error
+
 const build = (
   inner: HttpClient.HttpClient,
   o: Resolved
 ): Effect.Effect<Built, InvalidOptionsError | ResilienceRegistry.DuplicateNameError, Scope.Scope> =>
   Effect.gen(function*() {
-    const breaker = o.circuitBreaker === undefined ? undefined : yield* CircuitBreaker.keyed({
-      isFailure: (cause) => Option.match(Cause.failureOption(cause), { onNone: constTrue, onSome: isHostFailure }),
-      ...o.circuitBreaker,
-      name: o.name,
-      maxKeys: o.maxKeys,
-      idleTtl: o.idleTtl
-    })
-    const bulkhead = o.bulkhead === undefined ? undefined : yield* Bulkhead.keyed<string>({
-      metrics: o.metrics,
-      ...o.bulkhead,
-      name: o.name,
-      maxKeys: o.maxKeys,
-      idleTtl: o.idleTtl
-    })
+    const breaker = o.circuitBreaker === undefined ? undefined : yield* Effect.mapError(
+      CircuitBreaker.keyed({
+        isFailure: (cause) => Option.match(Cause.failureOption(cause), { onNone: constTrue, onSome: isHostFailure }),
+        ...o.circuitBreaker,
+        name: o.name,
+        maxKeys: o.maxKeys,
+        idleTtl: o.idleTtl
+      }),
+      nestedError("circuitBreaker")
+    )
+    const bulkhead = o.bulkhead === undefined ? undefined : yield* Effect.mapError(
+      Bulkhead.keyed<string>({
+        metrics: o.metrics,
+        ...o.bulkhead,
+        name: o.name,
+        maxKeys: o.maxKeys,
+        idleTtl: o.idleTtl
+      }),
+      nestedError("bulkhead")
+    )
     const counters = new Counters()
     const metrics = o.metrics ? new RequestMetrics(o.name, o.hosts) : undefined
     const retries = new KeyRetries<HttpClientResponse.HttpClientResponse, Api.ResilientHttpClientError>(
@@ -198,14 +215,18 @@ const build = (
             counters.retries++
           })
       })
-    // Prepared once for requests of a key not seen yet, while its budget is made.
-    const keyRetry = (key: string, now: number): Effect.Effect<Retried> => {
+    // Prepared once per key: a known key costs one `Map` lookup; a new one waits for its budget to be made.
+    const withRetry = (
+      key: string,
+      now: number,
+      attempt: Effect.Effect<HttpClientResponse.HttpClientResponse, Api.ResilientHttpClientError>
+    ): Effect.Effect<HttpClientResponse.HttpClientResponse, Api.ResilientHttpClientError> => {
       const found = retries.get(key, now)
-      if (found !== undefined) return Effect.succeed(found)
-      return Effect.map(Effect.orDie(makeBudget), (budget) => {
+      if (found !== undefined) return found.retry(attempt)
+      return Effect.flatMap(Effect.orDie(makeBudget), (budget) => {
         const made: Retried = { budget, retry: retryOf(budget) }
         retries.set(key, now, made)
-        return made
+        return made.retry(attempt)
       })
     }
 
@@ -256,10 +277,7 @@ const build = (
       if (o.timeout !== undefined) e = Timeout.timeout(e, o.timeout)
       if (hedge !== undefined && safe) e = Hedge.hedge(e, hedge)
       if (breaker !== undefined) e = breaker.execute(key, e)
-      if (retry !== undefined && safe) {
-        const attempt = e
-        e = Effect.flatMap(keyRetry(key, now), (k) => k.retry(attempt))
-      }
+      if (retry !== undefined && safe) e = withRetry(key, now, e)
       if (bulkhead !== undefined) e = bulkhead.execute(key, e)
       if (o.deadline !== undefined) e = Deadline.within(e, o.deadline)
       return e
