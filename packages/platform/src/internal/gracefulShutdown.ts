@@ -59,8 +59,9 @@ class Tracker {
   /** The Node server, learned from the first request's socket. */
   server: Net.Server | undefined = undefined
   draining = false
-  /** The listener is closed (or is to be closed as soon as the server is known). */
+  /** The listener is to be closed (at once, or as soon as a request shows the server). */
   closed = false
+  private listenerClosed = false
   private waiter: Deferred.Deferred<void> | undefined = undefined
 
   /** Completes once no request is in flight (at once when none is); requests may start while it waits. */
@@ -87,7 +88,7 @@ class Tracker {
     }
     if (this.draining) {
       closeAfterResponse(entry.response)
-      if (this.closed) this.stopAccepting()
+      if (this.closed && !this.listenerClosed) this.stopAccepting()
     }
   }
 
@@ -124,6 +125,7 @@ class Tracker {
     this.closed = true
     const server = this.server
     if (server === undefined) return
+    this.listenerClosed = true
     if (server.listening) server.close()
     if (server instanceof Http.Server || server instanceof Https.Server) server.closeIdleConnections()
   }
