@@ -45,6 +45,10 @@ export interface Value {
    * value, message or JSON. The value is then compared with the credential masked, not as given.
    */
   readonly secret?: string
+  /** The field the error names when it is more precise than the option's path (`retry.statuses[0]`)... */
+  readonly field?: string
+  /** ...and the value it names there (the element, not the array). */
+  readonly errorValue?: unknown
 }
 
 /**
@@ -476,7 +480,7 @@ export const cases = (target: Target): Array<Case> =>
         }, timeoutMillis),
       check: (outcome) => {
         const where = `${target.constructorName} ${field || "(options)"} = ${value.label}`
-        const expectedField = field === "" ? target.argumentField ?? "options" : field
+        const expectedField = value.field ?? (field === "" ? target.argumentField ?? "options" : field)
         if (value.expect === "reject" || ("either" in value.expect && outcome._tag !== "Ok")) {
           if (outcome._tag !== "InvalidOptions") {
             return `${where}: expected InvalidOptionsError, got ${describeOutcome(outcome)}`
@@ -493,7 +497,8 @@ export const cases = (target: Target): Array<Case> =>
           if (e.field !== expectedField) {
             return `${where}: error names field ${JSON.stringify(e.field)}`
           }
-          if (value.secret === undefined && !sameValue(e.value, value.value)) {
+          const given = "errorValue" in value ? value.errorValue : value.value
+          if (value.secret === undefined && !sameValue(e.value, given)) {
             return `${where}: error names value ${show(e.value)}, not as given`
           }
           return undefined

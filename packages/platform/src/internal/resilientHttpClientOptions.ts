@@ -2,10 +2,13 @@ import * as Backoff from "@effect-resilience/core/Backoff"
 import type * as Bulkhead from "@effect-resilience/core/Bulkhead"
 import * as CircuitBreaker from "@effect-resilience/core/CircuitBreaker"
 import { InvalidOptionsError } from "@effect-resilience/core/InvalidOptionsError"
+import { configDuration, configInteger, validatedSync } from "@effect-resilience/core/OptionsValidator"
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import type * as Api from "../ResilientHttpClient.js"
@@ -57,14 +60,22 @@ const fail = (field: string, value: unknown, expected: string): never => {
   throw new InvalidOptionsError({ constructorName, field, value, expected })
 }
 
-const duration = (field: string, input: Duration.DurationInput, positive: boolean): Duration.Duration => {
-  const expected = `a ${positive ? "positive" : "non-negative"} duration (e.g. 100, "2 seconds")`
-  if (typeof input === "number" && (Number.isNaN(input) || input < 0)) fail(field, input, expected)
-  if (typeof input === "string" && input.trim().startsWith("-")) fail(field, input, expected)
-  const decoded = Duration.decodeUnknown(input)
-  if (Option.isNone(decoded)) return fail(field, input, expected)
-  if (positive && Duration.lessThanOrEqualTo(decoded.value, Duration.zero)) fail(field, input, expected)
-  return decoded.value
+const duration = (
+  field: string,
+  input: Duration.DurationInput,
+  positive: boolean,
+  finite = false
+): Duration.Duration => validatedSync(constructorName, (v) => v.duration(field, input, { positive, finite }))
+
+/** A nested part: an options object (or `false` / `undefined`, which `part` reads). */
+const partObject = (field: string, value: unknown): void => {
+  if (value !== undefined && value !== false && (typeof value !== "object" || value === null || Array.isArray(value))) {
+    fail(field, value, "an options object, or false")
+  }
+}
+
+const flag = (field: string, value: unknown): void => {
+  if (value !== undefined && typeof value !== "boolean") fail(field, value, "a boolean")
 }
 
 const int = (field: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number =>
@@ -80,7 +91,12 @@ const part = <A>(value: A | false | undefined, fallback: A): A | undefined =>
   value === false ? undefined : value === undefined ? fallback : value
 
 const resolveSync = (options: Api.ResilientHttpClient.Options): Resolved => {
-  if (options === null || typeof options !== "object") fail("options", options, "an options object")
+  if (options === null || typeof options !== "object" || Array.isArray(options)) {
+    fail("options", options, "an options object")
+  }
+  for (const field of ["retry", "circuitBreaker", "bulkhead", "hedge"] as const) partObject(field, options[field])
+  flag("metrics", options.metrics)
+  flag("tracing", options.tracing)
   if (typeof options.name !== "string" || options.name.length === 0) fail("name", options.name, "a non-empty string")
   const timeout = part(options.timeout, "10 seconds")
   const deadline = options.deadline === false ? undefined : options.deadline
@@ -98,7 +114,7 @@ const resolveSync = (options: Api.ResilientHttpClient.Options): Resolved => {
   if (hosts !== undefined && (!Array.isArray(hosts) || hosts.some((h) => typeof h !== "string"))) {
     fail("hosts", hosts, "an array of host names")
   }
-  if (options.hedge !== undefined) duration("hedge.delay", options.hedge.delay, false)
+  if (options.hedge !== undefined) duration("hedge.delay", options.hedge.delay, false, true)
   return {
     name: options.name,
     timeout: timeout === undefined ? undefined : duration("timeout", timeout, true),
@@ -138,13 +154,9 @@ const key = (prefix: string, path: string) => `${prefix}_${path}`
 
 /** @internal */
 export const config = (prefix: string): Config.Config<Api.ResilientHttpClient.Options> => {
-  const int = (path: string, min: number) =>
-    Config.option(
-      Config.integer(key(prefix, path)).pipe(
-        Config.validate({ message: `Expected an integer >= ${min}`, validation: (n) => n >= min })
-      )
-    )
-  const duration = (path: string) => Config.option(Config.duration(key(prefix, path)))
+  // Config.integer reads "" as 0 and Config.duration "-5 seconds" as 0 ms: these readers refuse them, naming the key.
+  const int = (path: string, min: number) => Config.option(configInteger(key(prefix, path), { min }))
+  const duration = (path: string, positive = false) => Config.option(configDuration(key(prefix, path), { positive }))
   const list = (path: string) => Config.option(Config.array(Config.string(), key(prefix, path)))
   const statuses = Config.option(
     Config.array(Config.integer(), key(prefix, "RETRY_STATUSES")).pipe(
@@ -155,11 +167,12 @@ export const config = (prefix: string): Config.Config<Api.ResilientHttpClient.Op
     )
   )
   return Config.all({
-    timeout: duration("TIMEOUT"),
-    deadline: duration("DEADLINE"),
+    timeout: duration("TIMEOUT", true),
+    deadline: duration("DEADLINE", true),
     retryMaxAttempts: int("RETRY_MAX_ATTEMPTS", 1),
     retryBaseDelay: duration("RETRY_BASE_DELAY"),
     retryMaxDelay: duration("RETRY_MAX_DELAY"),
+    retryMaxDelayText: Config.option(Config.string(key(prefix, "RETRY_MAX_DELAY"))),
     retryMaxRetryAfter: duration("RETRY_MAX_RETRY_AFTER"),
     retryStatuses: statuses,
     bulkheadMaxConcurrent: int("BULKHEAD_MAX_CONCURRENT", 1),
@@ -170,15 +183,21 @@ export const config = (prefix: string): Config.Config<Api.ResilientHttpClient.Op
     maxKeys: int("MAX_KEYS", 1),
     hosts: list("HOSTS"),
     hedgeDelay: duration("HEDGE_DELAY")
-  }).pipe(Config.map((c): Api.ResilientHttpClient.Options => {
+  }).pipe(Config.mapOrFail((c): Either.Either<Api.ResilientHttpClient.Options, ConfigError.ConfigError> => {
+    const base = Option.getOrElse(c.retryBaseDelay, () => Duration.millis(100))
+    // Without RETRY_MAX_DELAY the cap is 5 s, or the base when it is longer.
+    const cap = Option.getOrElse(c.retryMaxDelay, () => Duration.max(Duration.seconds(5), base))
+    if (Duration.lessThan(cap, base)) {
+      return Either.left(ConfigError.InvalidData(
+        [key(prefix, "RETRY_MAX_DELAY")],
+        `Expected a duration >= the base delay (${Duration.format(base)}) but received ${
+          JSON.stringify(c.retryMaxDelayText._tag === "Some" ? c.retryMaxDelayText.value : "")
+        }`
+      ))
+    }
     const schedule = Option.isNone(c.retryBaseDelay) && Option.isNone(c.retryMaxDelay)
       ? {}
-      : {
-        schedule: Backoff.fullJitter(Backoff.exponential({
-          base: Option.getOrElse(c.retryBaseDelay, () => Duration.millis(100)),
-          cap: Option.getOrElse(c.retryMaxDelay, () => Duration.seconds(5))
-        }))
-      }
+      : { schedule: Backoff.fullJitter(Backoff.exponential({ base, cap })) }
     const breaker = Option.isNone(c.breakerFailures) && Option.isNone(c.breakerOpenDuration)
       ? {}
       : {
@@ -200,7 +219,7 @@ export const config = (prefix: string): Config.Config<Api.ResilientHttpClient.Op
           ...(Option.isSome(c.bulkheadQueueTimeout) ? { queueTimeout: c.bulkheadQueueTimeout.value } : {})
         }
       }
-    return {
+    return Either.right({
       name: prefix.toLowerCase(),
       ...(Option.isSome(c.timeout) ? { timeout: c.timeout.value } : {}),
       ...(Option.isSome(c.deadline) ? { deadline: c.deadline.value } : {}),
@@ -215,6 +234,6 @@ export const config = (prefix: string): Config.Config<Api.ResilientHttpClient.Op
       ...(Option.isSome(c.maxKeys) ? { maxKeys: c.maxKeys.value } : {}),
       ...(Option.isSome(c.hosts) ? { hosts: c.hosts.value } : {}),
       ...(Option.isSome(c.hedgeDelay) ? { hedge: { delay: c.hedgeDelay.value } } : {})
-    }
+    })
   }))
 }
