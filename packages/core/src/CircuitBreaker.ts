@@ -269,7 +269,11 @@ export declare namespace CircuitBreaker {
      * the window reaches `rate` (under `consecutive`, a slow call counts as a failure).
      */
     readonly slowCall?: { readonly duration: Duration.DurationInput; readonly rate: number } | undefined
-    /** Runs on every transition, in the fiber that caused it. */
+    /**
+     * Runs on every transition, after the state changed, on its own fiber in the breaker's scope (started in order,
+     * never awaited): a hook that throws, fails, dies or never ends is logged and cannot wedge the breaker or block
+     * the caller.
+     */
     readonly onStateChange?: ((change: StateChange) => Effect.Effect<void>) | undefined
   }
 
@@ -294,9 +298,16 @@ export declare namespace CircuitBreaker {
    * @category models
    */
   export interface KeyedOptions extends Options {
-    /** At most this many keys have a breaker; the least recently used goes first. */
+    /**
+     * At most this many keys have a breaker. To make room, the least recently used key whose breaker is closed with
+     * no failure in its window goes first; when none may go, a call on a new key fails with
+     * `CircuitBreakerOpenError { reason: "TooManyKeys" }` instead of running unguarded.
+     */
     readonly maxKeys: number
-    /** A key unused for this long loses its breaker (evicted lazily, no timer per key). */
+    /**
+     * A key unused for this long loses its breaker (evicted lazily, no timer per key), unless it is still open,
+     * isolated or running probes.
+     */
     readonly idleTtl: Duration.DurationInput
   }
 }
