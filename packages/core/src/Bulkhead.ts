@@ -39,8 +39,9 @@ export type KeyedTypeId = typeof KeyedTypeId
 
 export {
   /**
-   * The bulkhead turned a call away: its queue was full (`"QueueFull"`, at once) or the call waited
-   * `queueTimeout` without getting a slot (`"QueueTimeout"`).
+   * The bulkhead turned a call away: its queue was full (`"QueueFull"`, at once), the call waited
+   * `queueTimeout` without getting a slot (`"QueueTimeout"`), or a keyed bulkhead had no room for a new key as all
+   * `maxKeys` keys had calls running or queued (`"TooManyKeys"`, at once).
    *
    * @since 0.1.0
    * @category errors
@@ -79,7 +80,8 @@ export interface Bulkhead {
 /**
  * One bulkhead per key (per host, per tenant), created on first use; at most `maxKeys` are kept, idle ones
  * (nothing running or queued for `idleTtl`) are forgotten lazily. A bulkhead with calls running or queued is
- * never forgotten. Metrics are per name, never per key.
+ * never forgotten: while all `maxKeys` are busy, a call on a new key is rejected (`"TooManyKeys"`), never run
+ * without a limit. Metrics are per name, never per key.
  *
  * @since 0.1.0
  * @category models
