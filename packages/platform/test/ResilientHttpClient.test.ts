@@ -579,3 +579,16 @@ describe("ResilientHttpClient", () => {
     })
   })
 })
+
+describe("ResilientHttpClient breaker classification", () => {
+  it.scoped("circuitBreaker options may bring their own isFailureCause (or the deprecated isFailure)", () =>
+    Effect.gen(function*() {
+      for (const own of [{ isFailureCause: () => true }, { isFailure: () => true }]) {
+        const client = yield* ResilientHttpClient.make({
+          name: uniqueName("own-classifier"),
+          circuitBreaker: { strategy: CircuitBreaker.consecutive(3), ...own }
+        })
+        assert.isTrue(Option.isSome(client.circuitBreaker))
+      }
+    }).pipe(Effect.provide(NodeClient)))
+})

@@ -168,7 +168,13 @@ const build = (
   Effect.gen(function*() {
     const breaker = o.circuitBreaker === undefined ? undefined : yield* Effect.mapError(
       CircuitBreaker.keyed({
-        isFailure: (cause) => Option.match(Cause.failureOption(cause), { onNone: constTrue, onSome: isHostFailure }),
+        // The host-failure default, unless the options bring their own (isFailureCause, or its alias isFailure).
+        ...(o.circuitBreaker.isFailureCause === undefined && o.circuitBreaker.isFailure === undefined
+          ? {
+            isFailureCause: (cause: Cause.Cause<unknown>) =>
+              Option.match(Cause.failureOption(cause), { onNone: constTrue, onSome: isHostFailure })
+          }
+          : {}),
         ...o.circuitBreaker,
         name: o.name,
         maxKeys: o.maxKeys,
