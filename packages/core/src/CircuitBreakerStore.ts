@@ -127,9 +127,10 @@ export interface Member {
   readonly version: () => number
   /**
    * Applies a decision: only a version newer than any applied, or with `resync` the store's current state even at
-   * the same version (after the store dropped a proposal of this breaker).
+   * the same version (after the store dropped a proposal of this breaker). `own`: the decision is the store's
+   * answer to this breaker's own proposal; a transition the breaker made since is kept and proposed on top of it.
    */
-  readonly apply: (snapshot: Snapshot, resync: boolean) => Effect.Effect<void>
+  readonly apply: (snapshot: Snapshot, resync: boolean, own?: boolean) => Effect.Effect<void>
 }
 
 /**

@@ -42,10 +42,11 @@ const replica = (
   scope: Scope.Scope,
   options: Options = {},
   clock?: Clock.Clock,
-  logs?: Array<string>
+  logs?: Array<string>,
+  delayMillis = 0
 ) =>
   Effect.gen(function*() {
-    const counted = yield* countedClient(options.url ?? redis.url).pipe(Scope.extend(scope))
+    const counted = yield* countedClient(options.url ?? redis.url, delayMillis).pipe(Scope.extend(scope))
     const { url: _url, ...rest } = options
     const withClock = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
       clock === undefined ? effect : Effect.withClock(effect, clock)
@@ -106,6 +107,27 @@ describe.skipIf(!redis.available)("RedisCircuitBreakerStore", () => {
       assert.isTrue(Either.isLeft(rejected) && rejected.left._tag === "CircuitBreakerOpenError")
       yield* bb.reset
       assert.isTrue(yield* eventually(stateIs(a, ba, "Closed")))
+    }))
+
+  it.scopedLive("a transition made while the store's answer to an earlier one is on its way is kept", () =>
+    Effect.gen(function*() {
+      const prefix = Services.uniquePrefix("cb-race")
+      yield* cleanup(prefix)
+      const scope = yield* Effect.scope
+      // A's script runs are held 150 ms: it resets while the answer to its opening is on its way.
+      const a = yield* replica(prefix, scope, {}, undefined, undefined, 150)
+      const b = yield* replica(prefix, scope)
+      const ba = yield* breakerIn(a)
+      const bb = yield* breakerIn(b)
+      yield* sleep(200)
+      for (let i = 0; i < 3; i++) yield* Effect.either(ba.execute(fail))
+      yield* sleep(20)
+      yield* ba.reset
+      assert.isTrue(yield* eventually(stateIs(b, bb, "Open")))
+      assert.isTrue(yield* eventually(stateIs(b, bb, "Closed")))
+      yield* sleep(300)
+      assert.strictEqual(yield* ba.state, "Closed")
+      assert.strictEqual(yield* bb.state, "Closed")
     }))
 
   it.scopedLive("the success path sends no command from the caller's fiber; commands do not grow with calls", () =>

@@ -15,7 +15,11 @@ export interface Counted {
 }
 
 /** A client for `url` that records every command it sends; disconnected when the scope closes. */
-export const countedClient = (url: string = redis.url): Effect.Effect<Counted, never, Scope.Scope> =>
+export const countedClient = (
+  url: string = redis.url,
+  /** Holds every EVALSHA this long before sending it (a slow Redis). */
+  delayMillis = 0
+): Effect.Effect<Counted, never, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.sync(() => {
       const client = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 })
@@ -23,9 +27,13 @@ export const countedClient = (url: string = redis.url): Effect.Effect<Counted, n
       const commands: Array<string> = []
       const fibers: Array<number> = []
       const send = client.sendCommand.bind(client)
-      client.sendCommand = ((command: { name: string }, ...rest: Array<unknown>) => {
+      client.sendCommand = ((command: { name: string; promise: Promise<unknown> }, ...rest: Array<unknown>) => {
         commands.push(command.name)
         fibers.push(Option.match(Fiber.getCurrentFiber(), { onNone: () => -1, onSome: (f) => f.id().id }))
+        if (delayMillis > 0 && command.name === "evalsha") {
+          setTimeout(() => (send as (...args: Array<unknown>) => unknown)(command, ...rest), delayMillis)
+          return command.promise
+        }
         return (send as (...args: Array<unknown>) => unknown)(command, ...rest)
       }) as typeof client.sendCommand
       return { client, commands, fibers }

@@ -515,11 +515,17 @@ class Machine {
 
   /**
    * Applies a snapshot pushed by the store: only a newer version than any applied counts, or with `resync` the
-   * store's current state at the same version (the store dropped this replica's proposal).
+   * store's current state at the same version (the store dropped this replica's proposal). With `own` (the store
+   * accepted this replica's proposal) and a newer local transition pending, the version is taken as the base of
+   * that transition's proposal and the local state is kept: the store's answer to an older step must not undo it.
    */
-  applyRemote(snapshot: Snapshot, resync = false): Effect.Effect<void> {
+  applyRemote(snapshot: Snapshot, resync = false, own = false): Effect.Effect<void> {
     const link = this.link!
     if (resync ? snapshot.version < link.confirmed : snapshot.version <= link.confirmed) return Effect.void
+    if (own && link.proposal) {
+      link.confirmed = snapshot.version
+      return Effect.void
+    }
     return Effect.flatMap(
       snapshot.state === "Open" ? this.ensureDelay(snapshot.openings, snapshot.at) : Effect.void,
       () =>

@@ -59,7 +59,7 @@ export interface Syncable {
   link: Link | undefined
   takeReport(now: number): Report
   restoreReport(report: Report): void
-  applyRemote(snapshot: Snapshot, resync?: boolean): Effect.Effect<void>
+  applyRemote(snapshot: Snapshot, resync?: boolean, own?: boolean): Effect.Effect<void>
 }
 
 /** A `connect` store: two fibers of the breaker's own, in its scope. @internal */
@@ -128,7 +128,7 @@ export const attachStore = (
     },
     restore: (report) => m.restoreReport(report),
     version: () => link.confirmed,
-    apply: (snapshot, resync) => m.applyRemote(snapshot, resync)
+    apply: (snapshot, resync, own) => m.applyRemote(snapshot, resync, own)
   }
   const attachment = attach(config, member)
   link.gate = attachment.probes

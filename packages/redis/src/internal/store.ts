@@ -118,6 +118,10 @@ interface MemberState {
   granted: number
   /** Local Clock millis. */
   leaseUntil: number
+  /** A report of it is on its way: published decisions wait for the answer (which has the newest state). */
+  inFlight: boolean
+  /** The newest published decision that arrived while a report was on its way. */
+  deferred: CircuitBreakerStore.Snapshot | undefined
 }
 
 interface RecordState {
@@ -195,7 +199,9 @@ export const make = (options: StoreOptions): Effect.Effect<CircuitBreakerStore.S
         wantsLease: 0,
         token: `${instance}:${++tokens}`,
         granted: 0,
-        leaseUntil: 0
+        leaseUntil: 0,
+        inFlight: false,
+        deferred: undefined
       }
       record.members.add(state)
       dirty.add(state)
@@ -252,7 +258,16 @@ export const make = (options: StoreOptions): Effect.Effect<CircuitBreakerStore.S
       s.leaseUntil = 0
     }
 
-    const applyResult = (s: MemberState, result: EntryResult): Effect.Effect<void> => {
+    /** A published decision kept while the member's report was on its way, applied if still newer. */
+    const applyDeferred = (s: MemberState): Effect.Effect<void> => {
+      const deferred = s.deferred
+      s.deferred = undefined
+      if (deferred === undefined || deferred.version <= s.member.version()) return Effect.void
+      clearLease(s)
+      return s.member.apply(deferred, false)
+    }
+
+    const applyResult = (s: MemberState, result: EntryResult, proposed: boolean): Effect.Effect<void> => {
       const snapshot: CircuitBreakerStore.Snapshot = {
         ...result.snapshot,
         at: Math.round(result.snapshot.at - offset)
@@ -265,7 +280,8 @@ export const make = (options: StoreOptions): Effect.Effect<CircuitBreakerStore.S
       if (newer) { for (const other of s.record.members) if (other !== s) clearLease(other) }
       if (newer || result.dropped) {
         if (result.granted === 0) clearLease(s)
-        return s.member.apply(snapshot, result.dropped)
+        // Its own proposal accepted: a transition it made since is kept and proposed on top.
+        return s.member.apply(snapshot, result.dropped, proposed && !result.dropped)
       }
       return Effect.void
     }
@@ -310,6 +326,7 @@ export const make = (options: StoreOptions): Effect.Effect<CircuitBreakerStore.S
             ...(want > 0 ? { want, od: 0 } : {})
           })
           sent.push({ state: s, report: taken?.report })
+          s.inFlight = true
         }
         const arg = JSON.stringify({ ttl: ttlMillis, leaseTtl: leaseTtlMillis, channel, configs, entries })
         const t0 = clock.unsafeCurrentTimeMillis()
@@ -320,11 +337,15 @@ export const make = (options: StoreOptions): Effect.Effect<CircuitBreakerStore.S
               Effect.zipRight(
                 Effect.sync(() => {
                   for (const { report, state } of sent) {
+                    state.inFlight = false
                     if (report !== undefined) state.member.restore(report)
                     if (state.record.members.has(state)) dirty.add(state)
                   }
                 }),
-                markDown(error._tag === "UnknownException" ? error.error : error)
+                Effect.zipRight(
+                  markDown(error._tag === "UnknownException" ? error.error : error),
+                  Effect.forEach(sent, ({ state }) => applyDeferred(state), { discard: true })
+                )
               ),
             onSuccess: (reply) => {
               const t1 = clock.unsafeCurrentTimeMillis()
@@ -332,9 +353,13 @@ export const make = (options: StoreOptions): Effect.Effect<CircuitBreakerStore.S
               offset = redisNow - (t0 + t1) / 2
               return Effect.zipRight(
                 markUp,
-                Effect.forEach(sent, ({ state }, i) => {
+                Effect.forEach(sent, ({ report, state }, i) => {
                   state.needsSync = false
-                  return applyResult(state, results[i]!)
+                  state.inFlight = false
+                  return Effect.zipRight(
+                    applyResult(state, results[i]!, report?.proposal !== undefined),
+                    applyDeferred(state)
+                  )
                 }, { discard: true })
               )
             }
@@ -402,6 +427,10 @@ export const make = (options: StoreOptions): Effect.Effect<CircuitBreakerStore.S
           }
           return Effect.forEach(record.members, (s) => {
             if (version <= s.member.version()) return Effect.void
+            if (s.inFlight) {
+              if (s.deferred === undefined || s.deferred.version < version) s.deferred = snapshot
+              return Effect.void
+            }
             clearLease(s)
             return s.member.apply(snapshot, false)
           }, { discard: true })
