@@ -2,7 +2,7 @@
  * The option fuzzer over the platform package's constructors and `ResilientHttpClient.layerConfig` (issue 12): see
  * `@effect-resilience/testing` `Fuzz`.
  */
-import { GracefulShutdown, Health, Prometheus, ResilientHttpClient } from "@effect-resilience/platform"
+import { GracefulShutdown, Health, Prometheus, ResilientHttpClient, Tracing } from "@effect-resilience/platform"
 import { Fuzz } from "@effect-resilience/testing"
 import { HttpClient, HttpClientResponse, HttpServer } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
@@ -94,6 +94,32 @@ const targets: ReadonlyArray<Fuzz.Target> = [
       withoutScopeInfo: optional(boolean)
     },
     build: (options: Prometheus.Prometheus.Options) => Effect.flatMap(Prometheus.make(options), (p) => p.scrape)
+  },
+  {
+    constructorName: "Tracing.layer",
+    base: () => ({ otlp: { baseUrl: "http://127.0.0.1:1", exportInterval: "1 hour" }, jsonLogs: false }),
+    // Closing with an exporter flushes towards a collector that is down: about 3 s, bounded.
+    timeoutMillis: 10_000,
+    baseFor: { jsonLogs: () => ({}), "": () => ({}) },
+    fields: {
+      "": optional(object()),
+      otlp: optional(object()),
+      "otlp.baseUrl": required([
+        ...name.filter((v) => typeof v.value !== "string" || v.value === ""),
+        { label: "\"not a url\"", value: "not a url", expect: "reject" },
+        { label: "\"http://127.0.0.1:4318\"", value: "http://127.0.0.1:4318", expect: accept("healthy") }
+      ]),
+      "otlp.headers": optional(
+        object([{ label: "{ a: 5 }", value: { a: 5 }, expect: "reject", errorValue: 5, field: "otlp.headers.a" }])
+      ),
+      "otlp.exportInterval": optional(
+        duration({ zero: "reject", infinity: "reject" }).filter((v) =>
+          v.expect === "reject" || v.label === "\"2 seconds\""
+        )
+      ),
+      jsonLogs: optional(boolean)
+    },
+    build: (options: Tracing.Tracing.Options) => Layer.build(Tracing.layer(options))
   },
   {
     constructorName: "ResilientHttpClient.make",

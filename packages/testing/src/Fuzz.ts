@@ -301,6 +301,8 @@ export interface Target {
   readonly probe?: (built: never, hostile: boolean) => Effect.Effect<unknown, unknown, Scope.Scope>
   /** The constructor throws its `InvalidOptionsError` when built (pure builders and operators; documented). */
   readonly throwsAtBuild?: boolean
+  /** The bound of each case, when building and closing takes longer than the default (e.g. a final flush). */
+  readonly timeoutMillis?: number
 }
 
 /**
@@ -477,7 +479,7 @@ export const cases = (target: Target): Array<Case> =>
             target.build(options as never),
             (built) => target.probe === undefined ? Effect.void : target.probe(built as never, value.hostile === true)
           )
-        }, timeoutMillis),
+        }, target.timeoutMillis ?? timeoutMillis),
       check: (outcome) => {
         const where = `${target.constructorName} ${field || "(options)"} = ${value.label}`
         const expectedField = value.field ?? (field === "" ? target.argumentField ?? "options" : field)
