@@ -268,7 +268,7 @@ export const run = async (config: Config, progress: (line: string) => void): Pro
 
     progress("redis: commands per second at 10,000 calls/s")
     const rate = await breakerIn(redisA, scope, { name: "bench-rate" })
-    const commands = await commandRate(rate, counted.commands, config.quick ? 1 : 3)
+    const commands = await commandRate(rate, counted.commands, config.quick ? 1 : 5)
 
     progress("redis: failures a fleet lets through")
     const runs = config.quick ? 2 : 5
