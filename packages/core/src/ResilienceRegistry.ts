@@ -1,6 +1,8 @@
 /**
  * Where every named policy lists itself (breakers, bulkheads, rate limiters, retry budgets, pools, clients),
- * so health checks and metrics can find them. Optional: a policy built without the layer registers nowhere.
+ * so health checks and metrics can find them. Optional: a policy built without the layer registers nowhere. A
+ * policy holds its name for the life of the `Scope` it was made in (`register`), so a name is free again once
+ * that scope has closed.
  *
  * @since 0.1.0
  */
