@@ -313,7 +313,7 @@ class KeyedImpl<K> implements Bulkhead.KeyedBulkhead<K>, ResilienceMetrics.Colle
       [TypeId]: TypeId,
       name,
       maxConcurrent: resolved.maxConcurrent,
-      execute: <A, E, R>(_: Effect.Effect<A, E, R>) => Effect.fail(this.rejectKey()),
+      execute: <A, E, R>(_: Effect.Effect<A, E, R>) => Effect.suspend(() => Effect.fail(this.rejectKey())),
       stats: Effect.sync(() => ({ active: 0, queued: 0, rejected: this.rejected }))
     }
   }
