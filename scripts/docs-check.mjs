@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // The guides' code must be true:
 //
-// 1. Every ```ts block in README.md, docs/*.md and packages/*/README.md is type-checked as its own module
-//    (strict, exactOptionalPropertyTypes) against the built packages, as a user who copies it would: run
-//    `pnpm build` first. A block that is intentionally a fragment (a signature, an interface sketch) is fenced
+// 1. Every ```ts block in README.md, docs/*.md and packages/*/README.md, and every `@example` in the public
+//    packages' src/*.ts (the API reference's examples), is type-checked as its own module (strict,
+//    exactOptionalPropertyTypes) against the built packages, as a user who copies it would: run `pnpm build`
+//    first. A block that is intentionally a fragment (a signature, an interface sketch) is fenced
 //    ```ts fragment and is skipped.
 // 2. Every speed claim is a marker that quotes a measured figure: <!-- bench:KEY --> … <!-- /bench --> around a
 //    sentence holding the figure, KEY a path into packages/bench/results/latest.json (e.g.
@@ -181,6 +182,27 @@ if (!claimsOnly) {
       blocks++
     }
   }
+  // Every `@example` of the public packages' modules (the API reference's examples).
+  for (const name of names) {
+    const pkg = JSON.parse(fs.readFileSync(path.join(root, "packages", name, "package.json"), "utf8"))
+    if (pkg.private) continue
+    const src = path.join(root, "packages", name, "src")
+    for (const f of fs.readdirSync(src).filter((f) => f.endsWith(".ts"))) {
+      const text = fs.readFileSync(path.join(src, f), "utf8")
+      const re = /^\s*\* @example\s*\n\s*\* ```ts[^\n]*\n([\s\S]*?)^\s*\* ```/gm
+      let m
+      let n = 0
+      while ((m = re.exec(text)) !== null) {
+        n++
+        const line = text.slice(0, m.index).split("\n").length + 2
+        const code = m[1].split("\n").map((l) => l.replace(/^\s*\* ?/, "")).join("\n")
+        const file = `api-${name}-${f.replace(/\.ts$/, "")}-${n}.ts`
+        fs.writeFileSync(path.join(out, file), code)
+        origin[file] = `packages/${name}/src/${f}:${line} (@example ${n})`
+        blocks++
+      }
+    }
+  }
   fs.writeFileSync(
     path.join(out, "tsconfig.json"),
     JSON.stringify(
@@ -207,8 +229,24 @@ if (!claimsOnly) {
       2
     )
   )
-  // Resolve effect, @effect/platform, vitest… from a package that has them all (the demo's and platform's deps).
-  fs.symlinkSync(path.join(root, "packages/platform/node_modules"), path.join(out, "node_modules"), "dir")
+  // Resolve effect, @effect/platform, @effect/experimental, ioredis… from the public packages' own dependencies
+  // (a user's project has them as dependencies or peers); vitest and the rest from the root's.
+  const modules = path.join(out, "node_modules")
+  fs.mkdirSync(modules)
+  for (const name of ["core", "pool", "platform", "redis", "demo"]) {
+    const nm = path.join(root, "packages", name, "node_modules")
+    if (!fs.existsSync(nm)) continue
+    for (const entry of fs.readdirSync(nm)) {
+      if (entry.startsWith(".") || entry === "@effect-resilience") continue
+      const entries = entry.startsWith("@") ? fs.readdirSync(path.join(nm, entry)).map((e) => `${entry}/${e}`) : [entry]
+      for (const e of entries) {
+        const target = path.join(modules, e)
+        if (fs.existsSync(target)) continue
+        fs.mkdirSync(path.dirname(target), { recursive: true })
+        fs.symlinkSync(path.join(nm, e), target, "dir")
+      }
+    }
+  }
   const r = spawnSync("pnpm", ["exec", "tsc", "-p", path.join(out, "tsconfig.json")], {
     cwd: root,
     encoding: "utf8"
