@@ -50,9 +50,11 @@ const lookup = (key) => {
     if (o == null) return undefined
     if (Array.isArray(o)) return o.find((e) => e && e.id === k)
     if (k in o) return o[k]
-    for (const inner of ["value", "sides"]) if (o[inner] != null) {
-      const found = step(o[inner], k)
-      if (found !== undefined) return found
+    for (const inner of ["value", "sides"]) {
+      if (o[inner] != null) {
+        const found = step(o[inner], k)
+        if (found !== undefined) return found
+      }
     }
     return undefined
   }
@@ -74,7 +76,8 @@ const matches = (written, value) => {
 }
 
 // A sentence that names a peer and a comparison or a cost must carry a marker.
-const peer = /\b(cockatiel|opossum|p-retry|generic-pool|tarn|node-postgres|pg\.Pool|plain Effect|Effect\.retry|Effect's (?:own )?Pool)\b/i
+const peer =
+  /\b(cockatiel|opossum|p-retry|generic-pool|tarn|node-postgres|pg\.Pool|plain Effect|Effect\.retry|Effect's (?:own )?Pool)\b/i
 const comparison =
   /(\bfaster\b|\bslower\b|fraction of|cheaper|\bcosts?\b|overhead|\badds?\b|[0-9.]+\s*[×x]\s|\btimes\b|less than|more than|as fast|queries\/s|\d\s*[µn]s\b)/i
 // A measured figure: a number with a unit or a ×.
@@ -94,11 +97,14 @@ const format = (written, value) => {
 if (fix) {
   for (const file of documents) {
     const text = fs.readFileSync(file, "utf8")
-    const next = text.replace(/(<!--\s*bench:([\w.\-[\]/]+)\s*-->)([\s\S]*?)(<!--\s*\/bench\s*-->)/g, (all, open, key, body, close) => {
-      const value = lookup(key)
-      if (typeof value !== "number") return all
-      return open + body.replace(/\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?/, (w) => format(w, value)) + close
-    })
+    const next = text.replace(
+      /(<!--\s*bench:([\w.\-[\]/]+)\s*-->)([\s\S]*?)(<!--\s*\/bench\s*-->)/g,
+      (all, open, key, body, close) => {
+        const value = lookup(key)
+        if (typeof value !== "number") return all
+        return open + body.replace(/\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?/, (w) => format(w, value)) + close
+      }
+    )
     if (next !== text) {
       fs.writeFileSync(file, next)
       console.log(`docs-check: rewrote the figures of ${rel(file)} from results/latest.json`)
@@ -173,9 +179,8 @@ if (!claimsOnly) {
       n++
       if (/\bfragment\b/.test(m[1])) continue
       const line = text.slice(0, m.index).split("\n").length
-      const name = `${path.basename(path.dirname(file)) === "docs" ? "docs-" : ""}${
-        path.basename(file, ".md")
-      }-${n}.ts`.replace(/[^\w.-]/g, "_")
+      const name = `${path.basename(path.dirname(file)) === "docs" ? "docs-" : ""}${path.basename(file, ".md")}-${n}.ts`
+        .replace(/[^\w.-]/g, "_")
       const target = path.join(out, name)
       fs.writeFileSync(target, m[2])
       origin[name] = `${rel(file)}:${line + 1} (block ${n})`

@@ -12,6 +12,8 @@ export const guarded = (breaker: CircuitBreaker.CircuitBreaker) =>
 export const strategy = () => CircuitBreaker.countWindow({ size: 10, failureRate: 0.5 })
 
 export const openError = () =>
-  Effect.fail(new CircuitBreaker.CircuitBreakerOpenError({ breakerName: "b", state: "Open", retryAfter: Duration.seconds(1) }))
+  Effect.fail(
+    new CircuitBreaker.CircuitBreakerOpenError({ breakerName: "b", state: "Open", retryAfter: Duration.seconds(1) })
+  )
 
 export type ChargeError = Effect.Effect.Error<ReturnType<typeof chargeThrough>>

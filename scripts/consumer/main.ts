@@ -1,6 +1,13 @@
 // The consumer test's program: what a user outside the workspace writes against the packed packages.
 // Type-checked under NodeNext and Bundler resolution (strict, exactOptionalPropertyTypes) and run with node.
-import { Backoff, CircuitBreaker, OptionsValidator, ResilienceRegistry, ResilientClient, Retry } from "@effect-resilience/core"
+import {
+  Backoff,
+  CircuitBreaker,
+  OptionsValidator,
+  ResilienceRegistry,
+  ResilientClient,
+  Retry
+} from "@effect-resilience/core"
 import * as Bulkhead from "@effect-resilience/core/Bulkhead"
 import { Health } from "@effect-resilience/platform"
 import * as GracefulShutdown from "@effect-resilience/platform/GracefulShutdown"
@@ -8,7 +15,7 @@ import { PgPool } from "@effect-resilience/pool"
 import * as ResourcePool from "@effect-resilience/pool/ResourcePool"
 import { HttpApp, HttpRouter, HttpServerResponse } from "@effect/platform"
 import { Context, Data, Effect, Layer, Redacted } from "effect"
-import { chargeThrough, type ChargeError } from "./lib.js"
+import { type ChargeError, chargeThrough } from "./lib.js"
 
 class Flaky extends Data.TaggedError("Flaky")<{ readonly attempt: number }> {}
 class Payments extends Context.Tag("Payments")<Payments, ResilientClient.ResilientClient>() {}
@@ -27,7 +34,12 @@ const DbLive = PgPool.layer({
 })
 
 const HealthLive = Health.layer({
-  checks: [Health.check({ name: "database", check: PgPool.PgPool.pipe(Effect.flatMap((db) => db.query("SELECT 1")), Effect.asVoid) })]
+  checks: [
+    Health.check({
+      name: "database",
+      check: PgPool.PgPool.pipe(Effect.flatMap((db) => db.query("SELECT 1")), Effect.asVoid)
+    })
+  ]
 })
 
 // The router from our package must concatenate with the user's @effect/platform router: one copy of it.
