@@ -4,9 +4,12 @@ import { Services } from "@effect-resilience/testing"
 import { assert, describe, it } from "@effect/vitest"
 import {
   type Clock,
+  Config,
+  ConfigProvider,
   Context,
   Data,
   Deferred,
+  Duration,
   Effect,
   Either,
   Exit,
@@ -281,6 +284,41 @@ describe.skipIf(!redis.available)("RedisCircuitBreakerStore", () => {
       const client = new Redis(redis.url)
       yield* Effect.addFinalizer(() => Effect.sync(() => client.disconnect()))
       assert.strictEqual((yield* Effect.promise(() => client.keys(`${prefix}*`))).length, 20)
+      // 500 keys busy at once: still one script run per flush (20 ms), not one per key.
+      yield* sleep(60)
+      const before = a.commands.length
+      const started = Date.now()
+      for (let round = 0; round < 5; round++) {
+        for (let i = 0; i < 500; i++) yield* ka.execute(`busy-${i}`, ok)
+        yield* sleep(25)
+      }
+      yield* sleep(60)
+      const flushes = Math.ceil((Date.now() - started) / 20) + 1
+      assert.isAtMost(a.commands.length - before, flushes * 2)
+    }))
+
+  it.scopedLive("layerConfig reads the options from Config", () =>
+    Effect.gen(function*() {
+      const prefix = Services.uniquePrefix("cb-config")
+      yield* cleanup(prefix)
+      const provider = ConfigProvider.fromMap(new Map([["REDIS_URL", redis.url], ["REDIS_PREFIX", prefix]]))
+      const layer = RedisCircuitBreakerStore.layerConfig({
+        url: Config.string("REDIS_URL"),
+        keyPrefix: Config.string("REDIS_PREFIX"),
+        flushInterval: Config.succeed(Duration.millis(20))
+      })
+      const context = yield* Layer.build(layer).pipe(Effect.withConfigProvider(provider))
+      const breaker = yield* Effect.provide(CircuitBreaker.make({ name: "configured" }), context)
+      yield* Effect.either(breaker.execute(fail))
+      const client = new Redis(redis.url)
+      yield* Effect.addFinalizer(() => Effect.sync(() => client.disconnect()))
+      assert.isTrue(
+        yield* eventually(Effect.map(Effect.promise(() => client.keys(`${prefix}*`)), (k) => k.length === 1))
+      )
+      const missing = yield* Effect.exit(
+        Layer.build(layer).pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map())))
+      )
+      assert.isTrue(Exit.isFailure(missing))
     }))
 
   it.scopedLive("a wrong password or URL fails the layer with a typed error that never shows the password", () =>
