@@ -9,6 +9,7 @@
  *
  * @since 0.1.0
  */
+import type { InvalidOptionsError } from "@effect-resilience/core/InvalidOptionsError"
 import type * as Experimental from "@effect/experimental/RateLimiter"
 import type * as Duration from "effect/Duration"
 import type * as Layer from "effect/Layer"
@@ -35,7 +36,8 @@ export declare namespace RedisRateLimiter {
 
 /**
  * Provides `@effect/experimental`'s `RateLimiter` over Redis: every core `RateLimiter` made under it counts in
- * Redis, shared by the replicas using the same prefix. Fails with `RedisStoreError` when Redis cannot be reached
+ * Redis, shared by the replicas using the same prefix. Fails with `InvalidOptionsError` for a bad `keyPrefix` or
+ * `commandTimeout` (positive, finite), and with `RedisStoreError` when Redis cannot be reached
  * or refuses the password.
  *
  * @example
@@ -55,4 +57,4 @@ export declare namespace RedisRateLimiter {
  */
 export const layer: (
   options: RedisRateLimiter.Options
-) => Layer.Layer<Experimental.RateLimiter, RedisStoreError> = internal.layer
+) => Layer.Layer<Experimental.RateLimiter, RedisStoreError | InvalidOptionsError> = internal.layer

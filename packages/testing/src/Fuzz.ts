@@ -49,6 +49,11 @@ export interface Value {
   readonly field?: string
   /** ...and the value it names there (the element, not the array). */
   readonly errorValue?: unknown
+  /**
+   * A rejection documented as another typed failure (e.g. a store's `RedisStoreError { reason: "InvalidUrl" }`): that
+   * failure passes too (a `secret` must not show in it).
+   */
+  readonly errorTag?: string
 }
 
 /**
@@ -484,6 +489,14 @@ export const cases = (target: Target): Array<Case> =>
         const where = `${target.constructorName} ${field || "(options)"} = ${value.label}`
         const expectedField = value.field ?? (field === "" ? target.argumentField ?? "options" : field)
         if (value.expect === "reject" || ("either" in value.expect && outcome._tag !== "Ok")) {
+          if (
+            outcome._tag === "Failure" && value.errorTag !== undefined &&
+            (outcome.error as { _tag?: unknown })._tag === value.errorTag
+          ) {
+            return value.secret !== undefined && safeJson(outcome.error).includes(value.secret)
+              ? `${where}: the error shows the credential`
+              : undefined
+          }
           if (outcome._tag !== "InvalidOptions") {
             return `${where}: expected InvalidOptionsError, got ${describeOutcome(outcome)}`
           }

@@ -39,6 +39,9 @@ export const makeStore = (
 ): Effect.Effect<Store, LayerError, Scope.Scope> =>
   Effect.gen(function*() {
     const o = yield* OptionsValidator.validated("RedisCircuitBreakerStore.layer", (v) => {
+      if (typeof options !== "object" || options === null || Array.isArray(options)) {
+        v.fail("options", options, "an options object")
+      }
       if ((options.client === undefined) === (options.url === undefined)) {
         v.fail("client", options.client === undefined ? "undefined" : "a client", "exactly one of client or url")
       }

@@ -1,3 +1,5 @@
+import type { InvalidOptionsError } from "@effect-resilience/core/InvalidOptionsError"
+import * as OptionsValidator from "@effect-resilience/core/OptionsValidator"
 import * as Experimental from "@effect/experimental/RateLimiter"
 import * as ExperimentalRedis from "@effect/experimental/RateLimiter/Redis"
 import * as Duration from "effect/Duration"
@@ -9,6 +11,25 @@ import { open, parseUrl, redactUrl, RedisStoreError, storeDefaults } from "./con
 /** @internal */
 export const layer = (
   options: RedisRateLimiter.Options
+): Layer.Layer<Experimental.RateLimiter, RedisStoreError | InvalidOptionsError> =>
+  Layer.unwrapEffect(Effect.map(
+    OptionsValidator.validated("RedisRateLimiter.layer", (v) => {
+      if (typeof options !== "object" || options === null || Array.isArray(options)) {
+        v.fail("options", options, "an options object")
+      }
+      return {
+        commandTimeout: Duration.toMillis(
+          v.duration("commandTimeout", options.commandTimeout ?? "100 millis", { positive: true, finite: true })
+        ),
+        keyPrefix: options.keyPrefix === undefined ? "ratelimiter:" : v.nonEmpty("keyPrefix", options.keyPrefix)
+      }
+    }),
+    (checked) => layerChecked(options, checked)
+  ))
+
+const layerChecked = (
+  options: RedisRateLimiter.Options,
+  checked: { readonly commandTimeout: number; readonly keyPrefix: string }
 ): Layer.Layer<Experimental.RateLimiter, RedisStoreError> => {
   const redisOptions = parseUrl(options.url)
   if (redisOptions === undefined) {
@@ -20,7 +41,7 @@ export const layer = (
       })
     )
   }
-  const commandTimeout = Duration.toMillis(Duration.decode(options.commandTimeout ?? "100 millis"))
+  const commandTimeout = checked.commandTimeout
   // Its connection is made (and closed with `quit`) by @effect/experimental: an offline queue keeps `quit` from
   // failing when Redis is away at shutdown, and `commandTimeout` bounds how long a command waits in it.
   const store = ExperimentalRedis.layerStore({
@@ -29,7 +50,7 @@ export const layer = (
     lazyConnect: false,
     enableOfflineQueue: true,
     commandTimeout,
-    prefix: options.keyPrefix ?? "ratelimiter:"
+    prefix: checked.keyPrefix
   })
   // Checked once with a connection of our own, so a wrong URL or password fails the layer with a typed error.
   return Layer.unwrapEffect(
