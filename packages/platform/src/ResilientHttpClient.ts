@@ -40,6 +40,7 @@ import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as facts from "./internal/httpRequestFacts.js"
 import * as internal from "./internal/resilientHttpClient.js"
+import { HttpStatusError } from "./internal/resilientHttpClient.js"
 
 /**
  * @since 0.1.0
@@ -53,22 +54,18 @@ export const TypeId: unique symbol = internal.TypeId as TypeId
  */
 export type TypeId = typeof TypeId
 
-/**
- * A response came back with a status that fails (5xx, 408 and 429 by default: see `failOn`). `retryable` says
- * whether the status is one a retry may cure (`retry.statuses`); `retryAfter` is the server's `Retry-After`, when
- * it sent a valid one, and the error carries it (capped by `retry.maxRetryAfter`) as a `RetryAfter` hint. `url`
- * has no credentials, query string or fragment. The response's body was drained.
- *
- * @since 0.1.0
- * @category errors
- */
-export const HttpStatusError: typeof internal.HttpStatusError = internal.HttpStatusError
-
-/**
- * @since 0.1.0
- * @category errors
- */
-export type HttpStatusError = internal.HttpStatusError
+export {
+  /**
+   * A response came back with a status that fails (5xx, 408 and 429 by default: see `failOn`). `retryable` says
+   * whether the status is one a retry may cure (`retry.statuses`); `retryAfter` is the server's `Retry-After`, when
+   * it sent a valid one, and the error carries it (capped by `retry.maxRetryAfter`) as a `RetryAfter` hint. `url`
+   * has no credentials, query string or fragment. The response's body was drained.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  HttpStatusError
+}
 
 /**
  * What a request through a `ResilientHttpClient` may fail with: the wrapped client's errors (their request

@@ -19,21 +19,18 @@ import type * as Duration from "effect/Duration"
 import type * as Layer from "effect/Layer"
 import type { Redis } from "ioredis"
 import * as internal from "./internal/layer.js"
+import { RedisStoreError } from "./internal/layer.js"
 
-/**
- * The layer could not reach Redis: a URL it cannot parse, no answer, or a refused password. The URL in it has its
- * password replaced by `***`, and no field holds the password.
- *
- * @since 0.1.0
- * @category errors
- */
-export const RedisStoreError: typeof internal.RedisStoreError = internal.RedisStoreError
-
-/**
- * @since 0.1.0
- * @category errors
- */
-export type RedisStoreError = internal.RedisStoreError
+export {
+  /**
+   * The layer could not reach Redis: a URL it cannot parse, no answer, or a refused password. The URL in it has its
+   * password replaced by `***`, and no field holds the password.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  RedisStoreError
+}
 
 /**
  * @since 0.1.0
@@ -93,12 +90,12 @@ export const layer: (
  * @example
  * ```ts
  * import { RedisCircuitBreakerStore } from "@effect-resilience/redis"
- * import { Config } from "effect"
+ * import { Config, Duration } from "effect"
  *
  * const StoreLive = RedisCircuitBreakerStore.layerConfig({
  *   url: Config.string("REDIS_URL"),
  *   keyPrefix: Config.string("REDIS_PREFIX").pipe(Config.withDefault("payments-svc")),
- *   flushInterval: Config.duration("BREAKER_FLUSH_INTERVAL").pipe(Config.withDefault("100 millis"))
+ *   flushInterval: Config.duration("BREAKER_FLUSH_INTERVAL").pipe(Config.withDefault(Duration.millis(100)))
  * })
  * ```
  *
