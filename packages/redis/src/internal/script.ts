@@ -22,6 +22,8 @@
  * @internal
  */
 export const decideScript = `
+-- Redis < 5 replicates scripts verbatim, which forbids TIME before a write: replicate the effects instead.
+if redis.replicate_commands then redis.replicate_commands() end
 local args = cjson.decode(ARGV[1])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)

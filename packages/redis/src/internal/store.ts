@@ -128,7 +128,6 @@ interface RecordState {
   readonly id: string
   readonly key: string
   readonly config: ReturnType<typeof scriptConfig>
-  readonly openMillis: number
   readonly members: Set<MemberState>
 }
 
@@ -187,7 +186,6 @@ export const make = (options: StoreOptions): Effect.Effect<CircuitBreakerStore.S
           id,
           key: `${keyPrefix}:cb:${id}`,
           config: scriptConfig(config),
-          openMillis: 0,
           members: new Set()
         }
         records.set(id, record)
