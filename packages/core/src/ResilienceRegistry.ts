@@ -160,7 +160,15 @@ export const register = (entry: Entry): Effect.Effect<void, DuplicateNameError, 
     Option.match({
       onNone: () => Effect.void,
       onSome: (registry) =>
-        Effect.acquireRelease(registry.register(entry), () => registry.unregister(entry.kind, entry.name))
+        Effect.acquireRelease(
+          registry.register(entry),
+          // Only this entry: one removed by hand and registered anew under the name belongs to someone else.
+          () =>
+            Effect.flatMap(
+              registry.entries,
+              (all) => all.includes(entry) ? registry.unregister(entry.kind, entry.name) : Effect.void
+            )
+        )
     })
   )
 

@@ -94,6 +94,18 @@ describe("ResilienceRegistry.register", () => {
       expect(yield* ResilienceRegistry.entries).toEqual([])
     }))
 
+  it.effect("removes only its own entry: a name taken anew after a removal by hand stays", () =>
+    Effect.gen(function*() {
+      const registry = yield* ResilienceRegistry.ResilienceRegistry
+      const other: ResilienceRegistry.Entry = { ...entry, status: Effect.succeed({ healthy: false, state: "other" }) }
+      yield* Effect.scoped(Effect.gen(function*() {
+        yield* ResilienceRegistry.register(entry)
+        yield* registry.unregister("pool", "db")
+        yield* registry.register(other)
+      }))
+      expect(yield* registry.entries).toEqual([other])
+    }).pipe(Effect.provide(ResilienceRegistry.layer)))
+
   it.effect("removes the entry when the scope closes, whatever the exit", () =>
     Effect.gen(function*() {
       const failed = yield* Effect.exit(
