@@ -381,6 +381,23 @@ describe.skipIf(!redis.available)("RedisCircuitBreakerStore", () => {
       assert.deepStrictEqual(logs.map((l) => l.split(" ")[0]), ["WARN", "INFO"], logs.join("\n"))
     }))
 
+  it.scopedLive("a slow Redis: flushes that outlast their timeout count as errors; calls never wait for them", () =>
+    Effect.gen(function*() {
+      const prefix = Services.uniquePrefix("cb-slow")
+      yield* cleanup(prefix)
+      const scope = yield* Effect.scope
+      // Every script run held 1.5 s, beyond the flush timeout (max(10 × 20 ms, 1 s)).
+      const a = yield* replica(prefix, scope, {}, undefined, undefined, 1_500)
+      const breaker = yield* breakerIn(a)
+      const before = yield* storeErrors
+      for (let i = 0; i < 1_000; i++) yield* breaker.execute(ok)
+      for (let i = 0; i < 3; i++) yield* Effect.either(breaker.execute(fail))
+      // Decided on local state, before any held script run has answered.
+      assert.strictEqual(a.commands.filter((c) => c === "evalsha").length > 0, true)
+      assert.strictEqual(yield* breaker.state, "Open")
+      assert.isTrue(yield* eventually(Effect.map(storeErrors, (n) => n > before), 3_000))
+    }))
+
   it.scopedLive("a Redis that forgot the script (restart, SCRIPT FLUSH) gets it again", () =>
     Effect.gen(function*() {
       const prefix = Services.uniquePrefix("cb-noscript")
