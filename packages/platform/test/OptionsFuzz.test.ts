@@ -184,6 +184,34 @@ const configTarget: Fuzz.ConfigTarget = {
     )
 }
 
+const tracingConfig: Fuzz.ConfigTarget = {
+  name: "Tracing.layerConfig",
+  keys: {
+    OTEL_EXPORTER_OTLP_ENDPOINT: [
+      { label: "\"not a url\"", value: "not a url", expect: "reject" },
+      { label: "\"\"", value: "", expect: "reject" },
+      { label: "\"ftp://x\"", value: "ftp://x", expect: { either: "a URL, though not HTTP: refused, or accepted" } },
+      { label: "healthy", value: "http://127.0.0.1:1", expect: accept("healthy (closing flushes, ~3 s)") }
+    ],
+    OTEL_SERVICE_NAME: [
+      // Without an endpoint nothing is exported, and the name is not read.
+      { label: "\"\"", value: "", expect: { either: "unused without OTEL_EXPORTER_OTLP_ENDPOINT" } },
+      { label: "\"payments\"", value: "payments", expect: accept("healthy") }
+    ],
+    LOG_FORMAT: [
+      { label: "\"xml\"", value: "xml", expect: "reject" },
+      { label: "\"\"", value: "", expect: "reject" },
+      { label: "\"json\"", value: "json", expect: accept("healthy") },
+      { label: "\"pretty\"", value: "pretty", expect: accept("healthy") }
+    ]
+  },
+  fieldOf: {
+    OTEL_EXPORTER_OTLP_ENDPOINT: "otlp.baseUrl",
+    OTEL_SERVICE_NAME: "otlp.serviceName"
+  },
+  build: (provider) => Layer.build(Tracing.layerConfig).pipe(Effect.withConfigProvider(provider))
+}
+
 describe("option fuzzer (platform)", () => {
   it(
     "Health, GracefulShutdown, Prometheus, ResilientHttpClient: a typed InvalidOptionsError, or accepted",
@@ -196,6 +224,14 @@ describe("option fuzzer (platform)", () => {
     },
     120_000
   )
+
+  it("Tracing.layerConfig: a ConfigError naming the key and the value, or accepted", async () => {
+    const result = await Fuzz.runAll(Fuzz.configCases(tracingConfig), 10_000)
+    console.log(
+      `option fuzzer (Tracing.layerConfig): ${result.cases} cases, ${result.accepted} accepted by design, ${result.rejected} rejected; ${result.failures.length} failing`
+    )
+    expect(result.failures).toEqual([])
+  }, 120_000)
 
   it("ResilientHttpClient.layerConfig: a ConfigError naming the key and the value, or accepted", async () => {
     const result = await Fuzz.runAll(Fuzz.configCases(configTarget))
