@@ -12,7 +12,19 @@ import { ResilientHttpClient } from "@effect-resilience/platform"
 import { HttpClient, HttpClientError, HttpClientRequest } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { ConfigProvider, Duration, Effect, Exit, Fiber, Layer, Metric, Option, TestClock, Tracer } from "effect"
+import {
+  ConfigProvider,
+  Duration,
+  Effect,
+  Exit,
+  Fiber,
+  Layer,
+  Metric,
+  MetricState,
+  Option,
+  TestClock,
+  Tracer
+} from "effect"
 import { answer, httpServer } from "./utils/httpServer.js"
 
 /** The real node:http client, keeping connections alive (so a drained body shows as a reused socket). */
@@ -353,6 +365,68 @@ describe("ResilientHttpClient", () => {
         assert.strictEqual(rejected.length, 1)
         assert.instanceOf(rejected[0], Bulkhead.BulkheadRejectedError)
         assert.strictEqual((yield* client.get(`${other.origin}/`)).status, 200)
+      }).pipe(Effect.provide(NodeClient)))
+
+    it.scopedLive("key: a function of the request keys the parts per route instead of per host", () =>
+      Effect.gen(function*() {
+        const server = yield* httpServer((req, res) => answer(res, req.url === "/broken" ? 500 : 200))
+        const client = yield* ResilientHttpClient.make({
+          name: uniqueName("per-route"),
+          retry: false,
+          key: (request) => ResilientHttpClient.redactUrl(request.url),
+          circuitBreaker: { strategy: CircuitBreaker.consecutive(2) }
+        })
+        for (let i = 0; i < 3; i++) yield* Effect.exit(client.get(`${server.origin}/broken`))
+        assert.instanceOf(
+          failureOf(yield* Effect.exit(client.get(`${server.origin}/broken`))),
+          CircuitBreaker.CircuitBreakerOpenError
+        )
+        assert.strictEqual((yield* client.get(`${server.origin}/fine`)).status, 200)
+        assert.strictEqual(server.requests.filter((r) => r.url === "/broken").length, 2)
+      }).pipe(Effect.provide(NodeClient)))
+
+    it.scopedLive("http_client_requests_total counts requests by outcome, not attempts", () =>
+      Effect.gen(function*() {
+        const server = yield* httpServer((req, res, n) =>
+          req.url === "/hang" ? undefined : answer(res, req.url === "/down" ? 500 : n === 1 ? 503 : 200)
+        )
+        const name = uniqueName("metrics")
+        const client = yield* ResilientHttpClient.make({
+          name,
+          timeout: "100 millis",
+          retry: { ...quickRetry, maxAttempts: 2 },
+          circuitBreaker: { strategy: CircuitBreaker.consecutive(2) },
+          key: (request) => ResilientHttpClient.redactUrl(request.url)
+        })
+        yield* client.get(`${server.origin}/ok`) // 503 then 200: one request, two attempts
+        yield* Effect.exit(client.post(`${server.origin}/down`))
+        yield* Effect.exit(client.post(`${server.origin}/down`)) // opens the breaker of /down
+        yield* Effect.exit(client.post(`${server.origin}/down`)) // rejected
+        yield* Effect.exit(client.post(`${server.origin}/hang`))
+        yield* ResilienceMetrics.flush
+        const counts = Object.fromEntries(
+          (yield* Metric.snapshot).filter((pair) =>
+            pair.metricKey.name === "http_client_requests_total" &&
+            pair.metricKey.tags.some((t) => t.key === "client" && t.value === name)
+          ).map((pair) => [
+            pair.metricKey.tags.filter((t) => t.key !== "client").map((t) => `${t.key}=${t.value}`).sort().join(","),
+            MetricState.isCounterState(pair.metricState) ? Number(pair.metricState.count) : NaN
+          ])
+        )
+        assert.deepStrictEqual(counts, {
+          "method=get,outcome=success": 1,
+          "method=post,outcome=failure": 2,
+          "method=post,outcome=rejected": 1,
+          "method=post,outcome=timeout": 1
+        })
+        assert.deepInclude(yield* client.stats, {
+          requests: 5,
+          succeeded: 1,
+          failed: 2,
+          rejected: 1,
+          timedOut: 1,
+          retries: 1
+        })
       }).pipe(Effect.provide(NodeClient)))
 
     it.scopedLive(
