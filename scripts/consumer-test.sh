@@ -8,7 +8,8 @@
 #    `latest`); npm refuses peers that conflict.
 # 4. scripts/consumer/*.ts type-check under a strict tsconfig (exactOptionalPropertyTypes, declaration emit,
 #    skipLibCheck off for our .d.ts) twice, moduleResolution NodeNext and Bundler, then run with node against
-#    the real PostgreSQL (CONSUMER_PG_URL, default postgres://postgres@127.0.0.1:5432/test).
+#    the real PostgreSQL and Redis (CONSUMER_PG_URL, default postgres://postgres@127.0.0.1:5432/test;
+#    CONSUMER_REDIS_URL, default redis://127.0.0.1:6379).
 #
 # Needs `pnpm build` first. A missing peer dependency, a module not exported, a type only reachable through an
 # internal file or a second copy of effect/@effect/platform fails one of the steps.
@@ -36,15 +37,24 @@ done
 echo "consumer: packed $(ls "$packdir" | tr '\n' ' ')"
 
 if [ -z "${SKIP_LINT:-}" ]; then
+  # One job per tarball, in parallel (each loads TypeScript): publint --strict (warnings fail too; suggestions are
+  # printed and pass) and attw. ESM only by design: from CommonJS the packages load with import(), which attw
+  # reports as cjs-resolves-to-esm, so that rule is ignored.
+  pids=()
   for tgz in "$packdir"/*.tgz; do
-    # --strict: warnings fail too (suggestions are printed and pass)
-    pnpm exec publint run --strict "$tgz" >"$packdir/publint.log" 2>&1 ||
-      { cat "$packdir/publint.log"; echo "consumer: publint found problems in $(basename "$tgz")" >&2; exit 1; }
-    grep -v "^Running publint\|^Linting\|^All good" "$packdir/publint.log" || true
-    # ESM only by design: from CommonJS the packages load with import(), which attw reports as a problem.
-    pnpm exec attw "$tgz" --ignore-rules cjs-resolves-to-esm --format table-flipped --no-color >"$packdir/attw.log" 2>&1 ||
-      { cat "$packdir/attw.log"; echo "consumer: attw found problems in $(basename "$tgz")" >&2; exit 1; }
+    (
+      log="$tgz.lint.log"
+      if ! pnpm exec publint run --strict "$tgz" >"$log" 2>&1; then
+        cat "$log"; echo "consumer: publint found problems in $(basename "$tgz")" >&2; exit 1
+      fi
+      grep -v "^Running publint\|^Linting\|^All good\|^Unpacking" "$log" || true
+      if ! pnpm exec attw "$tgz" --ignore-rules cjs-resolves-to-esm --format table-flipped --no-color >"$log" 2>&1; then
+        cat "$log"; echo "consumer: attw found problems in $(basename "$tgz")" >&2; exit 1
+      fi
+    ) &
+    pids+=($!)
   done
+  for pid in "${pids[@]}"; do wait "$pid"; done
   echo "consumer: publint and attw clean on ${#pkgs[@]} packages ($((SECONDS - start)) s)"
 fi
 

@@ -13,6 +13,7 @@ import { Health } from "@effect-resilience/platform"
 import * as GracefulShutdown from "@effect-resilience/platform/GracefulShutdown"
 import { PgPool } from "@effect-resilience/pool"
 import * as ResourcePool from "@effect-resilience/pool/ResourcePool"
+import { RedisCircuitBreakerStore } from "@effect-resilience/redis"
 import { HttpApp, HttpRouter, HttpServerResponse } from "@effect/platform"
 import { Context, Data, Effect, Layer, Redacted } from "effect"
 import { type ChargeError, chargeThrough } from "./lib.js"
@@ -67,6 +68,18 @@ const program = Effect.gen(function*() {
   const pool = yield* ResourcePool.make({ name: "consumer-pool", acquire: Effect.succeed({ id: 1 }), max: 1 })
   const borrowed = yield* pool.use((r) => Effect.succeed(r.id))
 
+  // redis: a breaker whose state is shared through Redis (the call itself never waits on Redis)
+  const shared = yield* Effect.gen(function*() {
+    const breaker = yield* CircuitBreaker.make({ name: "consumer-shared", strategy: CircuitBreaker.consecutive(3) })
+    return yield* breaker.execute(Effect.succeed("shared"))
+  }).pipe(
+    Effect.scoped,
+    Effect.provide(RedisCircuitBreakerStore.layer({
+      url: process.env.CONSUMER_REDIS_URL ?? "redis://127.0.0.1:6379",
+      keyPrefix: `consumer-test-${process.pid}`
+    }))
+  )
+
   // platform: the health report and the router answering /health/live
   const health = yield* Health.Health
   const report = yield* health.refresh
@@ -81,6 +94,7 @@ const program = Effect.gen(function*() {
     invalid: invalid.field,
     rows,
     borrowed,
+    shared,
     health: report.status,
     live: live.status,
     shutdownLayer: typeof GracefulShutdown.layer
@@ -102,6 +116,7 @@ const expected = {
   invalid: "size",
   rows: [{ one: 1 }],
   borrowed: 1,
+  shared: "shared",
   health: "healthy",
   live: 200,
   shutdownLayer: "function"
