@@ -22,7 +22,7 @@ export interface Sample {
   readonly at: number
   readonly latencyMillis: number
   readonly ok: boolean
-  /** `ok`, or the error kind the payment service reported. */
+  /** `ok`, `pending` (accepted for a later charge), or the error kind the payment service reported. */
   readonly kind: string
 }
 
@@ -39,7 +39,7 @@ export interface LoadOptions {
   /** The load generator gives up on a request after this long (a caller's own patience). */
   readonly clientTimeout: Duration.DurationInput
   /** Called after every completed request with the count so far (for the progress bar). */
-  readonly onProgress?: (done: number, total: number) => void
+  readonly onProgress?: (done: number, total: number, sample: Sample) => void
 }
 
 /**
@@ -62,7 +62,9 @@ export const run = (options: LoadOptions): Effect.Effect<ReadonlyArray<Sample>, 
         const outcome = yield* client.execute(HttpClientRequest.post(`${options.url}/pay?order=${i}`)).pipe(
           Effect.flatMap((response) =>
             response.status === 200
-              ? Effect.succeed("ok")
+              ? Effect.as(response.text, "ok")
+              : response.status === 202
+              ? Effect.as(response.text, "pending")
               : Effect.map(response.json, (body) => {
                 const kind = (body as { readonly kind?: unknown }).kind
                 return typeof kind === "string" ? kind : `http_${response.status}`
@@ -77,9 +79,10 @@ export const run = (options: LoadOptions): Effect.Effect<ReadonlyArray<Sample>, 
           Effect.catchAll(() => Effect.succeed("connection_error"))
         )
         const end = (yield* Clock.currentTimeMillis) - begin
-        samples[i] = { at, latencyMillis: end - at, ok: outcome === "ok", kind: outcome }
+        const sample = { at, latencyMillis: end - at, ok: outcome === "ok", kind: outcome }
+        samples[i] = sample
         done++
-        options.onProgress?.(done, total)
+        options.onProgress?.(done, total, sample)
       })
     const fibers: Array<Fiber.RuntimeFiber<void>> = []
     for (let i = 0; i < total; i++) {

@@ -1,52 +1,40 @@
 /**
- * The payment service: `POST /pay` charges the order at the gateway through a caller (naive or resilient) and
- * answers 200, or an error status with the error's kind in a JSON body.
+ * The payment service, as an operator would run it: `POST /pay` charges the order at the gateway through a
+ * `Stacks.Caller` and records it in its `Ledger` (a `ResourcePool`); `GET /health/live`, `GET /health/ready` (the
+ * gateway's breaker as an optional check: an open breaker makes the service `degraded`, still ready) and
+ * `GET /metrics` (Prometheus) on the same port; the server behind `GracefulShutdown`, so closing its scope (Ctrl-C)
+ * drains the requests in flight. With a fallback, a payment the gateway cannot take is accepted as pending (202)
+ * into a bounded queue and replayed once the breaker lets calls through.
  *
  * @since 0.1.0
  */
+import { GracefulShutdown, Health, Prometheus } from "@effect-resilience/platform"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import * as HttpClient from "@effect/platform/HttpClient"
-import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpRouter from "@effect/platform/HttpRouter"
-import type * as HttpServer from "@effect/platform/HttpServer"
+import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import * as Data from "effect/Data"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import * as http from "node:http"
+import type { Ledger } from "./Ledger.js"
+import type { Caller } from "./Stacks.js"
 
-/**
- * The gateway answered with an error status, or could not be reached.
- *
- * @since 0.1.0
- * @category errors
- */
-export class GatewayError extends Data.TaggedError("GatewayError")<{
-  /** The HTTP status, or 0 when the request failed before an answer. */
-  readonly status: number
-}> {}
-
-/**
- * One charge at the gateway, as a plain HTTP call with no policy around it.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const charge = (gatewayUrl: string, order: string): Effect.Effect<void, GatewayError, HttpClient.HttpClient> =>
-  Effect.flatMap(
-    HttpClient.HttpClient,
-    (client) =>
-      client.execute(HttpClientRequest.post(`${gatewayUrl}/charge?order=${order}`)).pipe(
-        Effect.flatMap((response) =>
-          response.status === 200
-            ? Effect.asVoid(response.text)
-            : Effect.zipRight(response.text, Effect.fail(new GatewayError({ status: response.status })))
-        ),
-        Effect.scoped,
-        Effect.catchTag("RequestError", "ResponseError", () => Effect.fail(new GatewayError({ status: 0 })))
-      )
-  )
+export {
+  /**
+   * The gateway answered with an error status, or could not be reached.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  GatewayError
+} from "./Stacks.js"
 
 /**
  * The kind of an error in lower snake case, for the report: `gateway_503`, `timeout_attempt`,
@@ -82,32 +70,140 @@ export const errorKind = (error: unknown): string => {
 }
 
 /**
- * Starts the payment service on a random loopback port for the life of the scope.
+ * What the fallback did: payments accepted as pending, replayed (Clock millis of each), refused (queue full).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface FallbackStats {
+  readonly queued: number
+  readonly replayedAt: ReadonlyArray<number>
+  readonly refused: number
+  /** Still waiting in the queue or being replayed. */
+  readonly waiting: number
+}
+
+/**
+ * A running payment service.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Service {
+  readonly url: string
+  readonly fallback: Effect.Effect<FallbackStats>
+}
+
+/**
+ * Options of the service.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  readonly caller: Caller
+  readonly ledger: Ledger
+  /** The capacity of the pending queue, or none for no fallback. */
+  readonly fallbackCapacity: Option.Option<number>
+  /** Time between two rounds of health checks. */
+  readonly healthInterval: number
+}
+
+/**
+ * Starts the payment service on a random loopback port for the life of the scope; closing the scope drains it.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const start = <E, R>(
-  call: (order: string) => Effect.Effect<void, E, R>
-): Effect.Effect<{ readonly url: string }, never, Scope.Scope | R> =>
+export const start = (options: Options): Effect.Effect<Service, never, Scope.Scope> =>
   Effect.gen(function*() {
+    const { caller, ledger } = options
+    const checks = [Health.check({ name: "ledger", check: ledger.ping, timeout: "1 second" })]
+    if (Option.isSome(caller.breakerState)) {
+      const state = caller.breakerState.value
+      checks.push(Health.check({
+        name: "gateway",
+        critical: false,
+        timeout: "1 second",
+        check: Effect.map(state, (s) => s === "Closed")
+      }))
+    }
+    const health = yield* Health.make({ checks, interval: options.healthInterval, eventLoop: false }).pipe(
+      Effect.orDie
+    )
+    const prometheus = yield* Prometheus.make({ serviceName: `payments-${caller.name}` }).pipe(Effect.orDie)
+
+    // The fallback: a bounded queue of pending orders and the fibers replaying them.
+    let queued = 0
+    let refused = 0
+    let replaying = 0
+    const replayedAt: Array<number> = []
+    const queue = yield* Queue.dropping<string>(Option.getOrElse(options.fallbackCapacity, () => 1))
+    if (Option.isSome(options.fallbackCapacity)) {
+      const open = Option.getOrElse(caller.breakerState, () => Effect.succeed("Closed"))
+      const replay = Effect.gen(function*() {
+        const order = yield* Queue.take(queue)
+        replaying++
+        // Wait for the breaker to let calls through (half-open: this call is a probe).
+        while ((yield* open) === "Open") yield* Effect.sleep("100 millis")
+        const exit = yield* Effect.exit(Effect.zipRight(caller.charge(order), ledger.record(order, "paid")))
+        if (Exit.isSuccess(exit)) {
+          replayedAt.push(yield* Clock.currentTimeMillis)
+        } else {
+          yield* Queue.offer(queue, order)
+          yield* Effect.sleep("200 millis")
+        }
+        replaying--
+      })
+      yield* Effect.forkScoped(Effect.replicateEffect(Effect.forever(replay), 4, { concurrency: "unbounded" }))
+    }
+
     const pay = Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
       const order = new URL(request.url, "http://localhost").searchParams.get("order") ?? "0"
-      return yield* call(order).pipe(
-        Effect.as(HttpServerResponse.unsafeJson({ status: "paid", order })),
-        Effect.catchAll((error) => {
-          const kind = errorKind(error)
-          const status = kind.startsWith("timeout") ? 504 : kind === "gateway_unreachable" ? 502 : 503
-          return Effect.succeed(HttpServerResponse.unsafeJson({ status: "failed", kind }, { status }))
-        })
-      )
+      const charged = yield* Effect.either(caller.charge(order))
+      if (charged._tag === "Right") {
+        return yield* ledger.record(order, "paid").pipe(
+          Effect.as(HttpServerResponse.unsafeJson({ status: "paid", order })),
+          Effect.catchAll(() =>
+            Effect.succeed(HttpServerResponse.unsafeJson({ status: "failed", kind: "ledger" }, { status: 500 }))
+          )
+        )
+      }
+      const kind = errorKind(charged.left)
+      if (Option.isSome(options.fallbackCapacity)) {
+        if (yield* Queue.offer(queue, order)) {
+          queued++
+          yield* Effect.ignore(ledger.record(order, "pending"))
+          return HttpServerResponse.unsafeJson({ status: "pending", order, kind }, { status: 202 })
+        }
+        refused++
+      }
+      const status = kind.startsWith("timeout") ? 504 : kind === "gateway_unreachable" ? 502 : 503
+      return HttpServerResponse.unsafeJson({ status: "failed", kind }, { status })
     })
-    const app = HttpRouter.empty.pipe(HttpRouter.post("/pay", pay))
-    const server = yield* NodeHttpServer.make(() => http.createServer(), { host: "127.0.0.1", port: 0 }).pipe(
-      Effect.orDie
+    const app = HttpRouter.empty.pipe(
+      HttpRouter.post("/pay", pay),
+      HttpRouter.concat(Health.router),
+      HttpRouter.concat(Prometheus.router)
     )
-    yield* server.serve(app)
+    const services = Context.make(Health.Health, health).pipe(Context.add(Prometheus.Prometheus, prometheus))
+    const context = yield* Layer.build(
+      GracefulShutdown.layer({ drainTimeout: "3 seconds", interruptGrace: "200 millis" }).pipe(
+        Layer.provide(NodeHttpServer.layer(() => http.createServer(), { host: "127.0.0.1", port: 0 })),
+        Layer.provide(Layer.succeedContext(services))
+      )
+    ).pipe(Effect.orDie)
+    const server = Context.get(context, HttpServer.HttpServer)
+    yield* server.serve(app).pipe(Effect.provide(services))
     const address = server.address as HttpServer.TcpAddress
-    return { url: `http://127.0.0.1:${address.port}` }
+    return {
+      url: `http://127.0.0.1:${address.port}`,
+      fallback: Effect.map(Queue.size(queue), (size) => ({
+        queued,
+        replayedAt: [...replayedAt],
+        refused,
+        waiting: size + replaying
+      }))
+    }
   })

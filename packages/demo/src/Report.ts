@@ -1,5 +1,6 @@
 /**
- * Summaries of a run, the side-by-side table, and the chart (an SVG file and a terminal sparkline).
+ * What a run came to: summaries, the three sentences the report leads with, the side-by-side table, the breaker's
+ * transitions summarised and the recovery explained. The chart is in `Chart`.
  *
  * @since 0.1.0
  */
@@ -20,6 +21,61 @@ export interface Transition {
 }
 
 /**
+ * One look at `GET /health/ready`, as a load balancer takes it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface HealthProbe {
+  /** Millis since the run began. */
+  readonly at: number
+  /** The HTTP status (0 when unreachable). */
+  readonly code: number
+  /** The report's status: `healthy`, `degraded`, `unhealthy`. */
+  readonly status: string
+  /** The gateway check's result (null when the service has none). */
+  readonly gatewayOk: boolean | null
+}
+
+/**
+ * One phase of a run.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PhaseSummary {
+  readonly requests: number
+  readonly successRate: number
+  /** Share of requests accepted as pending (the fallback), apart from successes. */
+  readonly pendingRate: number
+  readonly p99Millis: number
+  readonly gatewayCallsPerRequest: number
+}
+
+/**
+ * The breaker's transitions, summarised.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface BreakerSummary {
+  /** Closed → Open. */
+  readonly openings: number
+  /** Open → HalfOpen: a probe let through. */
+  readonly probes: number
+  /** HalfOpen → Open: a probe failed. */
+  readonly reopenings: number
+  /** HalfOpen → Closed. */
+  readonly closings: number
+  /** Seconds not closed (open or half-open). */
+  readonly secondsOpen: number
+  /** Seconds after the gateway came back until the breaker closed (0 when it was closed already; null: never). */
+  readonly closedAfterRecoverySeconds: number | null
+  /** When it last opened before the recovery phase (seconds since the run began). */
+  readonly lastOpenedBeforeRecovery: number | null
+}
+
+/**
  * What one run came to (the `--json` shape).
  *
  * @since 0.1.0
@@ -28,6 +84,8 @@ export interface Transition {
 export interface RunSummary {
   readonly requests: number
   readonly successRate: number
+  /** Payments accepted as pending (the fallback), not counted as successes. */
+  readonly pending: number
   readonly p50Millis: number
   readonly p95Millis: number
   readonly p99Millis: number
@@ -36,7 +94,27 @@ export interface RunSummary {
   /** Seconds from the start of the recovery phase until a one-second bucket is 95% successful again. */
   readonly recoverySeconds: number | null
   readonly breakerTransitions: ReadonlyArray<Transition>
-  readonly phases: Record<string, { readonly successRate: number; readonly gatewayCallsPerRequest: number }>
+  readonly breaker: BreakerSummary
+  readonly phases: Record<string, PhaseSummary>
+  /** The fallback's queue: accepted, replayed (and when the last was), refused when full, still pending. */
+  readonly fallback: {
+    readonly queued: number
+    readonly replayed: number
+    readonly firstReplayAt: number | null
+    readonly lastReplayAt: number | null
+    readonly refused: number
+    readonly stillPending: number
+  }
+  /** The ledger's rows at the end. */
+  readonly ledger: { readonly paid: number; readonly pending: number }
+  /** `/health/ready` during the outage phase: probes, answered 200, reporting the gateway degraded. */
+  readonly readiness: {
+    readonly probes: number
+    readonly outageProbes: number
+    readonly outageReady: number
+    readonly outageDegraded: number
+    readonly notReady: number
+  }
 }
 
 /**
@@ -54,7 +132,67 @@ export const percentile = (sorted: ReadonlyArray<number>, p: number): number => 
 const round = (n: number, digits = 3) => Math.round(n * 10 ** digits) / 10 ** digits
 
 /**
- * Summarizes a run's samples.
+ * Where each phase starts and ends, in millis since the run began.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const phaseBounds = (
+  phases: ReadonlyArray<Phase>
+): Array<{ readonly phase: Phase; readonly start: number; readonly end: number }> => {
+  let start = 0
+  return phases.map((phase) => {
+    const bound = { phase, start, end: start + phase.seconds * 1000 }
+    start = bound.end
+    return bound
+  })
+}
+
+/**
+ * Summarises the breaker's transitions against the script.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const summarizeBreaker = (
+  transitions: ReadonlyArray<Transition>,
+  phases: ReadonlyArray<Phase>,
+  endSeconds: number
+): BreakerSummary => {
+  const recovery = phaseBounds(phases).find((b) => b.phase.name === "recovery")
+  const recoveryAt = (recovery?.start ?? 0) / 1000
+  let secondsOpen = 0
+  let openedAt: number | null = null
+  let lastOpenedBeforeRecovery: number | null = null
+  let stateAtRecovery = "Closed"
+  for (const t of transitions) {
+    if (t.at <= recoveryAt) stateAtRecovery = t.to
+    if (t.to === "Open" && t.at <= recoveryAt) lastOpenedBeforeRecovery = t.at
+    if (t.from === "Closed" && t.to !== "Closed") openedAt = t.at
+    if (t.to === "Closed" && openedAt !== null) {
+      secondsOpen += t.at - openedAt
+      openedAt = null
+    }
+  }
+  if (openedAt !== null) secondsOpen += Math.max(0, endSeconds - openedAt)
+  const closing = transitions.find((t) => t.to === "Closed" && t.at > recoveryAt)
+  return {
+    openings: transitions.filter((t) => t.from === "Closed" && t.to === "Open").length,
+    probes: transitions.filter((t) => t.to === "HalfOpen").length,
+    reopenings: transitions.filter((t) => t.from === "HalfOpen" && t.to === "Open").length,
+    closings: transitions.filter((t) => t.to === "Closed").length,
+    secondsOpen: round(secondsOpen, 2),
+    closedAfterRecoverySeconds: stateAtRecovery === "Closed"
+      ? 0
+      : closing === undefined
+      ? null
+      : round(closing.at - recoveryAt, 2),
+    lastOpenedBeforeRecovery: stateAtRecovery === "Closed" ? null : lastOpenedBeforeRecovery
+  }
+}
+
+/**
+ * Summarizes a run.
  *
  * @since 0.1.0
  * @category constructors
@@ -64,29 +202,44 @@ export const summarize = (options: {
   readonly phases: ReadonlyArray<Phase>
   readonly gatewayCallsByPhase: Record<string, number>
   readonly transitions: ReadonlyArray<Transition>
+  readonly fallback?: {
+    readonly queued: number
+    readonly refused: number
+    readonly replayedAt: ReadonlyArray<number>
+    readonly stillPending: number
+  }
+  readonly ledger?: { readonly paid: number; readonly pending: number }
+  readonly health?: ReadonlyArray<HealthProbe>
 }): RunSummary => {
   const { samples } = options
   const latencies = samples.map((s) => s.latencyMillis).sort((a, b) => a - b)
   const errors: Record<string, number> = {}
-  for (const s of samples) if (!s.ok) errors[s.kind] = (errors[s.kind] ?? 0) + 1
-  const phases: Record<string, { successRate: number; gatewayCallsPerRequest: number }> = {}
-  let start = 0
-  let recoveryStart = 0
-  for (const phase of options.phases) {
-    const end = start + phase.seconds * 1000
+  for (const s of samples) if (!s.ok && s.kind !== "pending") errors[s.kind] = (errors[s.kind] ?? 0) + 1
+  const phases: Record<string, PhaseSummary> = {}
+  const bounds = phaseBounds(options.phases)
+  for (const { end, phase, start } of bounds) {
     const inPhase = samples.filter((s) => s.at >= start && s.at < end)
     const calls = options.gatewayCallsByPhase[phase.name] ?? 0
+    const n = Math.max(1, inPhase.length)
     phases[phase.name] = {
-      successRate: round(inPhase.filter((s) => s.ok).length / Math.max(1, inPhase.length)),
-      gatewayCallsPerRequest: round(calls / Math.max(1, inPhase.length))
+      requests: inPhase.length,
+      successRate: round(inPhase.filter((s) => s.ok).length / n),
+      pendingRate: round(inPhase.filter((s) => s.kind === "pending").length / n),
+      p99Millis: round(percentile(inPhase.map((s) => s.latencyMillis).sort((a, b) => a - b), 99), 1),
+      gatewayCallsPerRequest: round(calls / n)
     }
-    if (phase.name === "recovery") recoveryStart = start
-    start = end
   }
+  const recoveryStart = bounds.find((b) => b.phase.name === "recovery")?.start ?? 0
   const totalCalls = Object.values(options.gatewayCallsByPhase).reduce((a, b) => a + b, 0)
+  const end = samples.reduce((a, s) => Math.max(a, s.at + s.latencyMillis), 0) / 1000
+  const replayedAt = options.fallback?.replayedAt ?? []
+  const health = options.health ?? []
+  const outage = bounds.find((b) => b.phase.name === "outage")
+  const inOutage = health.filter((h) => outage !== undefined && h.at >= outage.start && h.at < outage.end)
   return {
     requests: samples.length,
     successRate: round(samples.filter((s) => s.ok).length / Math.max(1, samples.length)),
+    pending: samples.filter((s) => s.kind === "pending").length,
     p50Millis: round(percentile(latencies, 50), 1),
     p95Millis: round(percentile(latencies, 95), 1),
     p99Millis: round(percentile(latencies, 99), 1),
@@ -94,7 +247,24 @@ export const summarize = (options: {
     errors,
     recoverySeconds: recoveryTime(samples, recoveryStart),
     breakerTransitions: options.transitions,
-    phases
+    breaker: summarizeBreaker(options.transitions, options.phases, end),
+    phases,
+    fallback: {
+      queued: options.fallback?.queued ?? 0,
+      replayed: replayedAt.length,
+      firstReplayAt: replayedAt.length === 0 ? null : Math.min(...replayedAt),
+      lastReplayAt: replayedAt.length === 0 ? null : Math.max(...replayedAt),
+      refused: options.fallback?.refused ?? 0,
+      stillPending: options.fallback?.stillPending ?? 0
+    },
+    ledger: options.ledger ?? { paid: 0, pending: 0 },
+    readiness: {
+      probes: health.length,
+      outageProbes: inOutage.length,
+      outageReady: inOutage.filter((h) => h.code === 200).length,
+      outageDegraded: inOutage.filter((h) => h.status === "degraded").length,
+      notReady: health.filter((h) => h.code !== 200).length
+    }
   }
 }
 
@@ -130,122 +300,141 @@ export const successBuckets = (
 }
 
 const pct = (n: number) => `${(n * 100).toFixed(1)}%`
+const ms = (n: number) => `${Math.round(n).toLocaleString("en-US")} ms`
+const s1 = (n: number) => `${n.toFixed(1)} s`
 
 /**
- * The side-by-side table, as text.
+ * The three sentences the report leads with, computed from the runs.
  *
  * @since 0.1.0
  * @category rendering
  */
-export const table = (naive: RunSummary, resilient: RunSummary): string => {
-  const rows: Array<[string, string, string]> = [
-    ["requests", String(naive.requests), String(resilient.requests)],
-    ["success rate", pct(naive.successRate), pct(resilient.successRate)],
-    ["p50 latency", `${naive.p50Millis} ms`, `${resilient.p50Millis} ms`],
-    ["p95 latency", `${naive.p95Millis} ms`, `${resilient.p95Millis} ms`],
-    ["p99 latency", `${naive.p99Millis} ms`, `${resilient.p99Millis} ms`],
-    ["gateway calls / request", String(naive.gatewayCallsPerRequest), String(resilient.gatewayCallsPerRequest)],
-    [
-      "time to recover",
-      naive.recoverySeconds === null ? "never" : `${naive.recoverySeconds} s`,
-      resilient.recoverySeconds === null ? "never" : `${resilient.recoverySeconds} s`
-    ],
-    ["breaker transitions", String(naive.breakerTransitions.length), String(resilient.breakerTransitions.length)]
-  ]
-  for (const phase of Object.keys(naive.phases)) {
-    rows.push([
-      `  ${phase}: success`,
-      pct(naive.phases[phase]!.successRate),
-      pct(resilient.phases[phase]?.successRate ?? 0)
-    ])
-    rows.push([
-      `  ${phase}: calls/request`,
-      String(naive.phases[phase]!.gatewayCallsPerRequest),
-      String(resilient.phases[phase]?.gatewayCallsPerRequest ?? 0)
-    ])
-  }
-  const kinds = new Set([...Object.keys(naive.errors), ...Object.keys(resilient.errors)])
-  for (const kind of [...kinds].sort()) {
-    rows.push([`  errors: ${kind}`, String(naive.errors[kind] ?? 0), String(resilient.errors[kind] ?? 0)])
-  }
-  const w0 = Math.max(...rows.map((r) => r[0].length), 6)
-  const w1 = Math.max(...rows.map((r) => r[1].length), 10)
-  const w2 = Math.max(...rows.map((r) => r[2].length), 10)
-  const line = (a: string, b: string, c: string) => `${a.padEnd(w0)}  ${b.padStart(w1)}  ${c.padStart(w2)}`
-  return [
-    line("", "naive", "resilient"),
-    line("-".repeat(w0), "-".repeat(w1), "-".repeat(w2)),
-    ...rows.map((r) => line(...r))
-  ]
-    .join("\n")
+export const headline = (naive: RunSummary, resilient: RunSummary, phases: ReadonlyArray<Phase>): Array<string> => {
+  const n = (phase: string) => naive.phases[phase]!
+  const r = (phase: string) => resilient.phases[phase]!
+  const recoveryAt = (phaseBounds(phases).find((b) => b.phase.name === "recovery")?.start ?? 0) / 1000
+  const degradedBetter = r("degraded").successRate >= n("degraded").successRate
+  const first = `While the gateway was degraded (errors and stalls), the resilient service paid ${
+    pct(r("degraded").successRate)
+  } of payments against ${pct(n("degraded").successRate)} for the naive one${
+    degradedBetter ? " (retries with backoff)" : ""
+  }, and its p99 latency over the whole run was ${ms(resilient.p99Millis)} against ${
+    ms(naive.p99Millis)
+  } (a 300 ms ${""}timeout per attempt instead of waiting on stuck calls).`
+  const second = `During the outage it sent ${
+    r("outage").gatewayCallsPerRequest.toFixed(2)
+  } gateway calls per request ${""}against ${
+    n("outage").gatewayCallsPerRequest.toFixed(2)
+  }: the breaker opened ${resilient.breaker.openings} time(s) ${""}and failed fast, and ${resilient.fallback.queued} payment(s) were accepted as pending instead of failed, while ${""}/health/ready answered 200 at ${resilient.readiness.outageReady} of ${resilient.readiness.outageProbes} probes, ${""}reporting the gateway degraded at ${resilient.readiness.outageDegraded}.`
+  const closed = resilient.breaker.closedAfterRecoverySeconds
+  const third = `The gateway came back at ${s1(recoveryAt)}; the breaker ${
+    closed === null ?
+      "had not closed by the end of the run" :
+      closed === 0 ?
+      "was closed already" :
+      `closed ${s1(closed)} later`
+  }, and ${resilient.fallback.replayed} of ${resilient.fallback.queued} queued payment(s) were replayed${
+    resilient.fallback.lastReplayAt === null ? "" : ` by ${s1(resilient.fallback.lastReplayAt)}`
+  }${resilient.fallback.stillPending > 0 ? ` (${resilient.fallback.stillPending} still pending)` : ""}.`
+  return [first, second, third]
 }
 
-const blocks = " ▁▂▃▄▅▆▇█"
-
 /**
- * Success rate per second as a terminal sparkline.
+ * The breaker's transitions in one line: openings, probes, closings, time open.
  *
  * @since 0.1.0
  * @category rendering
  */
-export const sparkline = (samples: ReadonlyArray<Sample>): string =>
-  successBuckets(samples, 1000)
-    .map((b) => (b.total === 0 ? " " : blocks[Math.round((b.ok / b.total) * (blocks.length - 1))]!))
-    .join("")
+export const breakerLine = (summary: RunSummary): string => {
+  const b = summary.breaker
+  const first = summary.breakerTransitions.find((t) => t.to === "Open")
+  const last = [...summary.breakerTransitions].reverse().find((t) => t.to === "Closed")
+  return `breaker: opened ${b.openings} time(s)${
+    first ? ` (first at ${s1(first.at)})` : ""
+  }, ${b.probes} probe(s) ${""}(${b.reopenings} failed and reopened it), closed ${b.closings} time(s)${
+    last ? ` (last at ${s1(last.at)})` : ""
+  }; ${""}not closed for ${s1(b.secondsOpen)} in all`
+}
 
 /**
- * An SVG chart: success rate per half second for both runs, with the phases shaded.
+ * Why the resilient run's recovery phase looks the way it does.
  *
  * @since 0.1.0
  * @category rendering
  */
-export const svg = (
-  runs: { readonly naive: ReadonlyArray<Sample>; readonly resilient: ReadonlyArray<Sample> },
-  phases: ReadonlyArray<Phase>,
-  transitions: ReadonlyArray<Transition>
+export const recoveryExplanation = (
+  naive: RunSummary,
+  resilient: RunSummary,
+  phases: ReadonlyArray<Phase>
 ): string => {
-  const width = 800
-  const height = 300
-  const pad = 40
-  const totalSeconds = phases.reduce((a, p) => a + p.seconds, 0)
-  const x = (seconds: number) => pad + (seconds / totalSeconds) * (width - 2 * pad)
-  const y = (rate: number) => height - pad - rate * (height - 2 * pad)
-  const path = (samples: ReadonlyArray<Sample>) =>
-    successBuckets(samples, 500)
-      .map((b, i) => (b.total === 0 ? null : `${x(i * 0.5 + 0.25).toFixed(1)},${y(b.ok / b.total).toFixed(1)}`))
-      .filter((p) => p !== null)
-      .join(" ")
-  const shades = ["#e8f5e9", "#fff8e1", "#ffebee", "#e3f2fd"]
-  let start = 0
-  const bands = phases.map((phase, i) => {
-    const band = `<rect x="${x(start)}" y="${pad}" width="${x(start + phase.seconds) - x(start)}" height="${
-      height - 2 * pad
-    }" fill="${shades[i % shades.length]}"/><text x="${x(start) + 4}" y="${
-      pad + 14
-    }" font-size="12">${phase.name}</text>`
-    start += phase.seconds
-    return band
-  })
-  // Every transition is a dashed line; only openings from Closed and closings are labelled (probes crowd).
-  const marks = transitions.map((t) =>
-    `<line x1="${x(t.at)}" x2="${x(t.at)}" y1="${pad}" y2="${height - pad}" stroke="#999" stroke-dasharray="3,3"/>` +
-    ((t.from === "Closed" || t.to === "Closed")
-      ? `<text x="${x(t.at) + 2}" y="${height - pad - 4}" font-size="9" fill="#666">${t.to}</text>`
-      : "")
-  )
-  return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif">`,
-    `<rect width="${width}" height="${height}" fill="white"/>`,
-    ...bands,
-    ...marks,
-    `<line x1="${pad}" y1="${y(0)}" x2="${width - pad}" y2="${y(0)}" stroke="black"/>`,
-    `<line x1="${pad}" y1="${y(0)}" x2="${pad}" y2="${y(1)}" stroke="black"/>`,
-    `<text x="4" y="${y(1) + 4}" font-size="10">100%</text><text x="10" y="${y(0)}" font-size="10">0%</text>`,
-    `<polyline fill="none" stroke="#c62828" stroke-width="2" points="${path(runs.naive)}"/>`,
-    `<polyline fill="none" stroke="#2e7d32" stroke-width="2" points="${path(runs.resilient)}"/>`,
-    `<text x="${width - 200}" y="20" font-size="12" fill="#c62828">naive</text>`,
-    `<text x="${width - 140}" y="20" font-size="12" fill="#2e7d32">resilient</text>`,
-    `<text x="${width / 2 - 90}" y="${height - 8}" font-size="12">success rate per 0.5 s over time</text>`,
-    `</svg>`
-  ].join("\n")
+  const b = resilient.breaker
+  const n = naive.phases.recovery!
+  const r = resilient.phases.recovery!
+  const recoveryAt = (phaseBounds(phases).find((x) => x.phase.name === "recovery")?.start ?? 0) / 1000
+  const head = `recovery: success ${pct(r.successRate)} (${pct(r.pendingRate)} pending) against ${
+    pct(n.successRate)
+  } naive; `
+  if (b.closedAfterRecoverySeconds === 0) {
+    return head + "the breaker was closed when the gateway came back, so calls went through at once."
+  }
+  if (b.closedAfterRecoverySeconds === null) {
+    return head + "the breaker never closed after the gateway came back (no probe succeeded before the run ended)."
+  }
+  return head +
+    `the breaker ${
+      b.lastOpenedBeforeRecovery === null ? "was open" : `had last opened at ${s1(b.lastOpenedBeforeRecovery)}`
+    } and closed ${s1(b.closedAfterRecoverySeconds)} after the gateway came back at ${
+      s1(recoveryAt)
+    }: an open breaker ${""}learns the gateway is back only from a probe, let through once its open duration (500 ms) has passed; until then ${""}it fails fast, and those payments were queued as pending and replayed, not lost.`
 }
+
+/**
+ * The side-by-side table, as text: one column per run.
+ *
+ * @since 0.1.0
+ * @category rendering
+ */
+export const table = (
+  runs: ReadonlyArray<{ readonly label: string; readonly summary: RunSummary }>
+): string => {
+  const col = (f: (s: RunSummary) => string) => runs.map((r) => f(r.summary))
+  const rows: Array<[string, ...Array<string>]> = [
+    ["requests", ...col((s) => String(s.requests))],
+    ["paid (success rate)", ...col((s) => pct(s.successRate))],
+    ["accepted as pending", ...col((s) => (s.pending === 0 ? "-" : String(s.pending)))],
+    ["  replayed after recovery", ...col((s) => (s.fallback.queued === 0 ? "-" : String(s.fallback.replayed)))],
+    ["p50 latency", ...col((s) => ms(s.p50Millis))],
+    ["p95 latency", ...col((s) => ms(s.p95Millis))],
+    ["p99 latency", ...col((s) => ms(s.p99Millis))],
+    ["gateway calls / request", ...col((s) => s.gatewayCallsPerRequest.toFixed(2))],
+    ["time to recover (95% paid)", ...col((s) => (s.recoverySeconds === null ? "never" : s1(s.recoverySeconds)))]
+  ]
+  for (const phase of Object.keys(runs[0]!.summary.phases)) {
+    rows.push([`${phase}: paid`, ...col((s) => pct(s.phases[phase]?.successRate ?? 0))])
+    if (runs.some((r) => (r.summary.phases[phase]?.pendingRate ?? 0) > 0)) {
+      rows.push([`${phase}: pending`, ...col((s) => pct(s.phases[phase]?.pendingRate ?? 0))])
+    }
+    rows.push([`${phase}: p99`, ...col((s) => ms(s.phases[phase]?.p99Millis ?? 0))])
+    rows.push([`${phase}: calls/request`, ...col((s) => (s.phases[phase]?.gatewayCallsPerRequest ?? 0).toFixed(2))])
+  }
+  const kinds = new Set(runs.flatMap((r) => Object.keys(r.summary.errors)))
+  for (const kind of [...kinds].sort()) {
+    rows.push([`errors: ${kind}`, ...col((s) => String(s.errors[kind] ?? 0))])
+  }
+  const header: [string, ...Array<string>] = ["", ...runs.map((r) => r.label)]
+  const widths = header.map((_, i) => Math.max(...[header, ...rows].map((r) => r[i]!.length), i === 0 ? 6 : 10))
+  const line = (cells: ReadonlyArray<string>) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ")
+  return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n")
+}
+
+/**
+ * What varies from run to run with the same seed, measured over five runs of `pnpm demo` (defaults, seed 7) on the
+ * development machine (2 shared cores): the gateway's script is the same, real time is not.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const variation =
+  "Same seed, same gateway script: every order's answer per attempt is fixed. What still varies is real time: " +
+  "which requests fall either side of a phase boundary, latencies, and so when the breaker opens and probes."

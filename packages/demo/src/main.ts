@@ -1,83 +1,150 @@
 /**
- * `pnpm demo`: a payment service under a failing gateway, run once without policies and once through a
- * `ResilientClient`, with a side-by-side report and a chart.
+ * `pnpm demo`: a payment service under a failing gateway, run without policies and through
+ * `ResilientHttpClient` at the same time, with a report, a chart (SVG and HTML) and `--json`.
  *
  * @since 0.1.0
  */
-import * as Command from "@effect/cli/Command"
-import * as Options from "@effect/cli/Options"
-import * as NodeContext from "@effect/platform-node/NodeContext"
+import { GracefulShutdown } from "@effect-resilience/platform"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import * as Chart from "./Chart.js"
+import * as Cli from "./Cli.js"
 import * as Demo from "./Demo.js"
 import * as Report from "./Report.js"
+import * as Stacks from "./Stacks.js"
 
-const json = Options.boolean("json").pipe(Options.withDescription("Print one JSON object instead of the report"))
-const phaseSeconds = Options.integer("phase-seconds").pipe(
-  Options.withDefault(5),
-  Options.withDescription("Length of each gateway phase (healthy, degraded, outage, recovery)")
-)
-const rate = Options.integer("rate").pipe(Options.withDefault(40), Options.withDescription("Requests per second"))
-const seed = Options.integer("seed").pipe(
-  Options.withDefault(7),
-  Options.withDescription("Seed of the gateway's faults")
-)
-
-const progress = (label: string, quiet: boolean) => (done: number, total: number) => {
-  if (quiet || !process.stderr.isTTY || (done % 20 !== 0 && done !== total)) return
-  const width = 30
-  const filled = Math.round((done / total) * width)
-  process.stderr.write(`\r${label.padEnd(10)} [${"#".repeat(filled)}${".".repeat(width - filled)}] ${done}/${total}`)
-  if (done === total) process.stderr.write("\n")
+const parsed = Cli.parse(process.argv.slice(2))
+if (parsed._tag === "Invalid") {
+  process.stderr.write(`demo: ${parsed.message}\n`)
+  process.exit(2)
+}
+const flags = parsed.flags
+if (flags.help) {
+  process.stdout.write(Cli.help() + "\n")
+  process.exit(0)
 }
 
-const demo = Command.make("demo", { json, phaseSeconds, rate, seed }, (args) =>
-  Effect.gen(function*() {
-    if (!args.json) {
-      yield* Console.log(
-        `Gateway phases of ${args.phaseSeconds} s: healthy → degraded → outage → recovery; ${args.rate} requests/s.`
-      )
-    }
-    const { naive, phases, resilient } = yield* Demo.run({
-      phaseSeconds: args.phaseSeconds,
-      rate: args.rate,
-      seed: args.seed,
-      onProgress: (label) => progress(label, args.json)
-    })
-    const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "output")
-    fs.mkdirSync(dir, { recursive: true })
-    const chart = path.join(dir, "chart.svg")
-    fs.writeFileSync(
-      chart,
-      Report.svg({ naive: naive.samples, resilient: resilient.samples }, phases, resilient.summary.breakerTransitions)
+const tty = process.stderr.isTTY === true
+const err = (line: string) => process.stderr.write(line + "\n")
+const pct = (n: number) => `${(n * 100).toFixed(0)}%`
+
+const program = Effect.gen(function*() {
+  const seconds = Demo.expectedSeconds(flags.phaseSeconds)
+  const stacks = flags.compare ? "naive, resilient, cockatiel and plain Effect" : "naive and resilient"
+  err(
+    `demo: about ${seconds} s: ${stacks} services at once, ${flags.rate} requests/s each, gateway phases of ${flags.phaseSeconds} s (healthy, degraded, outage, recovery), seed ${flags.seed}${
+      flags.pg ? ", ledger in PostgreSQL" : ""
+    }`
+  )
+  const live: Record<string, { done: number; ok: number; total: number }> = {}
+  let samples = 0
+  const draw = (force: boolean) => {
+    if (!tty || (!force && ++samples % 8 !== 0)) return
+    const cells = Object.entries(live).map(([k, v]) =>
+      `${k} ${v.done}/${v.total} ${pct(v.ok / Math.max(1, v.done))} paid`
     )
-    if (args.json) {
-      yield* Console.log(
-        JSON.stringify({ runs: { naive: naive.summary, resilient: resilient.summary }, chart }, null, 2)
-      )
-      return
+    process.stderr.write(`\r\x1b[K${cells.join("  ")}`)
+  }
+  const result = yield* Demo.run({
+    phaseSeconds: flags.phaseSeconds,
+    rate: flags.rate,
+    seed: flags.seed,
+    compare: flags.compare,
+    pg: flags.pg,
+    onSample: (stack, done, total, sample) => {
+      const entry = live[stack] ?? (live[stack] = { done: 0, ok: 0, total })
+      entry.done = done
+      if (sample.ok) entry.ok++
+      draw(false)
+    },
+    onPhase: (phase, index) => {
+      const cells = Object.entries(live).map(([k, v]) => `${k} ${pct(v.ok / Math.max(1, v.done))} paid`)
+      const line = `phase ${index + 1}/4 ${phase.name} over (${(index + 1) * flags.phaseSeconds} s): ${
+        cells.join(", ")
+      } so far`
+      if (tty) process.stderr.write(`\r\x1b[K${line}\n`)
+      else err(line)
+      draw(true)
     }
-    const transitions = resilient.summary.breakerTransitions
-      .map((t) => `${t.at.toFixed(1)}s ${t.from}→${t.to}`)
-      .join(", ")
-    yield* Console.log("")
-    yield* Console.log(Report.table(naive.summary, resilient.summary))
-    yield* Console.log("")
-    yield* Console.log(`success per second, naive:     ${Report.sparkline(naive.samples)}`)
-    yield* Console.log(`success per second, resilient: ${Report.sparkline(resilient.samples)}`)
-    yield* Console.log(`breaker: ${transitions || "no transitions"}`)
-    yield* Console.log(`chart: ${chart}`)
-  }))
+  })
+  if (tty) process.stderr.write("\r\x1b[K")
+  const { naive, phases, resilient } = result
+  const runs = [naive, resilient, ...result.peers]
+  const headline = Report.headline(naive.summary, resilient.summary, phases)
+  const report = [
+    ...headline,
+    "",
+    Report.table(runs.map((r) => ({ label: r.label, summary: r.summary }))),
+    "",
+    Report.breakerLine(resilient.summary),
+    Report.recoveryExplanation(naive.summary, resilient.summary, phases),
+    `readiness: /health/ready answered 200 at ${
+      resilient.summary.readiness.probes - resilient.summary.readiness.notReady
+    } of ${resilient.summary.readiness.probes} probes; /metrics served ${resilient.metrics.series} series; ledger: ${resilient.summary.ledger.paid} paid, ${resilient.summary.ledger.pending} pending (${result.ledger})`,
+    "",
+    "resilient configuration:",
+    ...Stacks.resilientConfigLines.map((l) => `  ${l}`),
+    "",
+    Report.variation
+  ].join("\n")
+  const dir = flags.out ?? path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "output")
+  fs.mkdirSync(dir, { recursive: true })
+  const chartPath = path.resolve(dir, "chart.svg")
+  const htmlPath = path.resolve(dir, "chart.html")
+  const reportPath = path.resolve(dir, "report.txt")
+  const svg = Chart.svg({
+    series: runs.map((r) => ({ label: r.label, samples: r.samples, arrivals: r.arrivals })),
+    phases,
+    transitions: resilient.summary.breakerTransitions,
+    title:
+      `payment service under a failing gateway: ${flags.rate} req/s, phases of ${flags.phaseSeconds} s, seed ${flags.seed}`
+  })
+  fs.writeFileSync(chartPath, svg)
+  fs.writeFileSync(htmlPath, Chart.html({ svg, headline, report }))
+  fs.writeFileSync(reportPath, report + "\n")
+  if (flags.json) {
+    const byStack = Object.fromEntries(runs.map((r) => [r.stack, r.summary]))
+    yield* Console.log(JSON.stringify(
+      {
+        seed: flags.seed,
+        rate: flags.rate,
+        phaseSeconds: flags.phaseSeconds,
+        headline,
+        runs: byStack,
+        metrics: Object.fromEntries(runs.map((r) => [r.stack, r.metrics])),
+        ledger: result.ledger,
+        config: Stacks.resilientConfigLines,
+        variation: Report.variation,
+        chart: chartPath,
+        html: htmlPath,
+        report: reportPath
+      },
+      null,
+      2
+    ))
+    return
+  }
+  yield* Console.log(report)
+  yield* Console.log("")
+  yield* Console.log(`report: ${reportPath}`)
+  yield* Console.log(`chart:  ${chartPath}`)
+  yield* Console.log(`page:   ${htmlPath}`)
+})
 
-const cli = Command.run(demo, { name: "effect-resilience demo", version: "0.1.0" })
-
-cli(process.argv).pipe(
-  Effect.provide(Layer.mergeAll(NodeContext.layer, FetchHttpClient.layer)),
-  NodeRuntime.runMain
+program.pipe(
+  Effect.provide(Layer.mergeAll(
+    FetchHttpClient.layer,
+    // The services' own log lines (health changes, shutdown) would interleave with the report: errors only.
+    Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger)),
+    Logger.minimumLogLevel(LogLevel.Error)
+  )),
+  NodeRuntime.runMain({ teardown: GracefulShutdown.teardown })
 )
