@@ -419,6 +419,31 @@ describe.skipIf(!redis.available)("RedisCircuitBreakerStore", () => {
       assert.include(a.commands, "script")
     }))
 
+  it.scopedLive("cut off, a replica probes on its own; its recovery reaches the fleet when Redis is back", () =>
+    Effect.gen(function*() {
+      const prefix = Services.uniquePrefix("cb-cut-probe")
+      yield* cleanup(prefix)
+      const scope = yield* Effect.scope
+      const link = yield* proxy
+      const a = yield* replica(prefix, scope, { url: link.url })
+      const b = yield* replica(prefix, scope)
+      const options = { openDuration: "200 millis" } as const
+      const ba = yield* breakerIn(a, options)
+      const bb = yield* breakerIn(b, { openDuration: "1 minute" })
+      yield* sleep(60)
+      for (let i = 0; i < 3; i++) yield* Effect.either(ba.execute(fail))
+      assert.isTrue(yield* eventually(stateIs(b, bb, "Open")))
+      yield* Effect.promise(() => link.cut())
+      yield* sleep(250)
+      // Half-open with no Redis to grant a lease: the first call asks (and the flush fails), then probes run locally.
+      const probed = yield* eventually(Effect.map(Effect.either(ba.execute(ok)), Either.isRight))
+      assert.isTrue(probed)
+      assert.strictEqual(yield* ba.state, "Closed")
+      yield* Effect.promise(() => link.restore())
+      assert.isTrue(yield* eventually(stateIs(b, bb, "Closed"), 10_000))
+      assert.strictEqual(yield* ba.state, "Closed")
+    }))
+
   it.scopedLive("a rate limiter over a cut Redis lets calls through, counts the errors, and limits again after", () =>
     Effect.gen(function*() {
       const prefix = Services.uniquePrefix("rl-cut")

@@ -122,6 +122,8 @@ interface MemberState {
   inFlight: boolean
   /** The newest published decision that arrived while a report was on its way. */
   deferred: CircuitBreakerStore.Snapshot | undefined
+  /** A probe's verdict could not be delivered: the report given back still carries it. */
+  probePending: boolean
 }
 
 interface RecordState {
@@ -199,7 +201,8 @@ export const make = (options: StoreOptions): Effect.Effect<CircuitBreakerStore.S
         granted: 0,
         leaseUntil: 0,
         inFlight: false,
-        deferred: undefined
+        deferred: undefined,
+        probePending: false
       }
       record.members.add(state)
       dirty.add(state)
@@ -312,6 +315,9 @@ export const make = (options: StoreOptions): Effect.Effect<CircuitBreakerStore.S
             configIndex.set(record, c)
           }
           const taken = s.member.take(now)
+          const byProbe = taken !== undefined && taken.report.proposal !== undefined &&
+            (taken.byProbe || s.probePending)
+          s.probePending = byProbe
           const want = Math.min(s.wantsLease, record.config.probes)
           s.wantsLease = 0
           entries.push({
@@ -319,7 +325,11 @@ export const make = (options: StoreOptions): Effect.Effect<CircuitBreakerStore.S
             id: record.id,
             c,
             hint: s.member.version(),
-            ...(taken === undefined ? {} : { r: scriptReport(taken.report, offset), probe: taken.byProbe ? 1 : 0 }),
+            // A probe admitted under a lease is judged by it; one admitted locally while Redis was away is not.
+            ...(taken === undefined ? {} : {
+              r: scriptReport(taken.report, offset),
+              probe: byProbe && s.granted > 0 ? 1 : 0
+            }),
             tok: s.token,
             ...(want > 0 ? { want, od: 0 } : {})
           })
@@ -354,6 +364,7 @@ export const make = (options: StoreOptions): Effect.Effect<CircuitBreakerStore.S
                 Effect.forEach(sent, ({ report, state }, i) => {
                   state.needsSync = false
                   state.inFlight = false
+                  state.probePending = false
                   return Effect.zipRight(
                     applyResult(state, results[i]!, report?.proposal !== undefined),
                     applyDeferred(state)
