@@ -256,6 +256,28 @@ describe.skipIf(!postgres.available)("PgPool under PostgreSQL faults", () => {
     30_000
   )
 
+  it.scopedLive("idle connections on a stalled network: the scope still closes promptly", () =>
+    Effect.gen(function*() {
+      const proxy = yield* Effect.acquireRelease(
+        Effect.promise(() => Proxy.start({ host: postgres.host, port: postgres.port })),
+        (p) => Effect.promise(() => p.close())
+      )
+      const scope = yield* Scope.make()
+      const db = yield* Scope.extend(
+        PgPool.make({ name: Services.uniquePrefix("pgfaults-stall-idle"), url: proxy.url, max: 4 }),
+        scope
+      )
+      yield* Effect.all(Array.from({ length: 4 }, () => db.query("SELECT pg_sleep(0.05)")), {
+        concurrency: "unbounded"
+      })
+      expect(yield* db.stats).toMatchObject({ size: 4, idle: 4 })
+      proxy.stall()
+      // Four graceful closes that never complete: none of them may hold the close for its own grace period.
+      const started = Date.now()
+      yield* Effect.uninterruptible(Scope.close(scope, Exit.void))
+      expect(Date.now() - started).toBeLessThan(1_000)
+    }).pipe(quiet), 30_000)
+
   it.scopedLive(
     "timeouts and interruptions at random under concurrency, with late cancels: no innocent cancelled",
     () =>

@@ -8,6 +8,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
+import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import * as net from "node:net"
 import pg from "pg"
@@ -287,24 +288,27 @@ export const make = (
       })
     }
 
+    const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+
     /**
-     * Closes a client: a statement still running is cancelled on the server first (closing the socket alone would
-     * leave it running there); a graceful close that takes longer than a second becomes a destroyed socket. The
-     * waits are interruptible, since finalizers run uninterruptibly and a timeout must be able to end them.
+     * Closes a client without waiting for it: a statement still running is cancelled on the server first (closing
+     * the socket alone would leave it running there), then a Terminate is sent; a graceful close not done within a
+     * second (a stalled network) becomes a destroyed socket, in the background. Effect's pool closes its resources
+     * one after the other at shutdown, so waiting here would add a second per connection to every stalled close.
      */
     const endClient = (conn: Conn): Effect.Effect<void> =>
-      Effect.suspend(() => {
+      Effect.sync(() => {
         const client = conn.client
         if (conn.busy || hasActiveQuery(client)) sendCancel(conn)
-        if ((client as unknown as ClientInternals)._ended === true) return Effect.void
-        return Effect.interruptible(Effect.async<void>((resume) => {
-          client.end(() => resume(Effect.void))
-        })).pipe(
-          Effect.timeoutTo({
-            duration: closeGraceMillis,
-            onSuccess: () => undefined,
-            onTimeout: () => destroySocket(client)
-          })
+        if ((client as unknown as ClientInternals)._ended === true) return
+        let ended = false
+        client.end(() => {
+          ended = true
+        })
+        runFork(
+          Effect.sleep(closeGraceMillis).pipe(Effect.andThen(() => {
+            if (!ended) destroySocket(client)
+          }))
         )
       })
 
