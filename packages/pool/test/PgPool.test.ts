@@ -513,3 +513,20 @@ describe.skipIf(!postgres.available)("PgPool timers", () => {
       }
     }))
 })
+
+describe.skipIf(!postgres.available)("PgPool queue", () => {
+  it.scopedLive("callers that give up while queued leave the queue at once", () =>
+    Effect.gen(function*() {
+      const db = yield* PgPool.make({ name: Services.uniquePrefix("pgpool-abandon"), url: postgres.url, max: 1 })
+      const holder = yield* Effect.fork(db.query("SELECT pg_sleep(0.5)"))
+      expect(yield* eventually(Effect.map(db.stats, (s) => s.borrowed === 1))).toBe(true)
+      const gaveUp = yield* Effect.all(
+        Array.from({ length: 100 }, () => Effect.either(db.query("SELECT 1").pipe(Effect.timeout("50 millis")))),
+        { concurrency: "unbounded" }
+      )
+      expect(gaveUp.every((r) => r._tag === "Left")).toBe(true)
+      expect(yield* db.stats).toMatchObject({ waiting: 0, borrowed: 1 })
+      yield* Fiber.join(holder)
+      expect(yield* db.stats).toMatchObject({ waiting: 0, borrowed: 0 })
+    }))
+})
