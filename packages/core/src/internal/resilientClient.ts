@@ -53,7 +53,11 @@ type Reason = ResilientClient.RejectionReason
 /** Which rejection a final error is, if any. */
 const rejectionOf = (error: unknown): Reason | undefined => {
   // A keyed bulkhead inside the effect with no room for a key: no slot, as with a full queue.
-  if (error instanceof Bulkhead.BulkheadRejectedError) return error.reason === "TooManyKeys" ? "QueueFull" : error.reason
+  if (error instanceof Bulkhead.BulkheadRejectedError) {
+    return error.reason === "TooManyKeys"
+      ? "QueueFull"
+      : error.reason
+  }
   if (error instanceof CircuitBreaker.CircuitBreakerOpenError) return "CircuitOpen"
   if (error instanceof RateLimiter.RateLimitedError) return "RateLimited"
   return undefined
