@@ -97,7 +97,10 @@ export declare namespace ResourcePool {
      * with `PoolTimeoutError`. Also bounds one creation attempt. Default 30 seconds.
      */
     readonly acquireTimeout?: Duration.DurationInput | undefined
-    /** Checks a resource before it is lent out; `false`, a failure or a defect evicts it and another is tried. */
+    /**
+     * Checks a resource before it is lent out; `false`, a failure, a defect, a throw or a value that is not an
+     * `Effect` evicts it and another is tried.
+     */
     readonly validate?: ((resource: A) => Effect.Effect<boolean>) | undefined
     /**
      * When to run `validate`: `true` (default when `validate` is given) on every borrow, `false` never, or a
@@ -115,7 +118,8 @@ export declare namespace ResourcePool {
     readonly leakDetection?: Duration.DurationInput | undefined
     /**
      * When the pool's scope closes: how long to wait for borrowed resources to come back before interrupting
-     * their borrowers. Default 30 seconds.
+     * their borrowers (without waiting for them) and taking the resources back, with a warning naming how many.
+     * Default 30 seconds.
      */
     readonly drainTimeout?: Duration.DurationInput | undefined
     /**
@@ -141,8 +145,8 @@ export {
  * Makes a pool in the current scope; closing the scope drains it (see `drainTimeout`) and closes every resource.
  * Registers in the `ResilienceRegistry` (kind `"pool"`) when one is provided.
  *
- * Bad options fail with `InvalidOptionsError` naming the field: `max` < 1, `min` > `max`, negative or zero
- * durations.
+ * Bad options fail with `InvalidOptionsError` naming the field and the value: `max` < 1, `min` > `max`, negative,
+ * zero or unparsable durations, values of the wrong type (`null` included), an `acquire` that is not an `Effect`.
  *
  * @example
  * ```ts
