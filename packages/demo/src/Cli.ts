@@ -18,6 +18,8 @@ export interface Flags {
   readonly json: boolean
   readonly compare: boolean
   readonly pg: string | undefined
+  /** A Redis URL: also run the resilient service as three replicas, with and without shared breaker state. */
+  readonly redis: string | undefined
   readonly out: string | undefined
   readonly help: boolean
 }
@@ -70,6 +72,12 @@ export const options: ReadonlyArray<Spec> = [
     value: "URL",
     defaultText: "embedded",
     description: "keep the service's ledger in PostgreSQL (postgres://...) through PgPool"
+  },
+  {
+    name: "redis",
+    value: "URL",
+    defaultText: "off",
+    description: "also run the resilient service as 3 replicas, breakers shared through Redis (redis://...) or not"
   },
   { name: "out", value: "DIR", defaultText: "packages/demo/output", description: "where the report and chart go" },
   { name: "help", defaultText: "", description: "this text" }
@@ -127,6 +135,7 @@ export const parse = (args: ReadonlyArray<string>): Parsed => {
   let compare = false
   let help = false
   let pg: string | undefined
+  let redis: string | undefined
   let out: string | undefined
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!
@@ -170,6 +179,15 @@ export const parse = (args: ReadonlyArray<string>): Parsed => {
         pg = value
         break
       }
+      case "redis": {
+        if (value === undefined || !/^rediss?:\/\/\S+$/.test(value)) {
+          return invalid(
+            `--redis needs a redis://host:port URL, got ${value === undefined ? "nothing" : "another value"}`
+          )
+        }
+        redis = value
+        break
+      }
       case "out": {
         if (value === undefined || value.trim() === "") return invalid("--out needs a directory")
         out = value
@@ -199,6 +217,7 @@ export const parse = (args: ReadonlyArray<string>): Parsed => {
       json,
       compare,
       pg,
+      redis,
       out,
       help
     }

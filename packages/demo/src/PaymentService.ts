@@ -53,7 +53,10 @@ export const errorKind = (error: unknown): string => {
   }
   switch (e._tag) {
     case "GatewayError":
+    case "HttpStatusError":
       return e.status === 0 ? "gateway_unreachable" : `gateway_${e.status}`
+    case "RequestError":
+      return "gateway_unreachable"
     case "TimeoutError":
       return `timeout_${e.scope ?? "attempt"}`
     case "CircuitBreakerOpenError":

@@ -18,6 +18,7 @@ import { fileURLToPath } from "node:url"
 import * as Chart from "./Chart.js"
 import * as Cli from "./Cli.js"
 import * as Demo from "./Demo.js"
+import * as Fleet from "./Fleet.js"
 import * as Report from "./Report.js"
 import * as Stacks from "./Stacks.js"
 
@@ -76,6 +77,19 @@ const program = Effect.gen(function*() {
     }
   })
   if (tty) process.stderr.write("\r\x1b[K")
+  const fleet = flags.redis === undefined ? undefined : yield* Effect.gen(function*() {
+    err(
+      `demo: the resilient service as 3 replicas, breakers on their own and shared through Redis (${
+        flags.redis!.replace(/\/\/[^@/]*@/, "//***@")
+      }), about ${Demo.expectedSeconds(flags.phaseSeconds)} s more`
+    )
+    return yield* Fleet.run({
+      phaseSeconds: flags.phaseSeconds,
+      rate: flags.rate,
+      seed: flags.seed,
+      redisUrl: flags.redis!
+    })
+  })
   const { naive, phases, resilient } = result
   const runs = [naive, resilient, ...result.peers]
   const headline = Report.headline(naive.summary, resilient.summary, phases)
@@ -90,6 +104,7 @@ const program = Effect.gen(function*() {
       resilient.summary.readiness.probes - resilient.summary.readiness.notReady
     } of ${resilient.summary.readiness.probes} probes; /metrics served ${resilient.metrics.series} series; ledger: ${resilient.summary.ledger.paid} paid, ${resilient.summary.ledger.pending} pending (${result.ledger})`,
     "",
+    ...(fleet === undefined ? [] : [...Fleet.lines(fleet), ""]),
     "resilient configuration:",
     ...Stacks.resilientConfigLines.map((l) => `  ${l}`),
     "",
@@ -121,6 +136,7 @@ const program = Effect.gen(function*() {
         runs: byStack,
         metrics: Object.fromEntries(runs.map((r) => [r.stack, r.metrics])),
         ledger: result.ledger,
+        ...(fleet === undefined ? {} : { fleet }),
         config: Stacks.resilientConfigLines,
         variation: Report.variation,
         chart: chartPath,

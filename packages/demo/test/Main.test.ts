@@ -1,0 +1,91 @@
+// The demo end to end, as a user runs it: `pnpm -s demo --quick --json` in a child process, on real loopback
+// servers (about 8 s of load plus the replay). It asserts what the report claims.
+import { describe, expect, it } from "@effect/vitest"
+import { execFile } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { wellFormed } from "./xml.js"
+
+const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), "..")
+const tsx = path.join(dir, "..", "..", "node_modules", ".bin", "tsx")
+
+const demo = (args: ReadonlyArray<string>) =>
+  new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    execFile(
+      tsx,
+      ["--conditions=source", "src/main.ts", ...args],
+      { cwd: dir, timeout: 60_000 },
+      (error, stdout, stderr) =>
+        resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr })
+    )
+  })
+
+interface Phase {
+  readonly successRate: number
+  readonly pendingRate: number
+  readonly gatewayCallsPerRequest: number
+}
+interface Summary {
+  readonly requests: number
+  readonly successRate: number
+  readonly pending: number
+  readonly phases: Record<string, Phase>
+  readonly breaker: { readonly openings: number; readonly closings: number }
+  readonly fallback: { readonly queued: number; readonly replayed: number; readonly firstReplayAt: number | null }
+  readonly readiness: {
+    readonly outageProbes: number
+    readonly outageReady: number
+    readonly outageDegraded: number
+    readonly notReady: number
+  }
+}
+
+describe("pnpm demo", () => {
+  it("--quick --json: the report's claims hold, and a bad flag exits 2 with one line", async () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), "demo-"))
+    const [run, bad] = await Promise.all([
+      demo(["--quick", "--json", "--out", out]),
+      demo(["--rate", "-5", "--json", "--out", out])
+    ])
+    expect(bad.code).toBe(2)
+    expect(bad.stdout).toBe("")
+    expect(bad.stderr.trim().split("\n")).toHaveLength(1)
+    expect(bad.stderr).toContain("--rate")
+
+    expect(run.code, run.stderr).toBe(0)
+    const report = JSON.parse(run.stdout) as {
+      readonly headline: ReadonlyArray<string>
+      readonly runs: { readonly naive: Summary; readonly resilient: Summary }
+      readonly metrics: { readonly resilient: { readonly clientRequests: boolean } }
+      readonly chart: string
+      readonly html: string
+    }
+    const { naive, resilient } = report.runs
+    expect(report.headline).toHaveLength(3)
+    expect(naive.requests).toBe(160)
+    expect(resilient.requests).toBe(160)
+    // Retries lift the degraded phase; the breaker sheds load in the outage.
+    expect(resilient.phases.degraded!.successRate).toBeGreaterThan(naive.phases.degraded!.successRate)
+    expect(resilient.phases.outage!.gatewayCallsPerRequest).toBeLessThan(naive.phases.outage!.gatewayCallsPerRequest)
+    expect(resilient.breaker.openings).toBeGreaterThan(0)
+    expect(resilient.breaker.closings).toBeGreaterThan(0)
+    // The fallback: payments accepted as pending during the outage, replayed once the gateway came back.
+    expect(resilient.fallback.queued).toBeGreaterThan(0)
+    expect(resilient.fallback.replayed).toBeGreaterThan(0)
+    expect(resilient.fallback.firstReplayAt!).toBeGreaterThanOrEqual(6) // the recovery phase starts at 6 s
+    expect(resilient.pending).toBe(resilient.fallback.queued)
+    // Readiness: the gateway shown degraded during the outage while the service stayed ready.
+    expect(resilient.readiness.outageProbes).toBeGreaterThan(0)
+    expect(resilient.readiness.outageDegraded).toBeGreaterThan(0)
+    expect(resilient.readiness.outageReady).toBe(resilient.readiness.outageProbes)
+    expect(resilient.readiness.notReady).toBe(0)
+    expect(report.metrics.resilient.clientRequests).toBe(true)
+    // The chart files exist and parse.
+    const svg = fs.readFileSync(report.chart, "utf8")
+    expect(svg.startsWith("<svg")).toBe(true)
+    expect(wellFormed(svg)).toBe(true)
+    expect(fs.readFileSync(report.html, "utf8")).toContain(svg)
+  }, 60_000)
+})
