@@ -124,6 +124,7 @@ const targets: ReadonlyArray<Fuzz.Target> = [
   {
     constructorName: "ResilientHttpClient.make",
     base: () => ({ name: "fuzz-http", client: stubClient }),
+    baseFor: { "hedge.maxHedges": () => ({ name: "fuzz-http", client: stubClient, hedge: { delay: "10 millis" } }) },
     fields: {
       "": object(),
       name: required(name),
@@ -140,6 +141,7 @@ const targets: ReadonlyArray<Fuzz.Target> = [
       "bulkhead.maxConcurrent": int(1),
       hedge: optional(object()),
       "hedge.delay": duration({ zero: accept("zero: hedge at once"), infinity: "reject" }),
+      "hedge.maxHedges": optional(int(0)),
       key: optional(fn()),
       maxKeys: optional(int(1)),
       idleTtl: optional(duration({ zero: "reject", infinity: accept("infinity: never idle") })),

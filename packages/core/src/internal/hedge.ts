@@ -3,7 +3,6 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import { dual } from "effect/Function"
 import * as Runtime from "effect/Runtime"
 import type * as Hedge from "../Hedge.js"
 import type { RetryBudget } from "../RetryBudget.js"
@@ -107,8 +106,21 @@ export const hedgeResolved = <A, E, R>(self: Effect.Effect<A, E, R>, options: Re
   })
 }
 
-/** @internal */
-export const hedge = dual<
-  (options: Hedge.Hedge.Options) => <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>,
-  <A, E, R>(self: Effect.Effect<A, E, R>, options: Hedge.Hedge.Options) => Effect.Effect<A, E, R>
->(2, (self, options) => hedgeResolved(self, resolve(options)))
+/**
+ * A dual whose data-last form checks the options at once, when `Hedge.hedge(options)` is called, and not each time
+ * the operator is applied.
+ *
+ * @internal
+ */
+export const hedge: {
+  (options: Hedge.Hedge.Options): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  <A, E, R>(self: Effect.Effect<A, E, R>, options: Hedge.Hedge.Options): Effect.Effect<A, E, R>
+} = function(
+  ...args: [Hedge.Hedge.Options] | [Effect.Effect<unknown, unknown, unknown>, Hedge.Hedge.Options]
+) {
+  if (args.length === 1) {
+    const resolved = resolve(args[0])
+    return <A, E, R>(self: Effect.Effect<A, E, R>) => hedgeResolved(self, resolved)
+  }
+  return hedgeResolved(args[0], resolve(args[1]))
+} as never

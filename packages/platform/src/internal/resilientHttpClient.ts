@@ -267,6 +267,16 @@ const build = (
         : Effect.succeed(response)
 
     const hedge = o.hedge
+    // Built once: each operator checks its options when built, not per request.
+    const timeoutOp = o.timeout === undefined ? undefined : Timeout.timeout(o.timeout)
+    const hedgeOp = hedge === undefined ? undefined : yield* Effect.suspend(() => {
+      try {
+        return Effect.succeed(Hedge.hedge(hedge))
+      } catch (error) {
+        return error instanceof InvalidOptionsError ? Effect.fail(nestedError("hedge")(error)) : Effect.die(error)
+      }
+    })
+    const deadlineOp = o.deadline === undefined ? undefined : Deadline.within(o.deadline)
     const policies = (
       effect: Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError>,
       request: HttpClientRequest.HttpClientRequest,
@@ -280,12 +290,12 @@ const build = (
         checkStatus(request)
       )
       if (onAttempt !== undefined) e = Effect.zipRight(Effect.sync(onAttempt), e)
-      if (o.timeout !== undefined) e = Timeout.timeout(e, o.timeout)
-      if (hedge !== undefined && safe) e = Hedge.hedge(e, hedge)
+      if (timeoutOp !== undefined) e = timeoutOp(e)
+      if (hedgeOp !== undefined && safe) e = hedgeOp(e)
       if (breaker !== undefined) e = breaker.execute(key, e)
       if (retry !== undefined && safe) e = withRetry(key, now, e)
       if (bulkhead !== undefined) e = bulkhead.execute(key, e)
-      if (o.deadline !== undefined) e = Deadline.within(e, o.deadline)
+      if (deadlineOp !== undefined) e = deadlineOp(e)
       return e
     }
 
