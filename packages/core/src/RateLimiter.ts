@@ -117,7 +117,8 @@ export declare namespace RateLimiter {
     readonly onLimit?: "wait" | "fail" | undefined
     /**
      * With `onLimit: "wait"`, the longest wait (default: no bound but the `Deadline`); a longer one fails at once.
-     * A wait longer than what is left of the deadline fails at once too.
+     * A wait longer than what is left of the deadline fails at once too. A call that fails so, or is interrupted
+     * while it waits, gives its reserved slot back.
      */
     readonly maxWait?: Duration.DurationInput | undefined
     /** Record `rate_limiter_rejected_total` and `resilience_calls_total` (default true). */
