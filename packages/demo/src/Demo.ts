@@ -112,6 +112,7 @@ const runOne = (
         Effect.ignore(Effect.scoped(Effect.flatMap(http.post(`${service.url}/pay?order=warmup-${i}`), (r) => r.text))),
       { concurrency: 5 }
     )
+    yield* caller.reset
     yield* gateway.restart
     const begin = yield* Clock.currentTimeMillis
     // Watch readiness as a load balancer would, every 250 ms.

@@ -84,12 +84,12 @@ const runFleet = (
             ? yield* Effect.flatMap(
               Layer.buildWithScope(
                 RedisCircuitBreakerStore.layer({
-                url: options.redisUrl,
-                keyPrefix,
-                flushInterval: "100 millis",
-                // The demo's records go soon after it ends.
-                idleTtl: "1 minute"
-              }),
+                  url: options.redisUrl,
+                  keyPrefix,
+                  flushInterval: "100 millis",
+                  // The demo's records go soon after it ends.
+                  idleTtl: "1 minute"
+                }),
                 scope
               ),
               (context) => Effect.provide(Stacks.resilient(gateway.url), context)

@@ -174,7 +174,7 @@ export const start = (options: Options): Effect.Effect<Service, never, Scope.Sco
         )
       }
       const kind = errorKind(charged.left)
-      if (Option.isSome(options.fallbackCapacity)) {
+      if (Option.isSome(options.fallbackCapacity) && !order.startsWith("warmup")) {
         if (yield* Queue.offer(queue, order)) {
           queued++
           yield* Effect.ignore(ledger.record(order, "pending"))

@@ -82,6 +82,8 @@ export interface Caller {
   readonly breakerState: Option.Option<Effect.Effect<string>>
   /** Breaker transitions so far. */
   readonly changes: () => ReadonlyArray<Change>
+  /** Closes the breaker (where the stack can) and forgets the transitions: after the warm-up, before the script. */
+  readonly reset: Effect.Effect<void>
 }
 
 /**
@@ -148,7 +150,8 @@ export const naive = (gatewayUrl: string): Effect.Effect<Caller, never, HttpClie
         Effect.catchTag("RequestError", "ResponseError", () => Effect.fail(new GatewayError({ status: 0 })))
       ),
     breakerState: Option.none(),
-    changes: () => []
+    changes: () => [],
+    reset: Effect.void
   }))
 
 /**
@@ -178,7 +181,12 @@ export const resilient = (gatewayUrl: string): Effect.Effect<Caller, never, Http
           HttpClientRequest.post(url(gatewayUrl, order)).pipe(HttpClientRequest.setHeader("Idempotency-Key", order))
         ).pipe(Effect.flatMap((response) => response.text), Effect.scoped, Effect.asVoid),
       breakerState: Option.map(client.circuitBreaker, (breaker) => breaker.state(key)),
-      changes: () => changes
+      changes: () => changes,
+      reset: Effect.gen(function*() {
+        if (Option.isSome(client.circuitBreaker)) yield* client.circuitBreaker.value.reset(key)
+        yield* Effect.yieldNow()
+        changes.length = 0
+      })
     }
   })
 
@@ -246,7 +254,10 @@ export const cockatiel = (gatewayUrl: string): Effect.Effect<Caller> =>
               : new GatewayError({ status: 0 })
         }),
       breakerState: Option.some(Effect.sync(() => cockatielState(breaker.state))),
-      changes: () => changes
+      changes: () => changes,
+      reset: Effect.sync(() => {
+        changes.length = 0
+      })
     }
   })
 
@@ -277,6 +288,7 @@ export const plainEffect = (gatewayUrl: string): Effect.Effect<Caller, never, Ht
           Effect.timeoutFail({ duration: "2 seconds", onTimeout: () => ({ _tag: "TimeoutError", scope: "deadline" }) })
         ),
       breakerState: Option.none(),
-      changes: () => []
+      changes: () => [],
+      reset: Effect.void
     }
   })
