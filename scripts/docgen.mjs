@@ -48,7 +48,8 @@ for (const dir of dirs) {
   const text = JSON.stringify(config, null, 2) + "\n"
   if (!fs.existsSync(file) || fs.readFileSync(file, "utf8") !== text) fs.writeFileSync(file, text)
   const started = Date.now()
-  const r = spawnSync("pnpm", ["exec", "docgen", "--no-run-examples"], { cwd: dir, encoding: "utf8" })
+  // docgen 0.5 hands process.argv.slice(2) to @effect/cli, which drops two more: hence the two placeholders.
+  const r = spawnSync("pnpm", ["exec", "docgen", "node", "docgen", "--no-run-examples"], { cwd: dir, encoding: "utf8" })
   const out = `${r.stdout}${r.stderr}`
   if (r.status !== 0 || !out.includes("Docs generation succeeded")) {
     failed++
