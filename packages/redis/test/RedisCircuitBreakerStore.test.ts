@@ -189,9 +189,9 @@ describe.skipIf(!redis.available)("RedisCircuitBreakerStore", () => {
       yield* cleanup(prefix)
       const scope = yield* Effect.scope
       const replicas = [
-        yield* replica(prefix, scope, { leaseTtl: "600 millis" }),
-        yield* replica(prefix, scope, { leaseTtl: "600 millis" }),
-        yield* replica(prefix, scope, { leaseTtl: "600 millis" })
+        yield* replica(prefix, scope, { leaseTtl: "1 second" }),
+        yield* replica(prefix, scope, { leaseTtl: "1 second" }),
+        yield* replica(prefix, scope, { leaseTtl: "1 second" })
       ]
       const options = { openDuration: "200 millis", halfOpen: { maxProbes: 2 } } as const
       const breakers = yield* Effect.forEach(replicas, (r) => breakerIn(r, options))
@@ -203,18 +203,19 @@ describe.skipIf(!redis.available)("RedisCircuitBreakerStore", () => {
       const release = yield* Deferred.make<void>()
       const probe = Effect.zipRight(Effect.sync(() => admitted++), Deferred.await(release))
       const running: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
-      for (let round = 0; round < 15; round++) {
+      const attempt = Effect.gen(function*() {
         for (let i = 0; i < 3; i++) {
-          const exit = yield* replicas[i]!.run(
-            Effect.forkIn(Effect.exit(breakers[i]!.execute(probe)), scope)
-          )
-          running.push(exit)
+          running.push(yield* replicas[i]!.run(Effect.forkIn(Effect.exit(breakers[i]!.execute(probe)), scope)))
         }
         yield* sleep(20)
-      }
+      })
+      // Until two probes run (the leases take a flush to come), then a few more rounds: never a third.
+      const deadline = Date.now() + 3_000
+      while (admitted < 2 && Date.now() < deadline) yield* attempt
+      for (let round = 0; round < 5; round++) yield* attempt
       assert.strictEqual(admitted, 2)
-      // The leases lapse (600 ms) while the probes still run; their successes then close nothing.
-      yield* sleep(700)
+      // The leases lapse (1 s) while the probes still run; their successes then close nothing.
+      yield* sleep(1_100)
       yield* Deferred.succeed(release, undefined)
       yield* Effect.forEach(running, Fiber.await, { discard: true })
       yield* sleep(150)
