@@ -210,7 +210,6 @@ export const requestsTotal: Metric.Metric.Counter<number> = internal.requestsTot
  * @example
  * ```ts
  * import { ResilientHttpClient } from "@effect-resilience/platform"
- * import { HttpClient } from "@effect/platform"
  * import { NodeHttpClient } from "@effect/platform-node"
  * import { Effect } from "effect"
  *
