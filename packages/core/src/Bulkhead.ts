@@ -8,6 +8,7 @@
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
+import type * as AdaptiveLimit from "./AdaptiveLimit.js"
 import * as internal from "./internal/bulkhead.js"
 import { BulkheadRejectedError } from "./internal/bulkhead.js"
 import type { InvalidOptionsError } from "./InvalidOptionsError.js"
@@ -70,6 +71,7 @@ export interface BulkheadStats {
 export interface Bulkhead {
   readonly [TypeId]: TypeId
   readonly name: string
+  /** The calls that may run at once now (for an adaptive limit, what it has learned so far). */
   readonly maxConcurrent: number
   /** Runs `effect` in a slot, waiting in the queue when all are taken, or fails with `BulkheadRejectedError`. */
   execute<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | BulkheadRejectedError, R>
@@ -108,8 +110,11 @@ export declare namespace Bulkhead {
   export interface Options {
     /** The name in metrics, errors and the registry. */
     readonly name: string
-    /** Calls that may run at once (an integer >= 1). */
-    readonly maxConcurrent: number
+    /**
+     * Calls that may run at once: an integer >= 1, or an `AdaptiveLimit` that learns the limit from latency
+     * (each bulkhead, each key of a keyed one, learns its own; `bulkhead.maxConcurrent` reads the current limit).
+     */
+    readonly maxConcurrent: number | AdaptiveLimit.AdaptiveLimit
     /** Calls that may wait for a slot (default 0: reject as soon as all slots are taken). */
     readonly maxQueue?: number | undefined
     /**

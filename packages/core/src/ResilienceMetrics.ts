@@ -116,6 +116,38 @@ export const rateLimiterRejectedTotal = Metric.counter("rate_limiter_rejected_to
 })
 
 /**
+ * `adaptive_limit{name}`: the concurrency limit an adaptive bulkhead has learned (pushed on scrape).
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const adaptiveLimit = Metric.gauge("adaptive_limit", {
+  description: "The concurrency limit an adaptive limit has learned"
+})
+
+/**
+ * `adaptive_throttle_rejected_total{name}`.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const adaptiveThrottleRejectedTotal = Metric.counter("adaptive_throttle_rejected_total", {
+  description: "Calls an adaptive throttle rejected locally",
+  incremental: true
+})
+
+/**
+ * `load_shed_total{reason}`, reason `limit|queue_full|queue_timeout`.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const loadShedTotal = Metric.counter("load_shed_total", {
+  description: "Requests the load shedder answered with 503, by reason",
+  incremental: true
+})
+
+/**
  * `pool_resources{name,state}`, state `idle|borrowed`.
  *
  * @since 0.1.0

@@ -7,6 +7,11 @@
 /**
  * @since 0.1.0
  */
+export * as AdaptiveLimit from "./AdaptiveLimit.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as Backoff from "./Backoff.js"
 
 /**

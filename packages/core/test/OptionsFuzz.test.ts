@@ -3,6 +3,7 @@
  * (issue 12): see `@effect-resilience/testing` `Fuzz`. The figures it prints go in docs/reliability.md.
  */
 import {
+  AdaptiveLimit,
   Backoff,
   Bulkhead,
   Chaos,
@@ -64,6 +65,19 @@ const breakerFields = {
   "slowCall.rate": number({ min: 0, max: 1, exclusiveMin: true }),
   onStateChange: optional(fn())
 }
+
+const limitFields = {
+  "": object(),
+  minLimit: optional(int(1)),
+  maxLimit: optional(int(1)),
+  initialLimit: optional(int(1, 200))
+}
+/** An adaptive limit is used as a bulkhead's limit: a few calls through one. */
+const probeLimit = (limit: AdaptiveLimit.AdaptiveLimit, hostile: boolean) =>
+  Effect.flatMap(
+    Bulkhead.make({ name: "fuzz-adaptive", maxConcurrent: limit }),
+    (bulkhead) => exercise((e) => bulkhead.execute(e), hostile)
+  )
 
 const targets: ReadonlyArray<Fuzz.Target> = [
   {
@@ -221,6 +235,47 @@ const targets: ReadonlyArray<Fuzz.Target> = [
     },
     build: (options: Bulkhead.Bulkhead.Options) => Bulkhead.make(options),
     probe: (bulkhead: Bulkhead.Bulkhead, hostile) => exercise((e) => bulkhead.execute(e), hostile)
+  },
+  {
+    constructorName: "AdaptiveLimit.aimd",
+    base: () => ({}),
+    fields: {
+      ...limitFields,
+      backoffRatio: optional(number({ min: 0.5, max: 0.99 })),
+      timeout: optional(duration({ zero: "reject", infinity: "reject" }))
+    },
+    build: (options: AdaptiveLimit.AdaptiveLimit.AimdOptions) => Effect.sync(() => AdaptiveLimit.aimd(options)),
+    probe: probeLimit,
+    throwsAtBuild: true
+  },
+  {
+    constructorName: "AdaptiveLimit.vegas",
+    base: () => ({}),
+    fields: {
+      ...limitFields,
+      smoothing: optional(number({ min: 0, max: 1, exclusiveMin: true })),
+      alpha: optional(number({ min: 0 })),
+      beta: optional(number({ min: 3 })),
+      probeMultiplier: optional(int(1))
+    },
+    build: (options: AdaptiveLimit.AdaptiveLimit.VegasOptions) => Effect.sync(() => AdaptiveLimit.vegas(options)),
+    probe: probeLimit,
+    throwsAtBuild: true
+  },
+  {
+    constructorName: "AdaptiveLimit.gradient2",
+    base: () => ({}),
+    fields: {
+      ...limitFields,
+      smoothing: optional(number({ min: 0, max: 1, exclusiveMin: true })),
+      rttTolerance: optional(number({ min: 1 })),
+      longWindow: optional(int(1)),
+      queueSize: optional(number({ min: 0 }))
+    },
+    build: (options: AdaptiveLimit.AdaptiveLimit.Gradient2Options) =>
+      Effect.sync(() => AdaptiveLimit.gradient2(options)),
+    probe: probeLimit,
+    throwsAtBuild: true
   },
   {
     constructorName: "Bulkhead.keyed",

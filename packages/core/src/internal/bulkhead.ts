@@ -1,4 +1,4 @@
-import type * as Cause from "effect/Cause"
+import * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -8,10 +8,12 @@ import * as Metric from "effect/Metric"
 import * as Predicate from "effect/Predicate"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
+import type * as AdaptiveLimit from "../AdaptiveLimit.js"
 import type * as Bulkhead from "../Bulkhead.js"
 import type { InvalidOptionsError } from "../InvalidOptionsError.js"
 import * as ResilienceMetrics from "../ResilienceMetrics.js"
 import * as ResilienceRegistry from "../ResilienceRegistry.js"
+import * as adaptiveLimit from "./adaptiveLimit.js"
 import { instrument } from "./instrument.js"
 import { LruMap } from "./lru.js"
 import { clockOf, schedule, unsafeRemainingMillis } from "./timeout.js"
@@ -51,6 +53,8 @@ class Waiter {
 interface Resolved {
   readonly name: string
   readonly maxConcurrent: number
+  /** The limit is learned from latency (`maxConcurrent` is then its initial limit). */
+  readonly adaptive: AdaptiveLimit.AdaptiveLimit | undefined
   readonly maxQueue: number
   readonly queueTimeoutMillis: number | undefined
 }
@@ -63,9 +67,11 @@ const resolve = (v: OptionsValidator, options: Bulkhead.Bulkhead.Options): Resol
   const queueTimeout = options.queueTimeout === undefined
     ? undefined
     : v.duration("queueTimeout", options.queueTimeout)
+  const limit = options.maxConcurrent
   return {
     name: v.nonEmpty("name", options.name),
-    maxConcurrent: v.int("maxConcurrent", options.maxConcurrent, 1),
+    maxConcurrent: adaptiveLimit.isAdaptiveLimit(limit) ? limit.initialLimit : v.int("maxConcurrent", limit, 1),
+    adaptive: adaptiveLimit.isAdaptiveLimit(limit) ? limit : undefined,
     maxQueue: v.int("maxQueue", options.maxQueue ?? 0, 0),
     queueTimeoutMillis: queueTimeout === undefined || !Duration.isFinite(queueTimeout)
       ? undefined
@@ -77,9 +83,12 @@ const resolve = (v: OptionsValidator, options: Bulkhead.Bulkhead.Options): Resol
 export class BulkheadImpl implements Bulkhead.Bulkhead, ResilienceMetrics.Collector {
   readonly [TypeId]: Bulkhead.TypeId = TypeId
   readonly name: string
-  readonly maxConcurrent: number
   readonly maxQueue: number
   readonly queueTimeoutMillis: number | undefined
+  /** The calls that may run now: fixed, or learned by `adaptive`. */
+  limit: number
+  /** The learned limit's state, when the limit is adaptive. */
+  readonly adaptive: adaptiveLimit.State | undefined
   active = 0
   queued = 0
   rejected = 0
@@ -89,10 +98,18 @@ export class BulkheadImpl implements Bulkhead.Bulkhead, ResilienceMetrics.Collec
   private readonly rejectedQueueTimeout: Metric.Metric.Counter<number>
   private readonly activeGauge: Metric.Metric.Gauge<number>
   private readonly queuedGauge: Metric.Metric.Gauge<number>
+  private readonly limitGauge: Metric.Metric.Gauge<number>
+
+  /** The current limit (for an adaptive limit, what it has learned so far). */
+  get maxConcurrent(): number {
+    return this.limit
+  }
 
   constructor(options: Resolved, readonly metrics: boolean) {
     this.name = options.name
-    this.maxConcurrent = options.maxConcurrent
+    this.limit = options.maxConcurrent
+    this.adaptive = options.adaptive === undefined ? undefined : adaptiveLimit.unsafeMakeState(options.adaptive)
+    this.limitGauge = ResilienceMetrics.adaptiveLimit.pipe(Metric.tagged("name", this.name))
     this.maxQueue = options.maxQueue
     this.queueTimeoutMillis = options.queueTimeoutMillis
     const rejected = ResilienceMetrics.bulkheadRejectedTotal.pipe(Metric.tagged("name", this.name))
@@ -111,19 +128,34 @@ export class BulkheadImpl implements Bulkhead.Bulkhead, ResilienceMetrics.Collec
     if (!this.metrics) return
     this.activeGauge.unsafeUpdate(this.active, [])
     this.queuedGauge.unsafeUpdate(this.queued, [])
+    if (this.adaptive !== undefined) this.limitGauge.unsafeUpdate(this.limit, [])
   }
 
   /** Hands the slot to the first waiter, or frees it. */
   releaseSlot(): void {
     const waiter = this.head
-    if (waiter === undefined) {
+    // Past the limit (an adaptive limit that shrank): the slot is gone, not handed over.
+    if (waiter === undefined || this.active > this.limit) {
       this.active--
       return
     }
+    this.grant(waiter)
+  }
+
+  private grant(waiter: Waiter): void {
     this.unlink(waiter)
     waiter.granted = true
     waiter.cancelTimer?.()
     waiter.resume?.(Effect.void)
+  }
+
+  /** One sample for the adaptive limit; a limit that grew admits waiters at once. */
+  private sample(rttMillis: number, inflight: number, dropped: boolean): void {
+    this.limit = this.adaptive!.onSample(rttMillis, inflight, dropped)
+    while (this.active < this.limit && this.head !== undefined) {
+      this.active++
+      this.grant(this.head)
+    }
   }
 
   private unlink(waiter: Waiter): void {
@@ -155,9 +187,9 @@ export class BulkheadImpl implements Bulkhead.Bulkhead, ResilienceMetrics.Collec
     // uninterruptible step, so an interruption can neither leak a slot nor skip the release.
     return Effect.uninterruptibleMask((restore) => {
       // Below the limit a bulkhead is a counter.
-      if (this.active < this.maxConcurrent) {
+      if (this.active < this.limit) {
         this.active++
-        return this.released(restore(effect))
+        return this.adaptive === undefined ? this.released(restore(effect)) : this.sampled(restore(effect))
       }
       if (this.queued >= this.maxQueue) return Effect.fail(this.reject("QueueFull"))
       return Effect.withFiberRuntime<A, E | BulkheadRejectedError, R>((fiber) => this.enqueue(restore, effect, fiber))
@@ -183,6 +215,35 @@ export class BulkheadImpl implements Bulkhead.Bulkhead, ResilienceMetrics.Collec
       this.releaseSlot()
       return Effect.succeed(a)
     }
+  }
+
+  /**
+   * Runs `self` for an adaptive limit: its latency (from `Clock`) and the calls running when it started make one
+   * sample when it ends; a `TimeoutError` is a drop; other failures and interruption give no sample. Then frees the
+   * slot (call it in an uninterruptible region).
+   */
+  private sampled<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
+    return Effect.withFiberRuntime<A, E, R>((fiber) => {
+      const clock = clockOf(fiber)
+      const start = clock.unsafeCurrentTimeNanos()
+      const inflight = this.active
+      const rtt = () => Number(clock.unsafeCurrentTimeNanos() - start) / 1_000_000
+      return Effect.matchCauseEffect(self, {
+        onFailure: (cause) => {
+          const failure = Cause.failureOption(cause)
+          if (failure._tag === "Some" && Predicate.isTagged(failure.value, "TimeoutError")) {
+            this.sample(rtt(), inflight, true)
+          }
+          this.releaseSlot()
+          return Effect.failCause(cause)
+        },
+        onSuccess: (a) => {
+          this.sample(rtt(), inflight, false)
+          this.releaseSlot()
+          return Effect.succeed(a)
+        }
+      })
+    })
   }
 
   private enqueue<A, E, R>(
@@ -232,7 +293,7 @@ export class BulkheadImpl implements Bulkhead.Bulkhead, ResilienceMetrics.Collec
         else this.unlink(waiter)
         return Effect.failCause(cause)
       },
-      onSuccess: () => this.released(restore(effect))
+      onSuccess: () => this.adaptive === undefined ? this.released(restore(effect)) : this.sampled(restore(effect))
     })
   }
 }
