@@ -11,7 +11,17 @@ import { performance } from "node:perf_hooks"
 import { fileURLToPath } from "node:url"
 import { type Config, fullConfig, quickConfig } from "./harness.js"
 import { describe } from "./machine.js"
-import { computeRatios, type Outcome, renderMarkdown, renderText, type Results, runLine, tables } from "./report.js"
+import {
+  arenaMarkdown,
+  computeRatios,
+  type Outcome,
+  renderMarkdown,
+  renderText,
+  type Results,
+  runLine,
+  tables
+} from "./report.js"
+import * as arena from "./scenarios/arena.js"
 import * as breaker from "./scenarios/breaker.js"
 import * as client from "./scenarios/client.js"
 import * as http from "./scenarios/http.js"
@@ -22,7 +32,18 @@ import * as redis from "./scenarios/redis.js"
 import * as retry from "./scenarios/retry.js"
 import * as storm from "./scenarios/storm.js"
 
-const scenarioIds = ["breaker", "retry", "client", "pool", "postgres", "memory", "storm", "redis", "http"] as const
+const scenarioIds = [
+  "breaker",
+  "retry",
+  "client",
+  "pool",
+  "postgres",
+  "memory",
+  "storm",
+  "redis",
+  "http",
+  "arena"
+] as const
 type ScenarioId = typeof scenarioIds[number]
 
 const args = process.argv.slice(2).filter((a) => a !== "--")
@@ -67,7 +88,8 @@ const scenarios: Results["scenarios"] = {
   memory: await attempt("memory", () => memory.run(keys, quick ? 10_000 : keys, progress)),
   redis: await attempt("redis", () => redis.run(config, progress)),
   storm: await attempt("storm", () => storm.run(quick, progress)),
-  http: await attempt("http", () => http.run(quick, progress))
+  http: await attempt("http", () => http.run(quick, progress)),
+  arena: await attempt("arena", () => arena.run(quick, progress))
 }
 
 const results: Results = {
@@ -107,7 +129,8 @@ if (!quick && complete) {
     "",
     `_${runLine(results)}_`,
     "",
-    ...rendered.map((t) => renderMarkdown(t) + "\n"),
+    // the arena's tables go to its own section (below)
+    ...rendered.filter((t) => !t.title.startsWith("Arena")).map((t) => renderMarkdown(t) + "\n"),
     end
   ].join("\n")
   const current = fs.existsSync(doc) ? fs.readFileSync(doc, "utf8") : ""
@@ -118,6 +141,25 @@ if (!quick && complete) {
     : `${current}${current.length > 0 ? "\n" : ""}${body}\n`
   fs.writeFileSync(doc, next)
   console.log(`wrote ${fileURLToPath(doc)}`)
+}
+
+// The arena's section of docs/benchmarks.md and its charts: written by any full run that ran it.
+if (!quick && scenarios.arena?.ok) {
+  const doc = new URL("../../../docs/benchmarks.md", import.meta.url)
+  const charts = arena.writeCharts(scenarios.arena.value, new URL("../../../docs/benchmarks/", import.meta.url))
+  const begin = "<!-- bench:arena:begin -->"
+  const end = "<!-- bench:arena:end -->"
+  const body = [begin, "", `_${runLine(results)}_`, "", arenaMarkdown(scenarios.arena.value, charts), end].join("\n")
+  const current = fs.readFileSync(doc, "utf8")
+  const from = current.indexOf(begin)
+  const to = current.indexOf(end)
+  fs.writeFileSync(
+    doc,
+    from >= 0 && to > from
+      ? current.slice(0, from) + body + current.slice(to + end.length)
+      : `${current}\n${body}\n`
+  )
+  console.log(`wrote the arena's section and ${charts.length} charts`)
 }
 
 if (errors.length > 0) console.error(`\n${errors.length} scenario(s) crashed`)

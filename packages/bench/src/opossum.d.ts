@@ -4,5 +4,6 @@ declare module "opossum" {
     constructor(action: (...args: Args) => Promise<R>, options?: Record<string, unknown>)
     fire(...args: Args): Promise<R>
     shutdown(): void
+    readonly opened: boolean
   }
 }

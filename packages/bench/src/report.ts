@@ -7,6 +7,7 @@
 import type { Config, Row } from "./harness.js"
 import { overheadOf } from "./harness.js"
 import type { Machine } from "./machine.js"
+import { arenaFigures, type ArenaResult } from "./scenarios/arena.js"
 import type { HttpResult } from "./scenarios/http.js"
 import type { MemoryResult } from "./scenarios/memory.js"
 import type { PgResult } from "./scenarios/postgres.js"
@@ -47,6 +48,7 @@ export interface Results {
     readonly memory?: Outcome<MemoryResult>
     readonly storm?: Outcome<StormResult>
     readonly http?: Outcome<HttpResult>
+    readonly arena?: Outcome<ArenaResult>
   }
   /** The ratios the targets are about. */
   readonly ratios: Record<RatioKey, number | null>
@@ -74,6 +76,10 @@ export type RatioKey =
   | "redis_commands_per_second"
   | "storm_amplification_with_budget"
   | "http_client_vs_plain"
+  | "arena_goodput_phases_behind_best_peer"
+  | "arena_outage_amplification_above_lowest_peer"
+  | "arena_brownout_amplification_above_lowest_peer"
+  | "arena_retry_after_early_calls"
 
 /**
  * The goals of the policy issues.
@@ -94,7 +100,14 @@ export const targets: ReadonlyArray<Target> = [
   // 1 / flushInterval (100 ms), whatever the call rate.
   { key: "redis_commands_per_second", op: "<=", target: 10 },
   { key: "storm_amplification_with_budget", op: "<=", target: 1.3 },
-  { key: "http_client_vs_plain", op: "<=", target: 1.1 }
+  { key: "http_client_vs_plain", op: "<=", target: 1.1 },
+  // Phases where ours' goodput is below the best peer's by more than the run-to-run spread.
+  { key: "arena_goodput_phases_behind_best_peer", op: "<=", target: 0 },
+  // Ours' upstream calls per request minus the lowest peer's, less the run-to-run spread.
+  { key: "arena_outage_amplification_above_lowest_peer", op: "<=", target: 0 },
+  { key: "arena_brownout_amplification_above_lowest_peer", op: "<=", target: 0 },
+  // Upstream calls of a request made before the Retry-After it was given had passed.
+  { key: "arena_retry_after_early_calls", op: "<=", target: 0 }
 ]
 
 const rows = (o: Outcome<Array<Row>>): Array<Row> => (o?.ok ? o.value : [])
@@ -116,6 +129,8 @@ const httpSide = (o: Outcome<HttpResult>, id: string) => o?.ok ? o.value.sides.f
  */
 export const computeRatios = (s: Results["scenarios"]): Pick<Results, "ratios" | "otherRatios" | "targets"> => {
   const memoryOurs = s.memory?.ok ? s.memory.value.sides.find((x) => x.id === "ours") : undefined
+  const arenaOurs = s.arena?.ok ? arenaFigures(s.arena.value) : undefined
+  const arenaVariant = s.arena?.ok ? arenaFigures(s.arena.value, "ours-budget-hedge") : undefined
   const stormSide = (id: string) => s.storm?.ok ? s.storm.value.sides.find((x) => x.id === id) : undefined
   const ratios: Record<RatioKey, number | null> = {
     breaker_vs_effect_floor: overheadRatio(s.breaker, "ours", "effect-floor"),
@@ -139,7 +154,11 @@ export const computeRatios = (s: Results["scenarios"]): Pick<Results, "ratios" |
     http_client_vs_plain: ratio(
       httpSide(s.http, "ours")?.microsPerRequest?.median,
       httpSide(s.http, "plain")?.microsPerRequest?.median
-    )
+    ),
+    arena_goodput_phases_behind_best_peer: arenaOurs?.phasesBehind ?? null,
+    arena_outage_amplification_above_lowest_peer: arenaOurs?.outage.excess ?? null,
+    arena_brownout_amplification_above_lowest_peer: arenaOurs?.brownout.excess ?? null,
+    arena_retry_after_early_calls: arenaOurs?.earlyAfterRetryAfter ?? null
   }
   const otherRatios: Record<string, number | null> = {
     breaker_vs_opossum: overheadRatio(s.breaker, "ours", "opossum"),
@@ -166,7 +185,13 @@ export const computeRatios = (s: Results["scenarios"]): Pick<Results, "ratios" |
     http_client_cpu_vs_plain: ratio(
       httpSide(s.http, "ours")?.cpuMicrosPerRequest?.median,
       httpSide(s.http, "plain")?.cpuMicrosPerRequest?.median
-    )
+    ),
+    arena_goodput_min_vs_best_peer: arenaOurs?.goodputVsBestPeer ?? null,
+    arena_goodput_spread_max_per_second: arenaOurs?.spreadMax ?? null,
+    arena_budget_hedge_phases_behind_best_peer: arenaVariant?.phasesBehind ?? null,
+    arena_budget_hedge_outage_amplification_above_lowest_peer: arenaVariant?.outage.excess ?? null,
+    arena_budget_hedge_brownout_amplification_above_lowest_peer: arenaVariant?.brownout.excess ?? null,
+    arena_budget_hedge_retry_after_early_calls: arenaVariant?.earlyAfterRetryAfter ?? null
   }
   return { ratios, otherRatios, targets: targets.map((t) => check(t, ratios[t.key as RatioKey])) }
 }
@@ -381,6 +406,10 @@ export const tables = (r: Results): Array<Table> => {
       if (perCall !== undefined) out.push(perCall)
     }
   }
+  if (s.arena !== undefined) {
+    if (!s.arena.ok) out.push(failed("Arena", s.arena.error))
+    else out.push(...arenaTables(s.arena.value))
+  }
   out.push({
     title: "Ratios and targets",
     notes: [
@@ -456,3 +485,81 @@ export const runLine = (r: Results): string =>
   `Node ${r.machine.node}, effect ${r.machine.versions.effect ?? "?"}, load average at start ${
     r.machine.loadAverageAtStart.join(" / ")
   }; ${r.method.rounds} rounds × ${r.method.budgetMillis} ms per variant, ${r.method.calls} calls per batch.`
+
+const pct = (x: number) => `${num(100 * x, 1)}%`
+
+/**
+ * The arena's tables: one per phase, then breakers, recovery and Retry-After.
+ *
+ * @since 0.1.0
+ * @category rendering
+ */
+export const arenaTables = (a: ArenaResult): Array<Table> => {
+  const phaseTables = a.phases.map((p, i): Table => ({
+    title: `Arena, ${p.label}: ${p.millis / 1000} s at ${a.ratePerSecond} requests/s`,
+    notes: [],
+    header: ["contender", "goodput /s", "p50 ms", "p99 ms", "upstream calls per request"],
+    numeric: [false, true, true, true, true],
+    rows: a.sides.map((s) => {
+      const c = s.cells[i]!
+      return [
+        s.label,
+        withSpread(c.goodput, 1),
+        withSpread(c.p50Millis, 0),
+        withSpread(c.p99Millis, 0),
+        withSpread(c.amplification, 2)
+      ]
+    })
+  }))
+  return [
+    ...phaseTables,
+    {
+      title: "Arena: breakers, recovery, Retry-After",
+      notes: [
+        `${a.rounds} round(s), seed ${a.seed}; load average ${a.loadAverage.before.join(" / ")} before, ${
+          a.loadAverage.after.join(" / ")
+        } after. Figures: median (min … max) over rounds.`
+      ],
+      header: [
+        "contender",
+        "breaker open while healthy",
+        "end of outage → 95% window, ms",
+        "calls before Retry-After passed (of answers with one)"
+      ],
+      numeric: [false, true, true, true],
+      rows: a.sides.map((s) => [
+        s.label,
+        s.falseOpenShare === null
+          ? "(no breaker)"
+          : `${pct(s.falseOpenShare.median)} (${pct(s.falseOpenShare.min)} … ${pct(s.falseOpenShare.max)})`,
+        withSpread(s.recoveryMillis, 0),
+        `${s.earlyAfterRetryAfter} (of ${s.retryAfterSent})`
+      ])
+    }
+  ]
+}
+
+/**
+ * The arena's section of docs/benchmarks.md: its charts and tables.
+ *
+ * @since 0.1.0
+ * @category rendering
+ */
+export const arenaMarkdown = (a: ArenaResult, charts: ReadonlyArray<string>): string => {
+  const f = arenaFigures(a)
+  const verdict = f === undefined
+    ? []
+    : [
+      `Ours against the best peer, phase by phase (median goodput /s, spread = the larger max − min over rounds): ${
+        f.perPhase.map((x) => `${x.phase} ${num(x.ours, 1)} vs ${num(x.best, 1)} (${x.bestId}, ±${num(x.spread, 1)})`)
+          .join("; ")
+      }.`,
+      ""
+    ]
+  const tablesMd = arenaTables(a).map((t, i) => {
+    const chart = charts[i]
+    return (chart === undefined ? "" : `![${t.title}](benchmarks/${chart})\n\n`) +
+      renderMarkdown(t).replace(/^### /, "#### ")
+  })
+  return [...verdict, ...tablesMd.map((t) => t + "\n")].join("\n")
+}
