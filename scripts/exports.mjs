@@ -3,7 +3,8 @@
 // internal/), with a `typesVersions` twin for `moduleResolution: node10`, and `main`/`types` for the root.
 //
 //   node scripts/exports.mjs          check: fails, naming the package and the module, when a package.json
-//                                     is out of step with its src/ (e.g. a new src/Module.ts not exported)
+//                                     is out of step with its src/ (e.g. a new src/Module.ts not exported),
+//                                     or when a public module restates an internal type under its own name
 //   node scripts/exports.mjs --write  rewrites those fields of every public package.json from src/
 //
 // Only those four fields are generated; the rest of package.json is left as it is.
@@ -83,6 +84,18 @@ if (isMain) {
       }
       continue
     }
+    // A public type restated from internal/ (`export type X = internal.X`) leaves X nameable only through the
+    // internal file: a user's declaration emit fails with TS2742. Re-export it by name instead.
+    for (const m of modules) {
+      const source = fs.readFileSync(path.join(dir, "src", `${m}.ts`), "utf8")
+      for (const hit of source.matchAll(/^export type (\w+)(?:<.*>)? = (\w+)\.\1\b/gm)) {
+        problems.push(
+          `${path.relative(root, path.join(dir, "src", `${m}.ts`))}: export type ${hit[1]} = ${hit[2]}.${hit[1]} ` +
+            `makes ${hit[1]} nameable only through internal/; write export { ${hit[1]} } from "..." ` +
+            `(see docs/architecture.md, Packaging)`
+        )
+      }
+    }
     for (const k of Object.keys(expected)) {
       if (JSON.stringify(pkg[k]) !== JSON.stringify(expected[k])) {
         const listed = Object.keys(pkg.exports ?? {}).filter((e) => e !== "." && e !== "./package.json")
@@ -98,7 +111,9 @@ if (isMain) {
   }
   if (problems.length > 0) {
     console.error(problems.join("\n"))
-    console.error("exports: run `node scripts/exports.mjs --write` to regenerate the fields from src/")
+    if (problems.some((p) => p.includes("out of step"))) {
+      console.error("exports: run `node scripts/exports.mjs --write` to regenerate the fields from src/")
+    }
     process.exit(1)
   }
   if (!write) console.log("exports: every public module of every public package is exported by name")
