@@ -13,6 +13,7 @@ import { HttpClient, HttpClientError, HttpClientRequest } from "@effect/platform
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import {
+  Chunk,
   ConfigProvider,
   Duration,
   Effect,
@@ -162,15 +163,23 @@ describe("ResilientHttpClient", () => {
       Effect.gen(function*() {
         const fiber = yield* Effect.fork(client.get(`${server.origin}/slow-down`))
         yield* server.waitForRequests(1)
-        // Let the 503 reach the client and the retry go to sleep on the TestClock.
-        yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 50)))
+        // Wait (in real time) until the 503 has reached the client and the retry sleeps on the TestClock: the
+        // clients here have no attempt timeout, so the retry's wait is the only sleep.
+        for (let i = 0; Chunk.isEmpty(yield* TestClock.sleeps()); i++) {
+          if (i > 2000) throw new Error("the retry never went to sleep")
+          yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)))
+        }
         return fiber
       })
 
     it.scoped("`Retry-After: 2` waits two seconds", () =>
       Effect.gen(function*() {
         const server = yield* scripted("2")
-        const client = yield* ResilientHttpClient.make({ name: uniqueName("ra-seconds"), retry: quickRetry })
+        const client = yield* ResilientHttpClient.make({
+          name: uniqueName("ra-seconds"),
+          timeout: false,
+          retry: quickRetry
+        })
         const fiber = yield* firstAttempt(client, server)
         yield* TestClock.adjust("1999 millis")
         yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 50)))
@@ -187,7 +196,11 @@ describe("ResilientHttpClient", () => {
         const now = Date.parse("Tue, 01 Dec 2026 15:00:00 GMT")
         yield* TestClock.setTime(now)
         const server = yield* scripted("Tue, 01 Dec 2026 15:00:03 GMT")
-        const client = yield* ResilientHttpClient.make({ name: uniqueName("ra-date"), retry: quickRetry })
+        const client = yield* ResilientHttpClient.make({
+          name: uniqueName("ra-date"),
+          timeout: false,
+          retry: quickRetry
+        })
         const fiber = yield* firstAttempt(client, server)
         yield* TestClock.adjust("2999 millis")
         yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 50)))
@@ -201,6 +214,7 @@ describe("ResilientHttpClient", () => {
         const server = yield* scripted("999999999999")
         const client = yield* ResilientHttpClient.make({
           name: uniqueName("ra-huge"),
+          timeout: false,
           retry: { ...quickRetry, maxRetryAfter: "3 seconds" }
         })
         const fiber = yield* firstAttempt(client, server)
@@ -215,7 +229,11 @@ describe("ResilientHttpClient", () => {
       Effect.gen(function*() {
         for (const value of ["soon", "-5", "1.5", ""]) {
           const server = yield* scripted(value)
-          const client = yield* ResilientHttpClient.make({ name: uniqueName("ra-garbage"), retry: quickRetry })
+          const client = yield* ResilientHttpClient.make({
+            name: uniqueName("ra-garbage"),
+            timeout: false,
+            retry: quickRetry
+          })
           const fiber = yield* firstAttempt(client, server)
           yield* TestClock.adjust("5 millis")
           assert.strictEqual((yield* Fiber.join(fiber)).status, 200, `Retry-After: ${JSON.stringify(value)}`)
