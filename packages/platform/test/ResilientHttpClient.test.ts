@@ -289,7 +289,8 @@ describe("ResilientHttpClient", () => {
         const server = yield* httpServer((_req, res, n) => n === 1 ? undefined : answer(res, 200))
         const client = yield* ResilientHttpClient.make({
           name: uniqueName("hang-retry"),
-          timeout: "200 millis",
+          // Long enough that a loaded machine still answers the second attempt in time.
+          timeout: "1 second",
           retry: quickRetry
         })
         assert.strictEqual((yield* client.get(`${server.origin}/`)).status, 200)
