@@ -24,6 +24,8 @@ export interface Sample {
   readonly ok: boolean
   /** `ok`, `pending` (accepted for a later charge), or the error kind the payment service reported. */
   readonly kind: string
+  /** For `pending`: the error that sent the payment to the queue. */
+  readonly cause?: string | undefined
 }
 
 /**
@@ -63,11 +65,10 @@ export const run = (options: LoadOptions): Effect.Effect<ReadonlyArray<Sample>, 
           Effect.flatMap((response) =>
             response.status === 200
               ? Effect.as(response.text, "ok")
-              : response.status === 202
-              ? Effect.as(response.text, "pending")
               : Effect.map(response.json, (body) => {
                 const kind = (body as { readonly kind?: unknown }).kind
-                return typeof kind === "string" ? kind : `http_${response.status}`
+                const named = typeof kind === "string" ? kind : `http_${response.status}`
+                return response.status === 202 ? `pending:${named}` : named
               })
           ),
           Effect.scoped,
@@ -79,7 +80,14 @@ export const run = (options: LoadOptions): Effect.Effect<ReadonlyArray<Sample>, 
           Effect.catchAll(() => Effect.succeed("connection_error"))
         )
         const end = (yield* Clock.currentTimeMillis) - begin
-        const sample = { at, latencyMillis: end - at, ok: outcome === "ok", kind: outcome }
+        const pending = outcome.startsWith("pending:")
+        const sample: Sample = {
+          at,
+          latencyMillis: end - at,
+          ok: outcome === "ok",
+          kind: pending ? "pending" : outcome,
+          cause: pending ? outcome.slice("pending:".length) : undefined
+        }
         samples[i] = sample
         done++
         options.onProgress?.(done, total, sample)

@@ -91,6 +91,8 @@ export interface RunSummary {
   readonly p99Millis: number
   readonly gatewayCallsPerRequest: number
   readonly errors: Record<string, number>
+  /** What sent the pending payments to the queue, by error kind. */
+  readonly pendingCauses: Record<string, number>
   /** Seconds from the start of the recovery phase until a one-second bucket is 95% successful again. */
   readonly recoverySeconds: number | null
   readonly breakerTransitions: ReadonlyArray<Transition>
@@ -214,7 +216,11 @@ export const summarize = (options: {
   const { samples } = options
   const latencies = samples.map((s) => s.latencyMillis).sort((a, b) => a - b)
   const errors: Record<string, number> = {}
-  for (const s of samples) if (!s.ok && s.kind !== "pending") errors[s.kind] = (errors[s.kind] ?? 0) + 1
+  const pendingCauses: Record<string, number> = {}
+  for (const s of samples) {
+    if (s.kind === "pending") pendingCauses[s.cause ?? "unknown"] = (pendingCauses[s.cause ?? "unknown"] ?? 0) + 1
+    else if (!s.ok) errors[s.kind] = (errors[s.kind] ?? 0) + 1
+  }
   const phases: Record<string, PhaseSummary> = {}
   const bounds = phaseBounds(options.phases)
   for (const { end, phase, start } of bounds) {
@@ -245,6 +251,7 @@ export const summarize = (options: {
     p99Millis: round(percentile(latencies, 99), 1),
     gatewayCallsPerRequest: round(totalCalls / Math.max(1, samples.length)),
     errors,
+    pendingCauses,
     recoverySeconds: recoveryTime(samples, recoveryStart),
     breakerTransitions: options.transitions,
     breaker: summarizeBreaker(options.transitions, options.phases, end),
@@ -419,7 +426,11 @@ export const table = (
   }
   const kinds = new Set(runs.flatMap((r) => Object.keys(r.summary.errors)))
   for (const kind of [...kinds].sort()) {
-    rows.push([`errors: ${kind}`, ...col((s) => String(s.errors[kind] ?? 0))])
+    rows.push([`failed: ${kind}`, ...col((s) => String(s.errors[kind] ?? 0))])
+  }
+  const causes = new Set(runs.flatMap((r) => Object.keys(r.summary.pendingCauses)))
+  for (const kind of [...causes].sort()) {
+    rows.push([`pending after: ${kind}`, ...col((s) => String(s.pendingCauses[kind] ?? 0))])
   }
   const header: [string, ...Array<string>] = ["", ...runs.map((r) => r.label)]
   const widths = header.map((_, i) => Math.max(...[header, ...rows].map((r) => r[i]!.length), i === 0 ? 6 : 10))
@@ -436,5 +447,9 @@ export const table = (
  * @category constants
  */
 export const variation =
-  "Same seed, same gateway script: every order's answer per attempt is fixed. What still varies is real time: " +
-  "which requests fall either side of a phase boundary, latencies, and so when the breaker opens and probes."
+  "Reproducible: the same seed gives the same gateway script (each order's answer per attempt is fixed). What " +
+  "still varies is real time: which requests fall either side of a phase boundary, latencies, and so when the " +
+  "breaker opens and probes. Over five runs with the defaults (docs/demo.md): degraded paid 94.5% in every " +
+  "resilient run (naive 74.0-75.5%), p99 547-1,938 ms (naive 5,123-5,158 ms), outage gateway calls per request " +
+  "0.16-0.18 (naive 0.92-1.01), breaker closed 0.12-0.57 s after the gateway came back; on a starved CPU " +
+  "(event-loop delays near a second) the 300 ms timeouts cannot hold and both runs degrade."

@@ -5,8 +5,8 @@
  * @since 0.1.0
  */
 import { GracefulShutdown } from "@effect-resilience/platform"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -157,7 +157,7 @@ const program = Effect.gen(function*() {
 
 program.pipe(
   Effect.provide(Layer.mergeAll(
-    FetchHttpClient.layer,
+    NodeHttpClient.layerUndici,
     // The services' own log lines (health changes, shutdown) would interleave with the report: errors only.
     Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger)),
     Logger.minimumLogLevel(LogLevel.Error)

@@ -112,7 +112,7 @@ describe("Report", () => {
     expect(a[1]).toContain("1.00 gateway calls per request against 3.00")
     const text = Report.table([{ label: "naive", summary: run(false) }, { label: "resilient", summary: run(true) }])
     expect(text.split("\n")[0]).toMatch(/naive\s+resilient$/)
-    expect(text).toContain("errors: gateway_503")
+    expect(text).toContain("failed: gateway_503")
   })
 })
 
