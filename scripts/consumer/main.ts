@@ -95,7 +95,7 @@ const program = Effect.gen(function*() {
     rows,
     borrowed,
     shared,
-    health: report.status,
+    database: report.checks["database"]?.ok === true ? "ok" : JSON.stringify(report.checks["database"]),
     live: live.status,
     shutdownLayer: typeof GracefulShutdown.layer
   }
@@ -117,7 +117,7 @@ const expected = {
   rows: [{ one: 1 }],
   borrowed: 1,
   shared: "shared",
-  health: "healthy",
+  database: "ok",
   live: 200,
   shutdownLayer: "function"
 }
