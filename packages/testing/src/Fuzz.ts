@@ -582,7 +582,7 @@ export const configCases = (target: ConfigTarget): Array<Case> =>
  */
 export const runAll = async (
   all: ReadonlyArray<Case>,
-  timeoutMillis = 2_000
+  timeoutMillis = 5_000
 ): Promise<{
   readonly cases: number
   readonly accepted: number
