@@ -233,7 +233,7 @@ describe("option fuzzer (platform)", () => {
       `option fuzzer (Tracing.layerConfig): ${result.cases} cases, ${result.accepted} accepted by design, ${result.rejected} rejected; ${result.failures.length} failing`
     )
     expect(result.failures).toEqual([])
-  }, 120_000)
+  }, 300_000)
 
   it("ResilientHttpClient.layerConfig: a ConfigError naming the key and the value, or accepted", async () => {
     const result = await Fuzz.runAll(Fuzz.configCases(configTarget))
@@ -241,5 +241,5 @@ describe("option fuzzer (platform)", () => {
       `option fuzzer (ResilientHttpClient.layerConfig): ${result.cases} cases, ${result.accepted} accepted by design, ${result.rejected} rejected with ConfigError; ${result.failures.length} failing`
     )
     expect(result.failures).toEqual([])
-  }, 120_000)
+  }, 300_000)
 })

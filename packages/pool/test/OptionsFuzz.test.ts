@@ -135,7 +135,7 @@ describe("option fuzzer (pool)", () => {
       `option fuzzer (pool constructors): ${result.cases} cases, ${result.accepted} accepted by design, ${result.rejected} rejected with InvalidOptionsError; ${result.failures.length} failing`
     )
     expect(result.failures).toEqual([])
-  }, 120_000)
+  }, 300_000)
 
   it("PgPool.layerConfig: a ConfigError or InvalidOptionsError, the password never shown", async () => {
     const result = await Fuzz.runAll(Fuzz.configCases(configTarget))
@@ -143,5 +143,5 @@ describe("option fuzzer (pool)", () => {
       `option fuzzer (PgPool.layerConfig): ${result.cases} cases, ${result.accepted} accepted by design, ${result.rejected} rejected; ${result.failures.length} failing`
     )
     expect(result.failures).toEqual([])
-  }, 120_000)
+  }, 300_000)
 })
