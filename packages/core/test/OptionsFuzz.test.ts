@@ -448,7 +448,7 @@ describe("option fuzzer (core)", () => {
       )
       expect(result.failures).toEqual([])
     },
-    120_000
+    300_000
   )
 
   it(
@@ -461,6 +461,6 @@ describe("option fuzzer (core)", () => {
       )
       expect(result.failures).toEqual([])
     },
-    120_000
+    300_000
   )
 })

@@ -224,7 +224,7 @@ describe("option fuzzer (platform)", () => {
       )
       expect(result.failures).toEqual([])
     },
-    120_000
+    300_000
   )
 
   it("Tracing.layerConfig: a ConfigError naming the key and the value, or accepted", async () => {
