@@ -1,7 +1,7 @@
 import { RateLimiter } from "@effect-resilience/core"
 import * as Experimental from "@effect/experimental/RateLimiter"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Fiber, Layer, TestClock } from "effect"
+import { Clock, Duration, Effect, Either, FastCheck, Fiber, Layer, TestClock } from "effect"
 import { BoundedStore } from "../src/internal/rateLimiterStore.js"
 
 describe("RateLimiter memory store", () => {
@@ -35,6 +35,49 @@ describe("RateLimiter memory store", () => {
     // "a" was full again at 1,500 ms: swept.
     expect(store.size).toBeLessThanOrEqual(2_000)
   })
+
+  it.effect.prop(
+    "counts exactly as @effect/experimental's memory store (no key is dropped below the bound)",
+    {
+      ops: FastCheck.array(
+        FastCheck.record({
+          key: FastCheck.constantFrom("a", "b", "c"),
+          tokens: FastCheck.integer({ min: -1, max: 3 }),
+          advance: FastCheck.integer({ min: 0, max: 700 }),
+          bucket: FastCheck.boolean(),
+          overflow: FastCheck.boolean()
+        }),
+        { maxLength: 60 }
+      )
+    },
+    ({ ops }) =>
+      Effect.gen(function*() {
+        const theirs = yield* Experimental.RateLimiterStore.pipe(Effect.provide(Experimental.layerStoreMemory))
+        const ours = new BoundedStore(100)
+        const refill = Duration.millis(250)
+        for (const op of ops) {
+          yield* TestClock.adjust(Duration.millis(op.advance))
+          const now = yield* Clock.currentTimeMillis
+          // Token buckets and fixed windows are kept apart, as @effect/experimental keeps them in two maps.
+          const key = `${op.bucket ? "tb" : "fw"}:${op.key}`
+          if (op.bucket) {
+            const expected = yield* theirs.tokenBucket({
+              key,
+              tokens: op.tokens,
+              limit: 4,
+              refillRate: refill,
+              allowOverflow: op.overflow
+            })
+            expect(ours.tokenBucket(key, op.tokens, 4, 250, op.overflow, now)).toBe(expected)
+          } else {
+            const limit = op.overflow ? undefined : 4
+            const expected = yield* theirs.fixedWindow({ key, tokens: op.tokens, refillRate: refill, limit })
+            expect(ours.fixedWindow(key, op.tokens, 250, limit, now)).toEqual(expected)
+          }
+        }
+      }),
+    { fastCheck: { numRuns: 50 } }
+  )
 
   it.effect("a keyed limiter under a flood of keys stays bounded and keeps counting its live keys", () =>
     Effect.gen(function*() {
