@@ -19,7 +19,14 @@ import type * as Scope from "effect/Scope"
  * @since 0.1.0
  * @category models
  */
-export type PolicyKind = "circuit_breaker" | "bulkhead" | "rate_limiter" | "retry_budget" | "pool" | "client"
+export type PolicyKind =
+  | "circuit_breaker"
+  | "bulkhead"
+  | "rate_limiter"
+  | "retry_budget"
+  | "pool"
+  | "client"
+  | "adaptive_throttle"
 
 /**
  * What a registered policy says about itself when asked.

@@ -25,6 +25,7 @@ import type * as Layer from "effect/Layer"
 import type * as Option from "effect/Option"
 import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
+import type * as AdaptiveThrottle from "./AdaptiveThrottle.js"
 import type * as Bulkhead from "./Bulkhead.js"
 import type * as CircuitBreaker from "./CircuitBreaker.js"
 import type * as Hedge from "./Hedge.js"
@@ -59,6 +60,7 @@ export type ClientError =
   | Bulkhead.BulkheadRejectedError
   | CircuitBreaker.CircuitBreakerOpenError
   | RateLimiter.RateLimitedError
+  | AdaptiveThrottle.AdaptiveThrottleError
 
 /**
  * The failures a client adds to each attempt, before its retry sees it: the attempt timed out (or the deadline
@@ -76,7 +78,7 @@ export type AttemptError = TimeoutError | CircuitBreaker.CircuitBreakerOpenError
  * @since 0.1.0
  * @category models
  */
-export type RejectionReason = "QueueFull" | "QueueTimeout" | "CircuitOpen" | "RateLimited"
+export type RejectionReason = "QueueFull" | "QueueTimeout" | "CircuitOpen" | "RateLimited" | "Throttled"
 
 /**
  * Calls through the client, not attempts. Each finished call is in exactly one of `succeeded`, `failed`,
@@ -166,6 +168,15 @@ export declare namespace ResilientClient {
     readonly deadline?: Duration.DurationInput | undefined
     readonly rateLimiter?: Omit<RateLimiter.RateLimiter.Options, "name"> | RateLimiter.RateLimiter | undefined
     readonly bulkhead?: Omit<Bulkhead.Bulkhead.Options, "name"> | Bulkhead.Bulkhead | undefined
+    /**
+     * Client-side adaptive throttling of each attempt (inside the retry, outside the breaker): options (the
+     * throttle is made with the client's name) or a shared throttle. An attempt it refuses fails the call at once
+     * with `AdaptiveThrottleError` (not retried: the point is to send less); the call counts as `"Throttled"`.
+     */
+    readonly adaptiveThrottle?:
+      | Omit<AdaptiveThrottle.AdaptiveThrottle.Options, "name">
+      | AdaptiveThrottle.AdaptiveThrottle
+      | undefined
     /**
      * Retry options; `maxRetryAfter` defaults to 1 second here (a retry's wait holds a bulkhead slot). Its
      * callbacks and schedule receive the attempt's failure: an `E`, or an `AttemptError` (the attempt's timeout,

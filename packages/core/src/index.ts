@@ -12,6 +12,11 @@ export * as AdaptiveLimit from "./AdaptiveLimit.js"
 /**
  * @since 0.1.0
  */
+export * as AdaptiveThrottle from "./AdaptiveThrottle.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as Backoff from "./Backoff.js"
 
 /**

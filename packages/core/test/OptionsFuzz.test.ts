@@ -4,6 +4,7 @@
  */
 import {
   AdaptiveLimit,
+  AdaptiveThrottle,
   Backoff,
   Bulkhead,
   Chaos,
@@ -278,6 +279,21 @@ const targets: ReadonlyArray<Fuzz.Target> = [
     throwsAtBuild: true
   },
   {
+    constructorName: "AdaptiveThrottle.make",
+    base: () => ({ name: "fuzz-throttle" }),
+    fields: {
+      "": object(),
+      name: required(name),
+      k: optional(number({ min: 1 })),
+      window: optional(duration({ zero: "reject", infinity: "reject" })),
+      buckets: optional(int(1, 1_000)),
+      isFailure: optional(fn()),
+      metrics: optional(boolean)
+    },
+    build: (options: AdaptiveThrottle.AdaptiveThrottle.Options) => AdaptiveThrottle.make(options),
+    probe: (throttle: AdaptiveThrottle.AdaptiveThrottle, hostile) => exercise((e) => throttle.execute(e), hostile)
+  },
+  {
     constructorName: "Bulkhead.keyed",
     base: () => ({ name: "fuzz-keyed-bulkhead", maxConcurrent: 2 }),
     fields: {
@@ -378,6 +394,10 @@ const targets: ReadonlyArray<Fuzz.Target> = [
   {
     constructorName: "ResilientClient.make",
     base: () => ({ name: "fuzz-client", ...ResilientClient.defaults }),
+    baseFor: {
+      "adaptiveThrottle.k": () => ({ name: "fuzz-client", ...ResilientClient.defaults, adaptiveThrottle: {} }),
+      "adaptiveThrottle.window": () => ({ name: "fuzz-client", ...ResilientClient.defaults, adaptiveThrottle: {} })
+    },
     fields: {
       "": object(),
       name: required(name),
@@ -389,6 +409,9 @@ const targets: ReadonlyArray<Fuzz.Target> = [
       retry: optional(object()),
       circuitBreaker: optional(object()),
       hedge: optional(object()),
+      adaptiveThrottle: optional(object()),
+      "adaptiveThrottle.k": optional(number({ min: 1 })),
+      "adaptiveThrottle.window": optional(duration({ zero: "reject", infinity: "reject" })),
       "retry.while": optional(fn()),
       "bulkhead.maxConcurrent": int(1),
       "circuitBreaker.isFailure": optional(fn()),

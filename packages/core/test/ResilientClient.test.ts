@@ -416,7 +416,7 @@ describe("ResilientClient", () => {
       const full = yield* Effect.flip(client.execute(Effect.succeed(4)))
       expect(full._tag).toBe("BulkheadRejectedError")
       const stats = yield* client.stats
-      expect(stats.rejected).toEqual({ QueueFull: 1, QueueTimeout: 0, CircuitOpen: 0, RateLimited: 1 })
+      expect(stats.rejected).toEqual({ QueueFull: 1, QueueTimeout: 0, CircuitOpen: 0, RateLimited: 1, Throttled: 0 })
       expect(stats.succeeded).toBe(2)
     }))
 

@@ -10,6 +10,7 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import type * as Scope from "effect/Scope"
+import * as AdaptiveThrottle from "../AdaptiveThrottle.js"
 import * as Backoff from "../Backoff.js"
 import * as Bulkhead from "../Bulkhead.js"
 import * as CircuitBreaker from "../CircuitBreaker.js"
@@ -60,6 +61,7 @@ const rejectionOf = (error: unknown): Reason | undefined => {
   }
   if (error instanceof CircuitBreaker.CircuitBreakerOpenError) return "CircuitOpen"
   if (error instanceof RateLimiter.RateLimitedError) return "RateLimited"
+  if (error instanceof AdaptiveThrottle.AdaptiveThrottleError) return "Throttled"
   return undefined
 }
 
@@ -85,7 +87,13 @@ class Counters {
   interrupted = 0
   fallbacks = 0
   started = 0
-  readonly rejected: Record<Reason, number> = { QueueFull: 0, QueueTimeout: 0, CircuitOpen: 0, RateLimited: 0 }
+  readonly rejected: Record<Reason, number> = {
+    QueueFull: 0,
+    QueueTimeout: 0,
+    CircuitOpen: 0,
+    RateLimited: 0,
+    Throttled: 0
+  }
 }
 
 class ClientImpl implements ResilientClient.ResilientClient<unknown, unknown, unknown, boolean> {
@@ -159,7 +167,7 @@ class ClientImpl implements ResilientClient.ResilientClient<unknown, unknown, un
         fallbacks: c.fallbacks,
         interrupted: c.interrupted,
         inFlight: c.started - c.succeeded - c.failed - c.interrupted - c.rejected.QueueFull - c.rejected.QueueTimeout -
-          c.rejected.CircuitOpen - c.rejected.RateLimited
+          c.rejected.CircuitOpen - c.rejected.RateLimited - c.rejected.Throttled
       }
     })
   }
@@ -189,7 +197,8 @@ class ClientImpl implements ResilientClient.ResilientClient<unknown, unknown, un
           succeeded: c.succeeded,
           failed: c.failed,
           fallbacks: c.fallbacks,
-          rejected: c.rejected.QueueFull + c.rejected.QueueTimeout + c.rejected.CircuitOpen + c.rejected.RateLimited
+          rejected: c.rejected.QueueFull + c.rejected.QueueTimeout + c.rejected.CircuitOpen + c.rejected.RateLimited +
+            c.rejected.Throttled
         }
       }
     })
@@ -211,7 +220,7 @@ export const make = (
       v.optionalBoolean("metrics", options.metrics)
       v.optionalBoolean("tracing", options.tracing)
       v.optionalBoolean("histogram", options.histogram)
-      for (const part of ["rateLimiter", "bulkhead", "retry", "circuitBreaker", "hedge"] as const) {
+      for (const part of ["rateLimiter", "bulkhead", "retry", "circuitBreaker", "hedge", "adaptiveThrottle"] as const) {
         if (options[part] !== undefined) v.object(part, options[part])
       }
       v.optionalFunction("retry.while", options.retry?.while)
@@ -261,7 +270,16 @@ export const make = (
         nestedError("rateLimiter")
       )
 
-    // Per attempt, innermost first: timeout, hedge, breaker.
+    const throttle = options.adaptiveThrottle === undefined
+      ? undefined
+      : AdaptiveThrottle.isAdaptiveThrottle(options.adaptiveThrottle)
+      ? options.adaptiveThrottle
+      : yield* Effect.mapError(
+        AdaptiveThrottle.make({ metrics, ...options.adaptiveThrottle, name }),
+        nestedError("adaptiveThrottle")
+      )
+
+    // Per attempt, innermost first: timeout, hedge, breaker, throttle.
     const timeout = checked.timeout !== undefined && Duration.isFinite(checked.timeout) ? checked.timeout : undefined
     const timeoutMillis = timeout === undefined ? 0 : Duration.toMillis(timeout)
     const onTimeout = () => new TimeoutError({ duration: timeout!, scope: "attempt" })
@@ -277,6 +295,7 @@ export const make = (
       if (timeout !== undefined) e = attemptTimeout(e, timeoutMillis, onTimeout)
       if (hedge !== undefined) e = hedgeResolved(e, hedge)
       if (breaker !== undefined) e = breaker.execute(e, perAttempt)
+      if (throttle !== undefined) e = throttle.execute(e)
       return e
     }
 
@@ -296,7 +315,9 @@ export const make = (
         ...retryOptions,
         name: retryOptions.name ?? name,
         maxRetryAfter: retryOptions.maxRetryAfter ?? clientMaxRetryAfter,
-        while: (error) => !stopsAtBreaker(error, breaker, failFast) && (userWhile === undefined || userWhile(error))
+        while: (error) =>
+          !stopsAtBreaker(error, breaker, failFast) && !(error instanceof AdaptiveThrottle.AdaptiveThrottleError) &&
+          (userWhile === undefined || userWhile(error))
       }
     const deadline = checked.deadline !== undefined && Duration.isFinite(checked.deadline)
       ? withinOperator(checked.deadline)
