@@ -382,7 +382,8 @@ export const recoveryExplanation = (
     pct(n.successRate)
   } naive; `
   if (b.closedAfterRecoverySeconds === 0) {
-    return head + "the breaker was closed when the gateway came back, so calls went through at once."
+    return head + "the breaker was closed when the gateway came back, so calls went through at once." +
+      replays(resilient)
   }
   if (b.closedAfterRecoverySeconds === null) {
     return head + "the breaker never closed after the gateway came back (no probe succeeded before the run ended)."
@@ -392,8 +393,17 @@ export const recoveryExplanation = (
       b.lastOpenedBeforeRecovery === null ? "was open" : `had last opened at ${s1(b.lastOpenedBeforeRecovery)}`
     } and closed ${s1(b.closedAfterRecoverySeconds)} after the gateway came back at ${
       s1(recoveryAt)
-    }: an open breaker ${""}learns the gateway is back only from a probe, let through once its open duration (500 ms) has passed; until then ${""}it fails fast, and those payments were queued as pending and replayed, not lost.`
+    }: an open breaker ${""}learns the gateway is back only from a probe, let through once its open duration (500 ms) has passed; until then ${""}it fails fast, and those payments were queued as pending and replayed, not lost.${
+      replays(resilient)
+    }`
 }
+
+const replays = (s: RunSummary) =>
+  s.fallback.replayed === 0
+    ? ""
+    : ` The recovery phase's ${
+      (s.phases.recovery?.gatewayCallsPerRequest ?? 0).toFixed(2)
+    } gateway calls per request include the ${s.fallback.replayed} replays.`
 
 /**
  * The side-by-side table, as text: one column per run.

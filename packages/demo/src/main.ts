@@ -156,6 +156,8 @@ const program = Effect.gen(function*() {
 })
 
 program.pipe(
+  // Ctrl-C interrupts the run: every service's scope closes first, and GracefulShutdown drains it.
+  Effect.onInterrupt(() => Effect.sync(() => err("demo: interrupted; every service drained its requests and closed"))),
   Effect.provide(Layer.mergeAll(
     NodeHttpClient.layerUndici,
     // The services' own log lines (health changes, shutdown) would interleave with the report: errors only.
