@@ -40,6 +40,16 @@ export interface OptionsValidator {
   ): number
   /** A non-empty string. */
   nonEmpty(field: string, value: string): string
+  /** A function, or `undefined` when the option is optional. */
+  optionalFunction<F>(field: string, value: F | undefined): F | undefined
+  /** A function. */
+  function<F>(field: string, value: F): F
+  /** `true`, `false` or `undefined`. */
+  optionalBoolean(field: string, value: boolean | undefined): boolean | undefined
+  /** A non-null object that is not an array (options nested in options, or the options themselves). */
+  object<O>(field: string, value: O): O
+  /** One of a few string literals. */
+  oneOf<const L extends string>(field: string, value: L, allowed: ReadonlyArray<L>): L
 }
 
 /**
