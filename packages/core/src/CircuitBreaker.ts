@@ -87,15 +87,27 @@ export interface Stats {
   readonly slowCallRate: number
 }
 
-export type {
-  /**
-   * When a breaker opens: built with `consecutive`, `countWindow` or `timeWindow`.
-   *
-   * @since 0.1.0
-   * @category models
-   */
-  Strategy
-} from "./internal/circuitBreaker.js"
+/**
+ * When a breaker opens: built with `consecutive`, `countWindow` or `timeWindow`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Strategy =
+  | { readonly _tag: "Consecutive"; readonly threshold: number }
+  | {
+    readonly _tag: "CountWindow"
+    readonly size: number
+    readonly failureRate: number
+    readonly minimumCalls?: number | undefined
+  }
+  | {
+    readonly _tag: "TimeWindow"
+    readonly duration: Duration.DurationInput
+    readonly buckets: number
+    readonly failureRate: number
+    readonly minimumCalls?: number | undefined
+  }
 
 /**
  * Opens after `threshold` failures in a row (a success starts the count over; a slow call counts as a failure).
@@ -110,7 +122,7 @@ export type {
  * @since 0.1.0
  * @category strategies
  */
-export const consecutive: (threshold: number) => internal.Strategy = internal.consecutive
+export const consecutive: (threshold: number) => Strategy = internal.consecutive
 
 /**
  * Opens when the failure rate of the last `size` calls is at least `failureRate`, once `minimumCalls` calls
@@ -133,7 +145,7 @@ export const countWindow: (options: {
   readonly failureRate: number
   /** How many calls the window needs before a rate counts; default `size`. */
   readonly minimumCalls?: number | undefined
-}) => internal.Strategy = internal.countWindow
+}) => Strategy = internal.countWindow
 
 /**
  * Opens when the failure rate over the last `duration` is at least `failureRate`, once `minimumCalls` calls
@@ -159,7 +171,7 @@ export const timeWindow: (options: {
   readonly failureRate: number
   /** How many calls the window needs before a rate counts; default 20. */
   readonly minimumCalls?: number | undefined
-}) => internal.Strategy = internal.timeWindow
+}) => Strategy = internal.timeWindow
 
 /**
  * A circuit breaker.
@@ -232,7 +244,7 @@ export declare namespace CircuitBreaker {
     /** The breaker's name, for errors, metrics and the registry. */
     readonly name: string
     /** When to open; default `consecutive(5)`. */
-    readonly strategy?: internal.Strategy | undefined
+    readonly strategy?: Strategy | undefined
     /**
      * How long to stay open before admitting probes; default 30 seconds. A `Schedule` makes repeated openings
      * wait longer: the n-th consecutive opening waits its n-th delay (a finished schedule keeps its last delay),

@@ -12,11 +12,13 @@ import * as Metric from "effect/Metric"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as ResilienceMetrics from "../ResilienceMetrics.js"
+import { drain, type Machine } from "./circuitBreakerMachine.js"
 import type {
   Attachment,
   Connection,
   Member,
   ProbeGate,
+  Proposal,
   Report,
   SharedConfig,
   Snapshot,
@@ -54,17 +56,106 @@ export class Link {
   }
 }
 
-/** What the sync needs of a breaker's state machine. @internal */
-export interface Syncable {
-  link: Link | undefined
-  takeReport(now: number): Report
-  restoreReport(report: Report): void
-  applyRemote(snapshot: Snapshot, resync?: boolean, own?: boolean): Effect.Effect<void>
+// --- what a replica tells the store, and applies from it ------------------------
+
+/** What the breaker saw since its last report, taken (the link starts counting over). @internal */
+export const takeReport = (m: Machine, now: number): Report => {
+  const link = m.link!
+  let proposal: Proposal | undefined
+  if (link.proposal) {
+    // Half-open is derived from time on every replica: what is proposed is the opening.
+    proposal = m.state === "HalfOpen"
+      ? {
+        baseVersion: link.confirmed,
+        state: "Open",
+        at: m.openUntil - m.openDelay(m.openings),
+        openings: m.openings
+      }
+      : { baseVersion: link.confirmed, state: m.state, at: m.since, openings: m.openings }
+  }
+  const report: Report = {
+    at: now,
+    successes: link.successes,
+    failures: link.failures,
+    slowCalls: link.slowCalls,
+    proposal
+  }
+  link.successes = 0
+  link.failures = 0
+  link.slowCalls = 0
+  link.proposal = false
+  return report
 }
+
+/** Gives back a report the store did not take, for the next one. @internal */
+export const restoreReport = (m: Machine, report: Report): void => {
+  const link = m.link!
+  link.successes += report.successes
+  link.failures += report.failures
+  link.slowCalls += report.slowCalls
+  if (report.proposal !== undefined) link.proposal = true
+}
+
+/**
+ * Applies a snapshot pushed by the store: only a newer version than any applied counts, or with `resync` the
+ * store's current state at the same version (the store dropped this replica's proposal). With `own` (the store
+ * accepted this replica's proposal) and a newer local transition pending, the version is taken as the base of
+ * that transition's proposal and the local state is kept: the store's answer to an older step must not undo it.
+ *
+ * @internal
+ */
+export const applyRemote = (m: Machine, snapshot: Snapshot, resync = false, own = false): Effect.Effect<void> => {
+  const link = m.link!
+  if (resync ? snapshot.version < link.confirmed : snapshot.version <= link.confirmed) return Effect.void
+  if (own && link.proposal) {
+    link.confirmed = snapshot.version
+    return Effect.void
+  }
+  return Effect.flatMap(
+    snapshot.state === "Open" ? m.ensureDelay(snapshot.openings, snapshot.at) : Effect.void,
+    () =>
+      Effect.suspend(() => {
+        if (resync ? snapshot.version < link.confirmed : snapshot.version <= link.confirmed) return Effect.void
+        link.confirmed = snapshot.version
+        link.proposal = false
+        switch (snapshot.state) {
+          case "Closed":
+            if (m.state !== "Closed") m.close(snapshot.at, true)
+            break
+          case "Open":
+            if (m.state === "Open" || m.state === "HalfOpen") {
+              const openedAt = m.openUntil - m.openDelay(m.openings)
+              if (openedAt !== snapshot.at || m.openings !== snapshot.openings) {
+                if (m.state === "HalfOpen") m.open(snapshot.at, snapshot.openings, true)
+                else {
+                  m.openings = snapshot.openings
+                  m.openUntil = snapshot.at + m.openDelay(snapshot.openings)
+                }
+              }
+            } else {
+              m.open(snapshot.at, snapshot.openings, true)
+            }
+            break
+          case "HalfOpen":
+            if (m.state !== "HalfOpen") {
+              m.openings = Math.max(1, snapshot.openings)
+              m.change(m.state, "HalfOpen", snapshot.at, true)
+            }
+            break
+          case "Isolated":
+            if (m.state !== "Isolated") m.isolate(snapshot.at, true)
+            break
+        }
+        return drain(m)
+      })
+  )
+}
+
+// --- the two ways of reaching a store -------------------------------------------
 
 /** A `connect` store: two fibers of the breaker's own, in its scope. @internal */
 export const connectStore = (
-  m: Syncable,
+  m: Machine,
   store: Store,
   config: SharedConfig
 ): Effect.Effect<void, never, Scope.Scope> =>
@@ -75,18 +166,18 @@ export const connectStore = (
     m.link = link
     const errors = Metric.tagged(ResilienceMetrics.storeErrorsTotal, "store", store.storeName)
     const flushMillis = Duration.toMillis(store.flushInterval)
-    yield* m.applyRemote(connection.initial)
+    yield* applyRemote(m, connection.initial)
     // Pushed transitions: applied in the order of their versions, stale ones dropped.
-    yield* Effect.forkScoped(Stream.runForEach(connection.updates, (snapshot) => m.applyRemote(snapshot)))
+    yield* Effect.forkScoped(Stream.runForEach(connection.updates, (snapshot) => applyRemote(m, snapshot)))
     // Reports: woken by the first outcome or transition after a report, then batched for flushInterval; idle, it
     // sleeps on the latch with no timer. The caller's fiber never waits on it.
     const flush = Effect.clockWith((clock) => {
-      const report = m.takeReport(clock.unsafeCurrentTimeMillis())
+      const report = takeReport(m, clock.unsafeCurrentTimeMillis())
       if (report.successes + report.failures === 0 && report.proposal === undefined) return Effect.void
       return Effect.catchAll(connection.report(report), (error) =>
         Effect.zipRight(
           Effect.sync(() => {
-            m.restoreReport(report)
+            restoreReport(m, report)
             errors.unsafeUpdate(1, [])
           }),
           Effect.logDebug("circuit breaker store report failed", error)
@@ -111,7 +202,7 @@ export const connectStore = (
  * @internal
  */
 export const attachStore = (
-  m: Syncable,
+  m: Machine,
   attach: (config: SharedConfig, member: Member) => Attachment,
   config: SharedConfig
 ): Attachment => {
@@ -121,14 +212,14 @@ export const attachStore = (
     take: (now) => {
       link.signalled = false
       const byProbe = link.byProbe
-      const report = m.takeReport(now)
+      const report = takeReport(m, now)
       if (report.successes + report.failures === 0 && report.proposal === undefined) return undefined
       link.byProbe = false
       return { report, byProbe: byProbe && report.proposal !== undefined }
     },
-    restore: (report) => m.restoreReport(report),
+    restore: (report) => restoreReport(m, report),
     version: () => link.confirmed,
-    apply: (snapshot, resync, own) => m.applyRemote(snapshot, resync, own)
+    apply: (snapshot, resync, own) => applyRemote(m, snapshot, resync, own)
   }
   const attachment = attach(config, member)
   link.gate = attachment.probes
