@@ -2,10 +2,11 @@
  * The option fuzzer over the redis package's layers (issue 12): see `@effect-resilience/testing` `Fuzz`. Accepted
  * values connect to the local Redis, so the file is skipped without one.
  */
+import { OptionsValidator } from "@effect-resilience/core"
 import { RedisCircuitBreakerStore, RedisRateLimiter } from "@effect-resilience/redis"
 import { Fuzz, Services } from "@effect-resilience/testing"
 import { describe, expect, it } from "@effect/vitest"
-import { Layer } from "effect"
+import { Config, Duration, Effect, Layer } from "effect"
 import { redis } from "./utils.js"
 
 const { duration, name, object, optional, required } = Fuzz
@@ -63,7 +64,49 @@ const targets = (): ReadonlyArray<Fuzz.Target> => [
   }
 ]
 
+const storeConfig = (): Fuzz.ConfigTarget => ({
+  name: "RedisCircuitBreakerStore.layerConfig",
+  keys: {
+    REDIS_URL: [
+      {
+        label: "password, bad port",
+        value: "redis://u:secret-SSS@127.0.0.1:notaport",
+        expect: "reject",
+        errorTag: invalidUrl
+      },
+      { label: "\"not a url\"", value: "not a url", expect: "reject", errorTag: invalidUrl },
+      { label: "healthy", value: redis.url, expect: accept("healthy") }
+    ],
+    BREAKER_FLUSH_INTERVAL: Fuzz.config.duration({ zero: "reject" })
+  },
+  baseEnv: { REDIS_URL: redis.url },
+  secrets: ["secret-SSS"],
+  build: (provider) =>
+    Layer.build(
+      RedisCircuitBreakerStore.layerConfig({
+        url: Config.string("REDIS_URL"),
+        keyPrefix: Config.succeed(Services.uniquePrefix("fuzz-cb-config")),
+        // Config.duration reads "-5 seconds" as 0 ms: this reader refuses it, naming the key.
+        flushInterval: OptionsValidator.configDuration("BREAKER_FLUSH_INTERVAL", { positive: true }).pipe(
+          Config.withDefault(Duration.millis(100))
+        )
+      })
+    ).pipe(Effect.withConfigProvider(provider))
+})
+
 describe.skipIf(!redis.available)("option fuzzer (redis)", () => {
+  it(
+    "RedisCircuitBreakerStore.layerConfig: a ConfigError or the documented RedisStoreError, no password shown",
+    async () => {
+      const result = await Fuzz.runAll(Fuzz.configCases(storeConfig()), 5_000)
+      console.log(
+        `option fuzzer (RedisCircuitBreakerStore.layerConfig): ${result.cases} cases, ${result.accepted} accepted by design, ${result.rejected} rejected; ${result.failures.length} failing`
+      )
+      expect(result.failures).toEqual([])
+    },
+    300_000
+  )
+
   it(
     "RedisCircuitBreakerStore.layer and RedisRateLimiter.layer: a typed InvalidOptionsError, or accepted",
     async () => {

@@ -557,6 +557,13 @@ export const configCases = (target: ConfigTarget): Array<Case> =>
           if (outcome._tag === "InvalidOptions" && field !== undefined && outcome.error.field === field) {
             return undefined
           }
+          if (
+            outcome._tag === "Failure" && value.errorTag !== undefined &&
+            (outcome.error as { _tag?: unknown })._tag === value.errorTag
+          ) {
+            const secret = leaked(safeJson(outcome.error))
+            return secret === undefined ? undefined : `${where}: the error shows a credential`
+          }
           if (outcome._tag !== "ConfigError") return `${where}: expected a ConfigError, got ${describeOutcome(outcome)}`
           const text = String(outcome.error)
           if (!text.includes(key)) return `${where}: the ConfigError does not name ${key}: ${text}`
