@@ -8,6 +8,7 @@
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Gateway from "./Gateway.js"
@@ -150,7 +151,7 @@ const runOne = (
     while ((yield* service.fallback).waiting > 0 && (yield* Clock.currentTimeMillis) < deadline) {
       yield* Effect.sleep("100 millis")
     }
-    yield* watcher.interruptAsFork(watcher.id())
+    yield* Fiber.interrupt(watcher)
     const metrics = yield* http.get(`${service.url}/metrics`).pipe(
       Effect.flatMap((response) => response.text),
       Effect.scoped,
