@@ -206,7 +206,8 @@ export const start = (options: Options): Effect.Effect<Service, never, Scope.Sco
         queued,
         replayedAt: [...replayedAt],
         refused,
-        waiting: size + replaying
+        // a queue's size is negative while takers wait on it
+        waiting: Math.max(0, size) + replaying
       }))
     }
   })
