@@ -204,6 +204,39 @@ const targets: ReadonlyArray<Fuzz.Target> = [
     probe: (breaker: CircuitBreaker.CircuitBreaker, hostile) => exercise(breaker.execute, hostile)
   },
   {
+    constructorName: "CircuitBreaker.make",
+    base: () => ({ name: "fuzz-count-window", strategy: CircuitBreaker.countWindow({ size: 10, failureRate: 0.5 }) }),
+    fields: {
+      "strategy.size": int(1),
+      "strategy.failureRate": number({ min: 0, max: 1, exclusiveMin: true }),
+      "strategy.minimumCalls": optional(int(1, 10), "default: size")
+    },
+    build: (options: CircuitBreaker.CircuitBreaker.Options) => CircuitBreaker.make(options),
+    probe: (breaker: CircuitBreaker.CircuitBreaker, hostile) => exercise(breaker.execute, hostile)
+  },
+  {
+    constructorName: "CircuitBreaker.make",
+    base: () => ({
+      name: "fuzz-time-window",
+      strategy: CircuitBreaker.timeWindow({ duration: "10 seconds", buckets: 10, failureRate: 0.5 })
+    }),
+    // One bucket while the window is fuzzed: a bucket is at least a millisecond.
+    baseFor: {
+      "strategy.duration": () => ({
+        name: "fuzz-time-window",
+        strategy: CircuitBreaker.timeWindow({ duration: "10 seconds", buckets: 1, failureRate: 0.5 })
+      })
+    },
+    fields: {
+      "strategy.duration": duration({ zero: "reject", infinity: "reject" }),
+      "strategy.buckets": int(1, 10_000),
+      "strategy.failureRate": number({ min: 0, max: 1, exclusiveMin: true }),
+      "strategy.minimumCalls": optional(int(1), "default 20")
+    },
+    build: (options: CircuitBreaker.CircuitBreaker.Options) => CircuitBreaker.make(options),
+    probe: (breaker: CircuitBreaker.CircuitBreaker, hostile) => exercise(breaker.execute, hostile)
+  },
+  {
     constructorName: "CircuitBreaker.keyed",
     base: () => ({
       name: "fuzz-keyed-breaker",
