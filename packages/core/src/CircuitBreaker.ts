@@ -165,7 +165,7 @@ export const countWindow: (options: {
 export const timeWindow: (options: {
   /** How far back the window reaches. */
   readonly duration: Duration.DurationInput
-  /** How many buckets the window is cut into (its resolution). */
+  /** How many buckets the window is cut into (its resolution): 1 to 10,000, and a bucket at least 1 ms. */
   readonly buckets: number
   /** The failure rate, in (0, 1], at or above which the breaker opens. */
   readonly failureRate: number
