@@ -26,3 +26,8 @@ export * as Tracing from "./Tracing.js"
  * @since 0.1.0
  */
 export * as ResilientHttpClient from "./ResilientHttpClient.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as LoadShedding from "./LoadShedding.js"

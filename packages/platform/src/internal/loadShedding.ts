@@ -1,0 +1,264 @@
+import * as AdaptiveLimit from "@effect-resilience/core/AdaptiveLimit"
+import type { InvalidOptionsError } from "@effect-resilience/core/InvalidOptionsError"
+import { type OptionsValidator, validated, validatedSync } from "@effect-resilience/core/OptionsValidator"
+import * as ResilienceMetrics from "@effect-resilience/core/ResilienceMetrics"
+import type * as HttpApp from "@effect/platform/HttpApp"
+import type * as HttpMiddleware from "@effect/platform/HttpMiddleware"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
+import * as Metric from "effect/Metric"
+import type * as Api from "../LoadShedding.js"
+
+/** A request waiting for a slot. */
+interface Waiter {
+  readonly priority: number
+  readonly seq: number
+  readonly deferred: Deferred.Deferred<boolean>
+  /** `"waiting"` in the queue, `"granted"` a slot was handed over, `"shed"` turned away (displaced, timed out). */
+  state: "waiting" | "granted" | "shed"
+}
+
+interface Resolved {
+  readonly name: string
+  readonly fixed: number
+  readonly adaptive: AdaptiveLimit.AdaptiveLimit | undefined
+  readonly maxQueue: number
+  readonly queueTimeout: Duration.Duration | undefined
+  readonly retryAfterSeconds: number
+  readonly priority: ((request: HttpServerRequest.HttpServerRequest) => number) | undefined
+  readonly exempt: (request: HttpServerRequest.HttpServerRequest) => boolean
+}
+
+/** Health and metrics routes: never shed (a probe that times out under load restarts a busy pod). */
+const defaultExempt = (request: HttpServerRequest.HttpServerRequest): boolean => {
+  const url = request.url
+  const q = url.indexOf("?")
+  const path = q === -1 ? url : url.slice(0, q)
+  return path === "/metrics" || path === "/health" || path.startsWith("/health/")
+}
+
+const optionalFunction = <F>(v: OptionsValidator, field: string, value: F | undefined): F | undefined => {
+  if (value !== undefined && typeof value !== "function") v.fail(field, value, "a function")
+  return value
+}
+
+const resolve = (v: OptionsValidator, options: Api.LoadShedding.Options): Resolved => {
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    v.fail("options", options, "an options object")
+  }
+  const limit = options.limit
+  const adaptive = AdaptiveLimit.isAdaptiveLimit(limit) ? limit : undefined
+  const retryAfter = v.duration("retryAfter", options.retryAfter ?? "1 second", { positive: true, finite: true })
+  const queueTimeout = options.queueTimeout === undefined
+    ? undefined
+    : v.duration("queueTimeout", options.queueTimeout)
+  return {
+    name: options.name === undefined ? "http_server" : v.nonEmpty("name", options.name),
+    fixed: AdaptiveLimit.isAdaptiveLimit(limit) ? limit.initialLimit : v.int("limit", limit, 1),
+    adaptive,
+    maxQueue: v.int("maxQueue", options.maxQueue ?? 0, 0),
+    queueTimeout: queueTimeout === undefined || !Duration.isFinite(queueTimeout) ? undefined : queueTimeout,
+    retryAfterSeconds: Math.max(1, Math.ceil(Duration.toSeconds(retryAfter))),
+    priority: optionalFunction(v, "priority", options.priority),
+    exempt: optionalFunction(v, "exempt", options.exempt) ?? defaultExempt
+  }
+}
+
+class Shedder implements Api.LoadShedder, ResilienceMetrics.Collector {
+  active = 0
+  limit: number
+  readonly shed = { limit: 0, queue_full: 0, queue_timeout: 0 }
+  private readonly reported = { limit: 0, queue_full: 0, queue_timeout: 0 }
+  /** Waiters, highest priority first, FIFO within a priority. */
+  private readonly queue: Array<Waiter> = []
+  private seq = 0
+  private readonly limitGauge: Metric.Metric.Gauge<number>
+  private readonly activeGauge: Metric.Metric.Gauge<number>
+  private readonly queuedGauge: Metric.Metric.Gauge<number>
+  private readonly shedCounters: Record<Api.ShedReason, Metric.Metric.Counter<number>>
+  readonly middleware: HttpMiddleware.HttpMiddleware
+
+  constructor(
+    readonly options: Resolved,
+    readonly estimator: AdaptiveLimit.Estimator | undefined
+  ) {
+    this.limit = options.fixed
+    this.limitGauge = ResilienceMetrics.adaptiveLimit.pipe(Metric.tagged("name", options.name))
+    this.activeGauge = ResilienceMetrics.bulkheadActive.pipe(Metric.tagged("name", options.name))
+    this.queuedGauge = ResilienceMetrics.bulkheadQueued.pipe(Metric.tagged("name", options.name))
+    this.shedCounters = {
+      limit: ResilienceMetrics.loadShedTotal.pipe(Metric.tagged("reason", "limit")),
+      queue_full: ResilienceMetrics.loadShedTotal.pipe(Metric.tagged("reason", "queue_full")),
+      queue_timeout: ResilienceMetrics.loadShedTotal.pipe(Metric.tagged("reason", "queue_timeout"))
+    }
+    this.middleware = <E, R>(app: HttpApp.Default<E, R>): HttpApp.Default<E, R> => this.apply(app)
+  }
+
+  get stats(): Effect.Effect<Api.Stats> {
+    return Effect.sync(() => ({
+      limit: this.limit,
+      inFlight: this.active,
+      queued: this.queue.length,
+      shed: { ...this.shed }
+    }))
+  }
+
+  collect(): void {
+    this.limitGauge.unsafeUpdate(this.limit, [])
+    this.activeGauge.unsafeUpdate(this.active, [])
+    this.queuedGauge.unsafeUpdate(this.queue.length, [])
+    for (const reason of ["limit", "queue_full", "queue_timeout"] as const) {
+      const delta = this.shed[reason] - this.reported[reason]
+      if (delta > 0) {
+        this.reported[reason] = this.shed[reason]
+        this.shedCounters[reason].unsafeUpdate(delta, [])
+      }
+    }
+  }
+
+  /** The 503 of a shed request, built at once: no work for a request the service will not serve. */
+  private reject(reason: Api.ShedReason): HttpServerResponse.HttpServerResponse {
+    this.shed[reason]++
+    return HttpServerResponse.text("overloaded", {
+      status: 503,
+      headers: { "retry-after": String(this.options.retryAfterSeconds), "x-load-shed": reason }
+    })
+  }
+
+  /** Frees a slot: hands it to the first waiter while under the limit. */
+  private release(): void {
+    this.active--
+    while (this.active < this.limit && this.queue.length > 0) {
+      const waiter = this.queue.shift()!
+      waiter.state = "granted"
+      this.active++
+      Deferred.unsafeDone(waiter.deferred, Exit.succeed(true))
+    }
+  }
+
+  private enqueue(priority: number): Waiter | HttpServerResponse.HttpServerResponse {
+    const waiter: Waiter = {
+      priority,
+      seq: this.seq++,
+      deferred: Deferred.unsafeMake<boolean>(FiberId.none),
+      state: "waiting"
+    }
+    if (this.queue.length >= this.options.maxQueue) {
+      // Full: a request of higher priority displaces the last of the lowest; otherwise it is shed.
+      const last = this.queue[this.queue.length - 1]
+      if (last === undefined || last.priority >= priority) return this.reject("queue_full")
+      this.queue.pop()
+      last.state = "shed"
+      Deferred.unsafeDone(last.deferred, Exit.succeed(false))
+    }
+    let i = this.queue.length
+    while (i > 0 && this.queue[i - 1]!.priority < priority) i--
+    this.queue.splice(i, 0, waiter)
+    return waiter
+  }
+
+  private leave(waiter: Waiter): void {
+    const i = this.queue.indexOf(waiter)
+    if (i !== -1) this.queue.splice(i, 1)
+  }
+
+  private apply<E, R>(app: HttpApp.Default<E, R>): HttpApp.Default<E, R> {
+    const runIn = (restore: <A, E1, R1>(e: Effect.Effect<A, E1, R1>) => Effect.Effect<A, E1, R1>) =>
+      this.estimator === undefined
+        ? Effect.ensuring(restore(app), Effect.sync(() => this.release()))
+        : this.sampled(restore(app))
+    return Effect.withFiberRuntime<
+      HttpServerResponse.HttpServerResponse,
+      E,
+      R | HttpServerRequest.HttpServerRequest
+    >((fiber) => {
+      const request = Context.unsafeGet(fiber.currentContext, HttpServerRequest.HttpServerRequest)
+      if (this.options.exempt(request)) return app
+      return Effect.uninterruptibleMask((restore) => {
+        if (this.active < this.limit) {
+          this.active++
+          return runIn(restore)
+        }
+        if (this.options.maxQueue === 0) return Effect.succeed(this.reject("limit"))
+        const priority = this.options.priority === undefined ? 0 : this.options.priority(request)
+        const queued = this.enqueue(priority)
+        if (!("deferred" in queued)) return Effect.succeed(queued)
+        const wait = this.options.queueTimeout === undefined
+          ? Effect.interruptible(Deferred.await(queued.deferred))
+          : Effect.map(
+            // The server may run the app uninterruptibly: the wait itself is interruptible, so the timeout ends it.
+            Effect.timeoutOption(Effect.interruptible(Deferred.await(queued.deferred)), this.options.queueTimeout),
+            (o) => o._tag === "Some" ? o.value : undefined
+          )
+        return Effect.matchCauseEffect(restore(wait), {
+          onFailure: (cause) => {
+            // Interrupted while queued (the client went away): leave, or pass on a slot handed over meanwhile.
+            if (queued.state === "granted") this.release()
+            else this.leave(queued)
+            queued.state = "shed"
+            return Effect.failCause(cause)
+          },
+          onSuccess: (granted) => {
+            if (granted === true) return runIn(restore)
+            if (granted === false || queued.state === "shed") return Effect.succeed(this.reject("queue_full"))
+            // Timed out: unless a slot arrived in the same instant, leave the queue.
+            if (queued.state === "granted") return runIn(restore)
+            this.leave(queued)
+            queued.state = "shed"
+            return Effect.succeed(this.reject("queue_timeout"))
+          }
+        })
+      })
+    })
+  }
+
+  /** Runs the request and gives the adaptive limit one sample: its latency and the requests in flight at start. */
+  private sampled<E, R>(
+    self: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
+  ): Effect.Effect<HttpServerResponse.HttpServerResponse, E, R> {
+    const estimator = this.estimator!
+    const inflight = this.active
+    return Effect.flatMap(
+      Clock.currentTimeNanos,
+      (start) =>
+        Effect.onExit(self, (exit) =>
+          Effect.flatMap(Clock.currentTimeNanos, (end) => {
+            const sample = Exit.isSuccess(exit)
+              ? estimator.sample({
+                rttMillis: Number(end - start) / 1_000_000,
+                inflight,
+                dropped: exit.value.status === 503 || exit.value.status === 504
+              })
+              : Effect.succeed(this.limit)
+            return Effect.map(sample, (limit) => {
+              this.limit = limit
+              this.release()
+            })
+          }))
+    )
+  }
+}
+
+const makeShedder = (resolved: Resolved): Shedder => {
+  const estimator = resolved.adaptive === undefined
+    ? undefined
+    : Effect.runSync(AdaptiveLimit.estimator(resolved.adaptive))
+  const shedder = new Shedder(resolved, estimator)
+  ResilienceMetrics.registerCollector(shedder)
+  return shedder
+}
+
+/** @internal */
+export const make = (options: Api.LoadShedding.Options): Effect.Effect<Api.LoadShedder, InvalidOptionsError> =>
+  Effect.map(validated("LoadShedding.make", (v) => resolve(v, options)), makeShedder)
+
+/** @internal */
+export const middleware = (options: Api.LoadShedding.Options): HttpMiddleware.HttpMiddleware =>
+  makeShedder(validatedSync("LoadShedding.middleware", (v) => resolve(v, options))).middleware
