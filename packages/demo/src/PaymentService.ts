@@ -145,10 +145,11 @@ export const start = (options: Options): Effect.Effect<Service, never, Scope.Sco
     if (Option.isSome(options.fallbackCapacity)) {
       const open = Option.getOrElse(caller.breakerState, () => Effect.succeed("Closed"))
       const replay = Effect.gen(function*() {
+        // Wait for the breaker to let calls through (half-open: this call is a probe), then take a payment: while
+        // the gateway is away the payments stay in the queue, which holds at most its capacity.
+        while ((yield* open) === "Open") yield* Effect.sleep("100 millis")
         const order = yield* Queue.take(queue)
         replaying++
-        // Wait for the breaker to let calls through (half-open: this call is a probe).
-        while ((yield* open) === "Open") yield* Effect.sleep("100 millis")
         const exit = yield* Effect.exit(Effect.zipRight(caller.charge(order), ledger.record(order, "paid")))
         if (Exit.isSuccess(exit)) {
           replayedAt.push(yield* Clock.currentTimeMillis)
