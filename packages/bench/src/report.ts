@@ -119,8 +119,6 @@ const redisRow = (o: Outcome<RedisResult>, id: string) => (o?.ok ? o.value.rows.
 
 const pgSide = (o: Outcome<PgResult>, id: string) => (o?.ok ? o.value.sides.find((s) => s.id === id) : undefined)
 
-const httpSide = (o: Outcome<HttpResult>, id: string) => o?.ok ? o.value.sides.find((s) => s.id === id) : undefined
-
 /**
  * The ratios of a run: overhead over overhead for per-call scenarios, end to end for PostgreSQL.
  *
@@ -151,10 +149,7 @@ export const computeRatios = (s: Results["scenarios"]): Pick<Results, "ratios" |
     redis_propagation_p99_ms: s.redis?.ok ? s.redis.value.propagation?.p99Millis ?? null : null,
     redis_commands_per_second: s.redis?.ok ? s.redis.value.commands?.commandsPerSecond ?? null : null,
     storm_amplification_with_budget: stormSide("ours-budget")?.amplification ?? null,
-    http_client_vs_plain: ratio(
-      httpSide(s.http, "ours")?.microsPerRequest?.median,
-      httpSide(s.http, "plain")?.microsPerRequest?.median
-    ),
+    http_client_vs_plain: s.http?.ok ? s.http.value.pairedRatio?.median ?? null : null,
     arena_goodput_phases_behind_best_peer: arenaOurs?.phasesBehind ?? null,
     arena_outage_amplification_above_lowest_peer: arenaOurs?.outage.excess ?? null,
     arena_brownout_amplification_above_lowest_peer: arenaOurs?.brownout.excess ?? null,
@@ -182,10 +177,7 @@ export const computeRatios = (s: Results["scenarios"]): Pick<Results, "ratios" |
     redis_fleet_failures_shared: s.redis?.ok ? s.redis.value.fleet?.sharedMedian ?? null : null,
     redis_fleet_failures_unshared: s.redis?.ok ? s.redis.value.fleet?.unshared ?? null : null,
     storm_amplification_without_budget: stormSide("ours-no-budget")?.amplification ?? null,
-    http_client_cpu_vs_plain: ratio(
-      httpSide(s.http, "ours")?.cpuMicrosPerRequest?.median,
-      httpSide(s.http, "plain")?.cpuMicrosPerRequest?.median
-    ),
+    http_client_cpu_vs_plain: s.http?.ok ? s.http.value.pairedCpuRatio?.median ?? null : null,
     arena_goodput_min_vs_best_peer: arenaOurs?.goodputVsBestPeer ?? null,
     arena_goodput_spread_max_per_second: arenaOurs?.spreadMax ?? null,
     arena_budget_hedge_phases_behind_best_peer: arenaVariant?.phasesBehind ?? null,
@@ -355,7 +347,9 @@ export const tables = (r: Results): Array<Table> => {
           `${
             h.requests.toLocaleString("en-US")
           } GETs per round at concurrency ${h.concurrency}, ${h.rounds} round(s), ` +
-          "against a keep-alive server in a child process; µs per request = wall time ÷ requests; CPU = this process."
+          "against a keep-alive server in a child process; µs per request = wall time ÷ requests; CPU = this process.",
+          `Ours ÷ plain, paired within each round: time per request ${withSpread(h.pairedRatio, 2)}, CPU per ` +
+          `request ${withSpread(h.pairedCpuRatio, 2)}.`
         ],
         header: ["side", "µs per request", "p50 ms", "p99 ms", "CPU µs per request"],
         numeric: [false, true, true, true, true],
