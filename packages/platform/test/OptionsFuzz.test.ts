@@ -2,7 +2,14 @@
  * The option fuzzer over the platform package's constructors and `ResilientHttpClient.layerConfig` (issue 12): see
  * `@effect-resilience/testing` `Fuzz`.
  */
-import { GracefulShutdown, Health, Prometheus, ResilientHttpClient, Tracing } from "@effect-resilience/platform"
+import {
+  GracefulShutdown,
+  Health,
+  LoadShedding,
+  Prometheus,
+  ResilientHttpClient,
+  Tracing
+} from "@effect-resilience/platform"
 import { Fuzz } from "@effect-resilience/testing"
 import { HttpClient, HttpClientResponse, HttpServer } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
@@ -120,6 +127,36 @@ const targets: ReadonlyArray<Fuzz.Target> = [
       jsonLogs: optional(boolean)
     },
     build: (options: Tracing.Tracing.Options) => Layer.build(Tracing.layer(options))
+  },
+  {
+    constructorName: "LoadShedding.make",
+    base: () => ({ limit: 8 }),
+    fields: {
+      "": object(),
+      limit: required(int(1)),
+      maxQueue: optional(int(0)),
+      queueTimeout: optional(
+        duration({ zero: accept("zero: no wait in the queue"), infinity: accept("until a slot frees") })
+      ),
+      priority: optional(fn()),
+      exempt: optional(fn()),
+      retryAfter: optional(duration({ zero: "reject", infinity: "reject" })),
+      name: optional(name)
+    },
+    build: (options: LoadShedding.LoadShedding.Options) => Effect.flatMap(LoadShedding.make(options), (s) => s.stats)
+  },
+  {
+    constructorName: "LoadShedding.middleware",
+    base: () => ({ limit: 8 }),
+    fields: {
+      "": object(),
+      limit: required(int(1)),
+      maxQueue: optional(int(0)),
+      retryAfter: optional(duration({ zero: "reject", infinity: "reject" })),
+      priority: optional(fn())
+    },
+    build: (options: LoadShedding.LoadShedding.Options) => Effect.sync(() => LoadShedding.middleware(options)),
+    throwsAtBuild: true
   },
   {
     constructorName: "ResilientHttpClient.make",
