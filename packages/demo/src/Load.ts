@@ -65,8 +65,9 @@ export const run = (options: LoadOptions): Effect.Effect<ReadonlyArray<Sample>, 
           Effect.flatMap((response) =>
             response.status === 200
               ? Effect.as(response.text, "ok")
-              : Effect.map(response.json, (body) => {
-                const kind = (body as { readonly kind?: unknown }).kind
+              : Effect.map(response.text, (text) => {
+                // The service's error body names the kind; anything else (an empty 500, a proxy's page) is its status.
+                const kind = /"kind":"([a-z0-9_]+)"/.exec(text)?.[1]
                 const named = typeof kind === "string" ? kind : `http_${response.status}`
                 return response.status === 202 ? `pending:${named}` : named
               })
