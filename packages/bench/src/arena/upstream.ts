@@ -137,7 +137,7 @@ export const start = async (phases: ReadonlyArray<ArenaPhase>, seed: number): Pr
   const sockets = new Set<Socket>()
   const recoveryIndex = phases.findIndex((p) => p.name === "recovery")
 
-  const server = http.createServer((req, res) => {
+  const handle = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const now = performance.now()
     const elapsed = now - t0
     const order = Number.parseInt(new URL(req.url ?? "/", "http://x").searchParams.get("order") ?? "0", 10) || 0
@@ -198,23 +198,30 @@ export const start = async (phases: ReadonlyArray<ArenaPhase>, seed: number): Pr
         // healthy, healthy-again; an outage never gets here (nothing listens)
         return later(latency, 200)
     }
-  })
-  server.keepAliveTimeout = 10_000
-  server.on("connection", (socket) => {
-    sockets.add(socket)
-    socket.on("close", () => sockets.delete(socket))
-  })
+  }
+  // A fresh server each time the upstream comes back: the one closed for the outage may still be winding down.
   const listen = (port: number) =>
-    new Promise<void>((resolve, reject) => {
+    new Promise<http.Server>((resolve, reject) => {
+      const server = http.createServer(handle)
+      server.keepAliveTimeout = 10_000
+      server.on("connection", (socket) => {
+        sockets.add(socket)
+        socket.on("close", () => sockets.delete(socket))
+      })
       server.once("error", reject)
       server.listen(port, "127.0.0.1", () => {
         server.off("error", reject)
-        resolve()
+        resolve(server)
       })
     })
-  await listen(0)
+  let server = await listen(0)
   const port = (server.address() as AddressInfo).port
   let down = false
+  const stop = () => {
+    // the listening socket closes at once (connection refused from now on); connections are dropped
+    server.close()
+    for (const socket of sockets) socket.destroy()
+  }
   return {
     port,
     restart: (at) => {
@@ -227,19 +234,14 @@ export const start = async (phases: ReadonlyArray<ArenaPhase>, seed: number): Pr
     setDown: async (next) => {
       if (next === down) return
       down = next
-      if (next) {
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()))
-        for (const socket of sockets) socket.destroy()
-        await closed
-      } else {
-        await listen(port)
-      }
+      if (next) stop()
+      else server = await listen(port)
     },
     earlyAfterRetryAfter: () => early,
     retryAfterSent: () => sent,
     close: async () => {
-      for (const socket of sockets) socket.destroy()
-      if (!down) await new Promise<void>((resolve) => server.close(() => resolve()))
+      if (!down) stop()
+      down = true
     }
   }
 }

@@ -132,7 +132,7 @@ const runOnce = async (
     }
     tick()
   })
-  await Promise.all(toggles)
+  await Promise.race([Promise.all(toggles), sleep(5_000)])
   await Promise.race([Promise.all(pending), sleep(10_000)])
   if (sampler !== undefined) clearInterval(sampler)
   const early = upstream.earlyAfterRetryAfter()
