@@ -8,6 +8,7 @@
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
+import * as deadline from "./internal/deadline.js"
 import * as internal from "./internal/timeout.js"
 import type { TimeoutError } from "./internal/timeout.js"
 
@@ -46,4 +47,4 @@ export const within: {
  * @since 0.1.0
  * @category getters
  */
-export const remaining: Effect.Effect<Option.Option<Duration.Duration>> = internal.remaining
+export const remaining: Effect.Effect<Option.Option<Duration.Duration>> = deadline.remaining

@@ -14,9 +14,10 @@ import type { InvalidOptionsError } from "../InvalidOptionsError.js"
 import * as ResilienceMetrics from "../ResilienceMetrics.js"
 import * as ResilienceRegistry from "../ResilienceRegistry.js"
 import * as adaptiveLimit from "./adaptiveLimit.js"
+import { unsafeRemainingMillis } from "./deadline.js"
 import { instrument } from "./instrument.js"
 import { LruMap } from "./lru.js"
-import { clockOf, schedule, unsafeRemainingMillis } from "./timeout.js"
+import { clockOf, startTimer } from "./timer.js"
 import { type OptionsValidator, validated } from "./validate.js"
 
 /** @internal */
@@ -274,7 +275,7 @@ export class BulkheadImpl implements Bulkhead.Bulkhead, ResilienceMetrics.Collec
           runtimeFlags: Runtime.defaultRuntimeFlags,
           fiberRefs: fiber.getFiberRefs()
         })
-        waiter.cancelTimer = schedule(clockOf(fiber), runtime, timerMillis, () => {
+        waiter.cancelTimer = startTimer(clockOf(fiber), runtime, timerMillis, () => {
           if (waiter.granted || !waiter.linked) return
           this.unlink(waiter)
           resume(Effect.fail(this.reject("QueueTimeout")))

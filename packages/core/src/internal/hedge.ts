@@ -6,8 +6,9 @@ import * as Fiber from "effect/Fiber"
 import * as Runtime from "effect/Runtime"
 import type * as Hedge from "../Hedge.js"
 import type { RetryBudget } from "../RetryBudget.js"
+import { unsafeRemainingMillis } from "./deadline.js"
 import { isRetryBudget } from "./retryBudget.js"
-import { clockOf, schedule, unsafeRemainingMillis } from "./timeout.js"
+import { clockOf, startTimer } from "./timer.js"
 import { validatedSync } from "./validate.js"
 
 interface Resolved {
@@ -83,7 +84,7 @@ export const hedgeResolved = <A, E, R>(self: Effect.Effect<A, E, R>, options: Re
           if (running === 0) settle(fiber, exit)
         })
       const arm = () => {
-        cancelTimer = schedule(clock, runtime as Runtime.Runtime<never>, options.delayMillis, () => {
+        cancelTimer = startTimer(clock, runtime as Runtime.Runtime<never>, options.delayMillis, () => {
           cancelTimer = undefined
           if (settled || hedges >= options.maxHedges) return
           if (budget !== undefined && !budget.unsafeTryAcquire(clock.unsafeCurrentTimeMillis())) return

@@ -1,7 +1,7 @@
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 import * as ResilienceMetrics from "../ResilienceMetrics.js"
-import { clockOf } from "./timeout.js"
+import { clockOf } from "./timer.js"
 
 /**
  * The opt-in instrumentation of a policy: a span per call (`tracing`) and the latency histogram

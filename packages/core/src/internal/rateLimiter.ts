@@ -13,9 +13,9 @@ import type * as RateLimiter from "../RateLimiter.js"
 import * as ResilienceMetrics from "../ResilienceMetrics.js"
 import * as ResilienceRegistry from "../ResilienceRegistry.js"
 import * as RetryAfter from "../RetryAfter.js"
+import { unsafeRemainingMillis } from "./deadline.js"
 import { instrument } from "./instrument.js"
 import { defaultMaxKeys, makeStore } from "./rateLimiterStore.js"
-import { unsafeRemainingMillis } from "./timeout.js"
 import { validated } from "./validate.js"
 
 /** @internal */

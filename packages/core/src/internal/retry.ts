@@ -11,8 +11,8 @@ import * as ResilienceMetrics from "../ResilienceMetrics.js"
 import type * as Retry from "../Retry.js"
 import * as RetryAfter from "../RetryAfter.js"
 import * as backoff from "./backoff.js"
+import { remainingMillis } from "./deadline.js"
 import { isRetryBudget } from "./retryBudget.js"
-import { remainingMillis } from "./timeout.js"
 import { validatedSync } from "./validate.js"
 
 /** The schedule used when none is given: 100 ms doubling up to 10 s, full jitter. */
