@@ -108,7 +108,10 @@ console.log("consumer: dependencies " + JSON.stringify(deps, (k, v) => (typeof v
 EOF
 
 cd "$app"
-npm install --no-audit --no-fund --loglevel=error >npm-install.log 2>&1 || { cat npm-install.log; echo "consumer: npm install failed" >&2; exit 1; }
+# One retry: the registry is the only thing here outside this machine.
+npm install --no-audit --no-fund --loglevel=error >npm-install.log 2>&1 ||
+  npm install --no-audit --no-fund --loglevel=error >npm-install.log 2>&1 ||
+  { cat npm-install.log; echo "consumer: npm install failed" >&2; exit 1; }
 # One copy of each shared package: two would make the types of one incompatible with the other's.
 for shared in effect @effect/platform @effect-resilience/core; do
   copies="$(find . -path "*/node_modules/$shared/package.json" | wc -l)"
