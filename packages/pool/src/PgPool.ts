@@ -187,14 +187,19 @@ export const layer: (config: PgPool.Config) => Layer.Layer<PgPool, InvalidOption
  *
  * @example
  * ```ts
+ * import { OptionsValidator } from "@effect-resilience/core"
  * import { PgPool } from "@effect-resilience/pool"
- * import { Config } from "effect"
+ * import { Config, Duration } from "effect"
  *
+ * // OptionsValidator's readers refuse an empty or negative value naming the variable (Config.integer and
+ * // Config.duration read them as 0).
  * const DbLive = PgPool.layerConfig({
  *   name: Config.succeed("orders-db"),
  *   url: Config.redacted("DATABASE_URL"),
- *   max: Config.integer("DATABASE_POOL_MAX").pipe(Config.withDefault(10)),
- *   queryTimeout: Config.duration("DATABASE_QUERY_TIMEOUT").pipe(Config.withDefault("5 seconds"))
+ *   max: OptionsValidator.configInteger("DATABASE_POOL_MAX", { min: 1 }).pipe(Config.withDefault(10)),
+ *   queryTimeout: OptionsValidator.configDuration("DATABASE_QUERY_TIMEOUT", { positive: true }).pipe(
+ *     Config.withDefault(Duration.seconds(5))
+ *   )
  * })
  * ```
  *

@@ -89,13 +89,17 @@ export const layer: (
  *
  * @example
  * ```ts
+ * import { OptionsValidator } from "@effect-resilience/core"
  * import { RedisCircuitBreakerStore } from "@effect-resilience/redis"
  * import { Config, Duration } from "effect"
  *
  * const StoreLive = RedisCircuitBreakerStore.layerConfig({
  *   url: Config.string("REDIS_URL"),
  *   keyPrefix: Config.string("REDIS_PREFIX").pipe(Config.withDefault("payments-svc")),
- *   flushInterval: Config.duration("BREAKER_FLUSH_INTERVAL").pipe(Config.withDefault(Duration.millis(100)))
+ *   // Refuses "-5 seconds" naming the variable (Config.duration reads it as 0 ms).
+ *   flushInterval: OptionsValidator.configDuration("BREAKER_FLUSH_INTERVAL", { positive: true }).pipe(
+ *     Config.withDefault(Duration.millis(100))
+ *   )
  * })
  * ```
  *
