@@ -17,7 +17,7 @@
  */
 import type * as AdaptiveLimit from "@effect-resilience/core/AdaptiveLimit"
 import type { InvalidOptionsError } from "@effect-resilience/core/InvalidOptionsError"
-import type * as HttpMiddleware from "@effect/platform/HttpMiddleware"
+import type * as HttpApp from "@effect/platform/HttpApp"
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
@@ -46,6 +46,16 @@ export interface Stats {
 }
 
 /**
+ * The shedding middleware: an `HttpMiddleware` that keeps the app's types.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Middleware {
+  <E, R>(app: HttpApp.Default<E, R>): HttpApp.Default<E, R>
+}
+
+/**
  * A load shedder: its middleware and its read-outs.
  *
  * @since 0.1.0
@@ -53,7 +63,7 @@ export interface Stats {
  */
 export interface LoadShedder {
   /** The middleware to serve the app through (`HttpServer.serve(app, shedder.middleware)`). */
-  readonly middleware: HttpMiddleware.HttpMiddleware
+  readonly middleware: Middleware
   /** The limit, requests in flight and queued, and requests shed by reason. */
   readonly stats: Effect.Effect<Stats>
 }
@@ -135,4 +145,4 @@ export const make: (options: LoadShedding.Options) => Effect.Effect<LoadShedder,
  * @since 0.1.0
  * @category constructors
  */
-export const middleware: (options: LoadShedding.Options) => HttpMiddleware.HttpMiddleware = internal.middleware
+export const middleware: (options: LoadShedding.Options) => Middleware = internal.middleware

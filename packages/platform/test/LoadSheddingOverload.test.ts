@@ -6,10 +6,10 @@
  * every request waits and p99 grows with the backlog. The figures are printed as one `[overload-figures]` line.
  */
 import { LoadShedding } from "@effect-resilience/platform"
-import { HttpMiddleware, HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
+import { type HttpApp, HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Scope } from "effect"
+import { Effect, Layer } from "effect"
 import * as Http from "node:http"
 
 const base = 200
@@ -97,13 +97,14 @@ const serve = (shedding: LoadShedding.LoadShedding.Options | undefined) =>
     })
     const app = HttpRouter.empty.pipe(HttpRouter.get("/work", work))
     // Outside the shedder: every 503 must carry Retry-After.
-    const check = HttpMiddleware.make((inner) =>
+    const check = <E, R>(inner: HttpApp.Default<E, R>): HttpApp.Default<E, R> =>
       Effect.tap(inner, (response) => {
         if (response.status === 503 && response.headers["retry-after"] === undefined) missingRetryAfter++
       })
-    )
     const shedder = shedding === undefined ? undefined : yield* LoadShedding.make(shedding)
-    const middleware = shedder === undefined ? check : (a: typeof app) => check(shedder.middleware(a))
+    const middleware = shedder === undefined
+      ? check
+      : <E, R>(inner: HttpApp.Default<E, R>) => check(shedder.middleware(inner))
     const scope = yield* Effect.scope
     const context = yield* Layer.buildWithScope(
       HttpServer.serve(app, middleware).pipe(

@@ -3,7 +3,6 @@ import type { InvalidOptionsError } from "@effect-resilience/core/InvalidOptions
 import { type OptionsValidator, validated, validatedSync } from "@effect-resilience/core/OptionsValidator"
 import * as ResilienceMetrics from "@effect-resilience/core/ResilienceMetrics"
 import type * as HttpApp from "@effect/platform/HttpApp"
-import type * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Clock from "effect/Clock"
@@ -83,7 +82,7 @@ class Shedder implements Api.LoadShedder, ResilienceMetrics.Collector {
   private readonly activeGauge: Metric.Metric.Gauge<number>
   private readonly queuedGauge: Metric.Metric.Gauge<number>
   private readonly shedCounters: Record<Api.ShedReason, Metric.Metric.Counter<number>>
-  readonly middleware: HttpMiddleware.HttpMiddleware
+  readonly middleware: Api.Middleware
 
   constructor(
     readonly options: Resolved,
@@ -260,5 +259,5 @@ export const make = (options: Api.LoadShedding.Options): Effect.Effect<Api.LoadS
   Effect.map(validated("LoadShedding.make", (v) => resolve(v, options)), makeShedder)
 
 /** @internal */
-export const middleware = (options: Api.LoadShedding.Options): HttpMiddleware.HttpMiddleware =>
+export const middleware = (options: Api.LoadShedding.Options): Api.Middleware =>
   makeShedder(validatedSync("LoadShedding.middleware", (v) => resolve(v, options))).middleware
