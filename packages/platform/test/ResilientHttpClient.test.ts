@@ -13,6 +13,7 @@ import { HttpClient, HttpClientError, HttpClientRequest } from "@effect/platform
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import {
+  Cause,
   Chunk,
   ConfigProvider,
   Duration,
@@ -41,9 +42,9 @@ const quickRetry = { schedule: Backoff.constant("5 millis"), maxAttempts: 4 } as
 
 const failureOf = <A, E>(exit: Exit.Exit<A, E>): E => {
   if (Exit.isSuccess(exit)) throw new Error("expected a failure, got a success")
-  const failure = exit.cause._tag === "Fail" ? exit.cause.error : undefined
-  if (failure === undefined) throw new Error(`expected a typed failure, got ${exit.cause._tag}`)
-  return failure
+  const failure = Cause.failureOption(exit.cause)
+  if (Option.isNone(failure)) throw new Error(`expected a typed failure, got ${Cause.pretty(exit.cause)}`)
+  return failure.value
 }
 
 interface RecordedSpan extends Tracer.Span {
