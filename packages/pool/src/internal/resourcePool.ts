@@ -10,6 +10,7 @@ import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
+import * as FiberSet from "effect/FiberSet"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import { pipeArguments } from "effect/Pipeable"
@@ -306,7 +307,6 @@ const build = <A, E, R>(
     const byValue = new Map<A, Entry<A>>()
     const idle: Array<Entry<A>> = []
     const waiters = new WaitQueue<A, E>()
-    const creators = new Set<Fiber.RuntimeFiber<void, never>>()
     let alive = 0
     let checkedOut = 0
     let creating = 0
@@ -382,6 +382,10 @@ const build = <A, E, R>(
     // Effect's pool lives in a child scope, closed after the drain: it adds finalizers as it runs (one per creation
     // it forks, which wait for that creation), and in the pool's own scope those would run before the drain.
     const innerScope = yield* Scope.fork(poolScope, ExecutionStrategy.sequential)
+    // Creator fibers belong to that scope too, made before Effect's pool so they are awaited after its shutdown (the
+    // drain interrupts them first without waiting: one may be inside a creation that only that shutdown ends).
+    const creators = yield* Scope.extend(FiberSet.make<void, never>(), innerScope)
+    const forkCreator = yield* FiberSet.runtime(creators)<never>()
     const pool = yield* Scope.extend(
       Pool.makeWithTTL({
         acquire: create,
@@ -521,9 +525,7 @@ const build = <A, E, R>(
     function ensureCreators() {
       while (!closed && creating < waiters.size && checkedOut + creating < max) {
         creating++
-        const fiber = runFork(creator)
-        creators.add(fiber)
-        fiber.addObserver(() => creators.delete(fiber))
+        forkCreator(creator)
       }
     }
 
