@@ -34,6 +34,7 @@ import * as Runtime from "effect/Runtime"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import { setMaxListeners } from "node:events"
 
 /**
  * The stacks the demo can run.
@@ -236,12 +237,15 @@ export const cockatiel = (gatewayUrl: string): Effect.Effect<Caller> =>
       label: "cockatiel 3.2.1",
       charge: (order) =>
         Effect.tryPromise({
-          try: (signal) =>
-            policy.execute(async ({ signal }) => {
+          try: (signal) => {
+            // Each of cockatiel's five layers listens on the call's signal, retries included: more than Node's 10.
+            setMaxListeners(64, signal)
+            return policy.execute(async ({ signal }) => {
               const response = await fetch(url(gatewayUrl, order), { method: "POST", signal })
               await response.text()
               if (response.status !== 200) throw new GatewayError({ status: response.status })
-            }, signal),
+            }, signal)
+          },
           catch: (e) =>
             e instanceof GatewayError
               ? e

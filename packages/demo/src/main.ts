@@ -38,10 +38,12 @@ const err = (line: string) => process.stderr.write(line + "\n")
 const pct = (n: number) => `${(n * 100).toFixed(0)}%`
 
 const program = Effect.gen(function*() {
-  const seconds = Demo.expectedSeconds(flags.phaseSeconds)
-  const stacks = flags.compare ? "naive, resilient, cockatiel and plain Effect" : "naive and resilient"
+  const seconds = Demo.expectedSeconds(flags.phaseSeconds, flags.compare)
+  const stacks = flags.compare
+    ? "naive and resilient, then cockatiel and plain Effect,"
+    : "naive and resilient services at once,"
   err(
-    `demo: about ${seconds} s: ${stacks} services at once, ${flags.rate} requests/s each, gateway phases of ${flags.phaseSeconds} s (healthy, degraded, outage, recovery), seed ${flags.seed}${
+    `demo: about ${seconds} s: ${stacks} ${flags.rate} requests/s each, gateway phases of ${flags.phaseSeconds} s (healthy, degraded, outage, recovery), seed ${flags.seed}${
       flags.pg ? ", ledger in PostgreSQL" : ""
     }`
   )
