@@ -26,6 +26,7 @@ import * as breaker from "./scenarios/breaker.js"
 import * as client from "./scenarios/client.js"
 import * as http from "./scenarios/http.js"
 import * as memory from "./scenarios/memory.js"
+import * as overload from "./scenarios/overload.js"
 import * as pool from "./scenarios/pool.js"
 import * as postgres from "./scenarios/postgres.js"
 import * as redis from "./scenarios/redis.js"
@@ -42,7 +43,8 @@ const scenarioIds = [
   "storm",
   "redis",
   "http",
-  "arena"
+  "arena",
+  "overload"
 ] as const
 type ScenarioId = typeof scenarioIds[number]
 
@@ -89,7 +91,9 @@ const scenarios: Results["scenarios"] = {
   redis: await attempt("redis", () => redis.run(config, progress)),
   storm: await attempt("storm", () => storm.run(quick, progress)),
   http: await attempt("http", () => http.run(quick, progress)),
-  arena: await attempt("arena", () => arena.run(quick, progress))
+  arena: await attempt("arena", () => arena.run(quick, progress)),
+  // Child processes and ~25 s of load: not part of --quick.
+  overload: quick ? undefined : await attempt("overload", () => overload.run(false, progress))
 }
 
 const results: Results = {

@@ -12,6 +12,7 @@ import type { HttpResult } from "./scenarios/http.js"
 import type { MemoryResult } from "./scenarios/memory.js"
 import type { PgResult } from "./scenarios/postgres.js"
 import type { RedisResult } from "./scenarios/redis.js"
+import type { OverloadResult } from "./scenarios/overload.js"
 import type { StormResult } from "./scenarios/storm.js"
 import { check, ratio, type Spread, type Target, type TargetResult } from "./stats.js"
 
@@ -49,6 +50,7 @@ export interface Results {
     readonly storm?: Outcome<StormResult>
     readonly http?: Outcome<HttpResult>
     readonly arena?: Outcome<ArenaResult>
+    readonly overload?: Outcome<OverloadResult>
   }
   /** The ratios the targets are about. */
   readonly ratios: Record<RatioKey, number | null>
@@ -63,6 +65,9 @@ export interface Results {
  * @category models
  */
 export type RatioKey =
+  | "overload_goodput_ratio_4x"
+  | "overload_goodput_ratio_8x"
+  | "shed_cost_ratio"
   | "breaker_vs_effect_floor"
   | "breaker_vs_cockatiel"
   | "client_vs_cockatiel"
@@ -88,6 +93,9 @@ export type RatioKey =
  * @category constants
  */
 export const targets: ReadonlyArray<Target> = [
+  { key: "overload_goodput_ratio_4x", op: ">=", target: 0.8 },
+  { key: "overload_goodput_ratio_8x", op: ">=", target: 0.8 },
+  { key: "shed_cost_ratio", op: "<=", target: 0.1 },
   { key: "breaker_vs_effect_floor", op: "<=", target: 1.2 },
   { key: "client_vs_cockatiel", op: "<=", target: 0.5 },
   { key: "client_vs_effect_native", op: "<=", target: 0.25 },
@@ -131,6 +139,9 @@ export const computeRatios = (s: Results["scenarios"]): Pick<Results, "ratios" |
   const arenaVariant = s.arena?.ok ? arenaFigures(s.arena.value, "ours-budget-hedge") : undefined
   const stormSide = (id: string) => s.storm?.ok ? s.storm.value.sides.find((x) => x.id === id) : undefined
   const ratios: Record<RatioKey, number | null> = {
+    overload_goodput_ratio_4x: s.overload?.ok ? s.overload.value.goodputRatio4x : null,
+    overload_goodput_ratio_8x: s.overload?.ok ? s.overload.value.goodputRatio8x : null,
+    shed_cost_ratio: s.overload?.ok ? s.overload.value.shedCostRatio : null,
     breaker_vs_effect_floor: overheadRatio(s.breaker, "ours", "effect-floor"),
     breaker_vs_cockatiel: overheadRatio(s.breaker, "ours", "cockatiel"),
     client_vs_cockatiel: overheadRatio(s.client, "ours", "cockatiel"),
