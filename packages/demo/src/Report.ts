@@ -71,8 +71,14 @@ export interface BreakerSummary {
   readonly secondsOpen: number
   /** Seconds after the gateway came back until the breaker closed (0 when it was closed already; null: never). */
   readonly closedAfterRecoverySeconds: number | null
-  /** When it last opened before the recovery phase (seconds since the run began). */
-  readonly lastOpenedBeforeRecovery: number | null
+  /**
+   * When it last opened before it closed in the recovery phase (seconds since the run began; null when it was closed
+   * as the gateway came back). It may be after the gateway came back: a probe let through in the outage's last
+   * moments fails when its attempt times out.
+   */
+  readonly lastOpenedBeforeClosing: number | null
+  /** When the probe whose failure caused that opening was let through (null when the opening was no probe's). */
+  readonly failedProbeAt: number | null
 }
 
 /**
@@ -165,11 +171,9 @@ export const summarizeBreaker = (
   const recoveryAt = (recovery?.start ?? 0) / 1000
   let secondsOpen = 0
   let openedAt: number | null = null
-  let lastOpenedBeforeRecovery: number | null = null
   let stateAtRecovery = "Closed"
   for (const t of transitions) {
     if (t.at <= recoveryAt) stateAtRecovery = t.to
-    if (t.to === "Open" && t.at <= recoveryAt) lastOpenedBeforeRecovery = t.at
     if (t.from === "Closed" && t.to !== "Closed") openedAt = t.at
     if (t.to === "Closed" && openedAt !== null) {
       secondsOpen += t.at - openedAt
@@ -178,6 +182,13 @@ export const summarizeBreaker = (
   }
   if (openedAt !== null) secondsOpen += Math.max(0, endSeconds - openedAt)
   const closing = transitions.find((t) => t.to === "Closed" && t.at > recoveryAt)
+  const beforeClosing = closing === undefined ? transitions : transitions.filter((t) => t.at <= closing.at)
+  const lastOpening = stateAtRecovery === "Closed"
+    ? undefined
+    : [...beforeClosing].reverse().find((t) => t.to === "Open")
+  const failedProbe = lastOpening?.from === "HalfOpen"
+    ? [...beforeClosing].reverse().find((t) => t.to === "HalfOpen" && t.at <= lastOpening.at)
+    : undefined
   return {
     openings: transitions.filter((t) => t.from === "Closed" && t.to === "Open").length,
     probes: transitions.filter((t) => t.to === "HalfOpen").length,
@@ -189,7 +200,8 @@ export const summarizeBreaker = (
       : closing === undefined
       ? null
       : round(closing.at - recoveryAt, 2),
-    lastOpenedBeforeRecovery: stateAtRecovery === "Closed" ? null : lastOpenedBeforeRecovery
+    lastOpenedBeforeClosing: lastOpening?.at ?? null,
+    failedProbeAt: failedProbe?.at ?? null
   }
 }
 
@@ -390,7 +402,13 @@ export const recoveryExplanation = (
   }
   return head +
     `the breaker ${
-      b.lastOpenedBeforeRecovery === null ? "was open" : `had last opened at ${s1(b.lastOpenedBeforeRecovery)}`
+      b.lastOpenedBeforeClosing === null
+        ? "was open"
+        : b.failedProbeAt !== null && b.lastOpenedBeforeClosing > recoveryAt
+        ? `last opened at ${s1(b.lastOpenedBeforeClosing)}, when a probe let through at ${
+          s1(b.failedProbeAt)
+        }, still in the outage, failed (a stuck call, cut by its 300 ms timeout),`
+        : `had last opened at ${s1(b.lastOpenedBeforeClosing)}`
     } and closed ${s1(b.closedAfterRecoverySeconds)} after the gateway came back at ${
       s1(recoveryAt)
     }: an open breaker ${""}learns the gateway is back only from a probe, let through once its open duration (500 ms) has passed; until then ${""}it fails fast, and those payments were queued as pending and replayed, not lost.${

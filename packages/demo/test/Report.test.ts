@@ -92,8 +92,22 @@ describe("Report", () => {
       closings: 1,
       secondsOpen: 1.15,
       closedAfterRecoverySeconds: 0.35,
-      lastOpenedBeforeRecovery: 2.8
+      lastOpenedBeforeClosing: 2.8,
+      failedProbeAt: 2.7
     })
+    // A probe let through in the outage's last moments fails after the gateway came back (at 3 s).
+    const late = Report.summarizeBreaker(
+      [
+        { at: 2.2, from: "Closed", to: "Open" },
+        { at: 2.9, from: "Open", to: "HalfOpen" },
+        { at: 3.2, from: "HalfOpen", to: "Open" },
+        { at: 3.7, from: "Open", to: "HalfOpen" },
+        { at: 3.72, from: "HalfOpen", to: "Closed" }
+      ],
+      phases,
+      4
+    )
+    expect(late).toMatchObject({ closedAfterRecoverySeconds: 0.72, lastOpenedBeforeClosing: 3.2, failedProbeAt: 2.9 })
   })
 
   it("the three sentences are computed from the runs, and the table has a column per run", () => {
