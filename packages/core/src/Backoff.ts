@@ -186,6 +186,8 @@ export const equalJitter: <Out, In, R>(self: Schedule.Schedule<Out, In, R>) => S
  * )
  * ```
  *
+ * @throws InvalidOptionsError when `n` is not an integer or above 100,000 (NaN or Infinity would step a schedule
+ * that never ends for ever); `n <= 0` lists nothing
  * @since 0.1.0
  * @category getters
  */

@@ -133,6 +133,15 @@ const targets: ReadonlyArray<Fuzz.Target> = [
     throwsAtBuild: true
   },
   {
+    constructorName: "Backoff.preview",
+    base: () => 3,
+    argumentField: "n",
+    // NaN or Infinity made it step a forever schedule for ever.
+    fields: { "": required(int(Number.MIN_SAFE_INTEGER, 100_000)) },
+    build: (n: number) => Effect.suspend(() => Backoff.preview(Backoff.constant("1 millis"), n)),
+    throwsAtBuild: true
+  },
+  {
     constructorName: "Timeout.timeout",
     base: () => "1 second",
     argumentField: "duration",

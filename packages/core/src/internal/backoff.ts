@@ -93,12 +93,21 @@ export const equalJitter = <Out, In, R>(self: Schedule.Schedule<Out, In, R>): Sc
       : Effect.succeed(delay)
   })
 
+/** The most delays `preview` lists. */
+const MAX_PREVIEW = 100_000
+
 /** @internal */
 export const preview = <Out, R>(
   schedule: Schedule.Schedule<Out, undefined, R>,
   n: number
-): Effect.Effect<Array<Duration.Duration>, never, R> =>
-  Effect.flatMap(Clock.currentTimeMillis, (start) => {
+): Effect.Effect<Array<Duration.Duration>, never, R> => {
+  // NaN, Infinity or a huge n would step a schedule that never ends for ever.
+  validatedSync("Backoff.preview", (v) => {
+    if (typeof n !== "number" || !Number.isInteger(n) || n > MAX_PREVIEW) {
+      v.fail("n", n, `an integer <= ${MAX_PREVIEW} (n <= 0 lists nothing)`)
+    }
+  })
+  return Effect.flatMap(Clock.currentTimeMillis, (start) => {
     const delays: Array<Duration.Duration> = []
     const loop = (now: number, state: unknown): Effect.Effect<Array<Duration.Duration>, never, R> =>
       delays.length >= n
@@ -111,3 +120,4 @@ export const preview = <Out, R>(
         })
     return loop(start, schedule.initial)
   })
+}
