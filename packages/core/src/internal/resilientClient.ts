@@ -326,8 +326,10 @@ export const make = (
     // the first failure.
     const retried = retry === undefined
       ? undefined
-      : yield* validated("ResilientClient.make", () =>
-        nestedSync("ResilientClient.make", "retry", () => Retry.retry(retry)))
+      : yield* validated(
+        "ResilientClient.make",
+        () => nestedSync("ResilientClient.make", "retry", () => Retry.retry(retry))
+      )
     const instrumented = options.tracing === true || options.histogram === true
       ? instrument({ policy: "client", name, tracing: options.tracing, histogram: options.histogram })
       : undefined
