@@ -17,6 +17,7 @@ import {
   Scope,
   TestClock
 } from "effect"
+import * as pgPoolTask from "../src/internal/pgPoolTask.js"
 import * as internal from "../src/internal/resourcePool.js"
 
 interface Conn {
@@ -420,17 +421,18 @@ describe("ResourcePool", () => {
         const { acquire } = yield* factory
         const scope = yield* Scope.make()
         const pool = yield* Scope.extend(internal.make({ name: "waiting", acquire, max: 1 }), scope)
-        const task = (hold: number): internal.Task<Conn, number, never> => ({
+        const runTask = pgPoolTask.makeRunTask(pool.lending, pool.useWith)
+        const task = (hold: number): pgPoolTask.Task<Conn, number, never> => ({
           start: (conn, run) => {
             setTimeout(() => run.done(Effect.succeed(conn.id)), hold)
           },
           stop: () => Effect.void
         })
-        const holder = yield* Effect.fork(pool.runTask(() => task(50)))
+        const holder = yield* Effect.fork(runTask(() => task(50)))
         yield* TestClock.adjust(1)
         const queued = yield* Effect.forEach(
           Array.from({ length: 5 }),
-          () => Effect.fork(pool.runTask(() => task(0))),
+          () => Effect.fork(runTask(() => task(0))),
           { concurrency: "unbounded" }
         )
         yield* Effect.yieldNow()
@@ -513,6 +515,7 @@ describe("ResourcePool", () => {
             internal.make({ name: "prop", acquire, max, acquireTimeout: "1 second" }),
             scope
           )
+          const runTask = pgPoolTask.makeRunTask(pool.lending, pool.useWith)
           const runFork = Runtime.runFork(yield* Effect.runtime<never>())
           let held = 0
           let peak = 0
@@ -529,7 +532,7 @@ describe("ResourcePool", () => {
               if (b.fails) return yield* Effect.fail("failed" as const)
             }).pipe(Effect.ensuring(Effect.sync(() => held--)))
           // A callback task, as PgPool runs its statements.
-          const task = (b: typeof borrowers[number]): internal.Task<{ id: number }, void, "failed"> => {
+          const task = (b: typeof borrowers[number]): pgPoolTask.Task<{ id: number }, void, "failed"> => {
             let work: Fiber.RuntimeFiber<void> | undefined
             return {
               start: (_resource, run) => {
@@ -550,7 +553,7 @@ describe("ResourcePool", () => {
                 ? Effect.scoped(Effect.flatMap(pool.get, () => body(b)))
                 : b.kind === "use"
                 ? pool.use(() => body(b))
-                : pool.runTask(() => task(b))
+                : runTask(() => task(b))
             ))
           yield* Effect.forEach(borrowers, (b, i) =>
             b.interruptAt === undefined

@@ -8,6 +8,7 @@
 import { Stress } from "@effect-resilience/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, FastCheck, Fiber, Logger, LogLevel, Option, Runtime, Scope, TestClock } from "effect"
+import * as pgPoolTask from "../src/internal/pgPoolTask.js"
 import * as internal from "../src/internal/resourcePool.js"
 
 type Behaviour = "ok" | "false" | "throw" | "die" | "fail" | "slow" | "slowFalse"
@@ -123,6 +124,7 @@ describe("ResourcePool slots under random faults (stress)", () => {
           }),
           scope
         )
+        const runTask = pgPoolTask.makeRunTask(pool.lending, pool.useWith)
         const runFork = Runtime.runFork(yield* Effect.runtime<never>())
         let held = 0
         const enter = (res: Res) => {
@@ -144,7 +146,7 @@ describe("ResourcePool slots under random faults (stress)", () => {
             if (b.kind === "invalidate") yield* pool.invalidate(res)
             if (b.fails) return yield* Effect.fail("failed" as const)
           }).pipe(Effect.ensuring(Effect.sync(() => leave(res))))
-        const task = (b: typeof borrowers[number]): internal.Task<Res, void, "failed"> => {
+        const task = (b: typeof borrowers[number]): pgPoolTask.Task<Res, void, "failed"> => {
           let work: Fiber.RuntimeFiber<void> | undefined
           return {
             start: (res, run) => {
@@ -165,7 +167,7 @@ describe("ResourcePool slots under random faults (stress)", () => {
             b.kind === "get"
               ? Effect.scoped(Effect.flatMap(pool.get, (res) => body(res, b)))
               : b.kind === "task"
-              ? pool.runTask(() => task(b))
+              ? runTask(() => task(b))
               : pool.use((res) => body(res, b))
           )))
         yield* Effect.forEach(borrowers, (b, i) =>

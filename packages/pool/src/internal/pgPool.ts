@@ -15,6 +15,7 @@ import pg from "pg"
 import * as PgPool from "../PgPool.js"
 import type * as ResourcePool from "../ResourcePool.js"
 import { fromUnknown, isConnectionCode, PgError } from "./pgError.js"
+import * as pgPoolTask from "./pgPoolTask.js"
 import * as resourcePool from "./resourcePool.js"
 
 /** A pooled connection and what the pool knows about it. */
@@ -379,7 +380,7 @@ export const make = (
     // A statement as a pool task: started by callback on the connection, so waiting for a connection and running
     // the statement cost the caller one suspension, as with node-postgres's own pool. State lives in the instance:
     // no closures per query beyond node-postgres's callback.
-    class QueryTask<Row> implements resourcePool.Task<Conn, ReadonlyArray<Row>, PgError | Timeout.TimeoutError> {
+    class QueryTask<Row> implements pgPoolTask.Task<Conn, ReadonlyArray<Row>, PgError | Timeout.TimeoutError> {
       timedOut = false
       /** Given up on after its cancel had no effect: the connection was destroyed. */
       abandoned = false
@@ -389,7 +390,7 @@ export const make = (
         readonly params: ReadonlyArray<unknown> | undefined,
         readonly timeoutMillis: number | undefined
       ) {}
-      start(conn: Conn, run: resourcePool.TaskDone<ReadonlyArray<Row>, PgError | Timeout.TimeoutError>) {
+      start(conn: Conn, run: pgPoolTask.TaskDone<ReadonlyArray<Row>, PgError | Timeout.TimeoutError>) {
         conn.busy = true
         conn.cancelSent = false
         conn.client.query(
@@ -405,7 +406,7 @@ export const make = (
       }
       settle(
         conn: Conn,
-        run: resourcePool.TaskDone<ReadonlyArray<Row>, PgError | Timeout.TimeoutError>,
+        run: pgPoolTask.TaskDone<ReadonlyArray<Row>, PgError | Timeout.TimeoutError>,
         error: Error | null,
         result: pg.QueryResult
       ) {
@@ -432,7 +433,7 @@ export const make = (
       }
       finish(
         conn: Conn,
-        run: resourcePool.TaskDone<ReadonlyArray<Row>, PgError | Timeout.TimeoutError>,
+        run: pgPoolTask.TaskDone<ReadonlyArray<Row>, PgError | Timeout.TimeoutError>,
         outcome: Effect.Effect<ReadonlyArray<Row>, PgError | Timeout.TimeoutError>
       ) {
         conn.busy = false
@@ -540,12 +541,15 @@ export const make = (
     // idle or borrowed, so the next borrow gets a live one.
     evict = (conn) => pool.invalidateNow(conn)
 
+    // Queries borrow through PgPool's own lending protocol: the borrow and the query share one suspension.
+    const runTask = pgPoolTask.makeRunTask(pool.lending, (f, onFailure) => pool.useWith(f, onFailure))
+
     const pooledQuery = <Row extends object>(
       sql: string,
       params: ReadonlyArray<unknown> | undefined,
       timeoutMillis: number | undefined
     ): Effect.Effect<ReadonlyArray<Row>, PgError | ResourcePool.PoolTimeoutError<PgError> | Timeout.TimeoutError> =>
-      pool.runTask(() => new QueryTask<Row>(sql, params, timeoutMillis))
+      runTask(() => new QueryTask<Row>(sql, params, timeoutMillis))
 
     const query = <Row extends object = Record<string, unknown>>(
       sql: string,
