@@ -95,8 +95,10 @@ const program = Effect.gen(function*() {
   const { naive, phases, resilient } = result
   const runs = [naive, resilient, ...result.peers]
   const headline = Report.headline(naive.summary, resilient.summary, phases)
+  const starved = Report.starvation(naive.summary)
   const report = [
     ...headline,
+    ...(starved === undefined ? [] : ["", starved]),
     "",
     Report.table(runs.map((r) => ({ label: r.label, summary: r.summary }))),
     "",
@@ -135,6 +137,7 @@ const program = Effect.gen(function*() {
         rate: flags.rate,
         phaseSeconds: flags.phaseSeconds,
         headline,
+        starved: starved ?? null,
         runs: byStack,
         metrics: Object.fromEntries(runs.map((r) => [r.stack, r.metrics])),
         ledger: result.ledger,

@@ -130,6 +130,20 @@ describe("Report", () => {
   })
 })
 
+describe("Report.starvation", () => {
+  it("warns when the healthy gateway's p99 passes 1 s, not otherwise", () => {
+    const run = (latencyMillis: number) =>
+      Report.summarize({
+        samples: Array.from({ length: 100 }, (_, i) => sample(i * 10, true, latencyMillis)),
+        phases,
+        gatewayCallsByPhase: {},
+        transitions: []
+      })
+    expect(Report.starvation(run(250))).toBeUndefined()
+    expect(Report.starvation(run(1_500))).toContain("p99 of 1,500 ms")
+  })
+})
+
 describe("Chart", () => {
   it("three panels, a time axis, phases, the breaker strip and a legend, as well-formed SVG and HTML", () => {
     const samples = Array.from(
