@@ -20,6 +20,7 @@
  *
  * @since 0.1.0
  */
+import type * as AdaptiveThrottle from "@effect-resilience/core/AdaptiveThrottle"
 import type * as Bulkhead from "@effect-resilience/core/Bulkhead"
 import type * as CircuitBreaker from "@effect-resilience/core/CircuitBreaker"
 import type { InvalidOptionsError } from "@effect-resilience/core/InvalidOptionsError"
@@ -81,6 +82,7 @@ export type ResilientHttpClientError =
   | TimeoutError
   | CircuitBreaker.CircuitBreakerOpenError
   | Bulkhead.BulkheadRejectedError
+  | AdaptiveThrottle.AdaptiveThrottleError
 
 /**
  * Requests through the client (not attempts). Each finished request is in one of `succeeded`, `failed`,
@@ -143,6 +145,12 @@ export declare namespace ResilientHttpClient {
     readonly circuitBreaker?: Omit<CircuitBreaker.CircuitBreaker.Options, "name"> | false | undefined
     /** The bulkhead of each key. Default: 100 requests at once, no queue. */
     readonly bulkhead?: Omit<Bulkhead.Bulkhead.Options, "name"> | false | undefined
+    /**
+     * Client-side adaptive throttling of each attempt (off by default; one throttle per client, not per key): once
+     * the hosts refuse more than `1/k` of the attempts (the failures the breaker counts), attempts are refused
+     * locally with `AdaptiveThrottleError` (counted as rejected, not retried). See docs/adaptive.md.
+     */
+    readonly adaptiveThrottle?: Omit<AdaptiveThrottle.AdaptiveThrottle.Options, "name"> | false | undefined
     /** Hedging for requests safe to retry (off by default): another copy after `delay` without an answer. */
     readonly hedge?: { readonly delay: Duration.DurationInput; readonly maxHedges?: number | undefined } | undefined
     /** The key of the keyed parts: default the request's host and port (e.g. `api.example.com:443`). */

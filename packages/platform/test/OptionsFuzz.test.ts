@@ -161,7 +161,10 @@ const targets: ReadonlyArray<Fuzz.Target> = [
   {
     constructorName: "ResilientHttpClient.make",
     base: () => ({ name: "fuzz-http", client: stubClient }),
-    baseFor: { "hedge.maxHedges": () => ({ name: "fuzz-http", client: stubClient, hedge: { delay: "10 millis" } }) },
+    baseFor: {
+      "hedge.maxHedges": () => ({ name: "fuzz-http", client: stubClient, hedge: { delay: "10 millis" } }),
+      "adaptiveThrottle.k": () => ({ name: "fuzz-http", client: stubClient, adaptiveThrottle: {} })
+    },
     fields: {
       "": object(),
       name: required(name),
@@ -179,6 +182,8 @@ const targets: ReadonlyArray<Fuzz.Target> = [
       hedge: optional(object()),
       "hedge.delay": duration({ zero: accept("zero: hedge at once"), infinity: "reject" }),
       "hedge.maxHedges": optional(int(0)),
+      adaptiveThrottle: optional(object()),
+      "adaptiveThrottle.k": optional(Fuzz.number({ min: 1 })),
       key: optional(fn()),
       maxKeys: optional(int(1)),
       idleTtl: optional(duration({ zero: "reject", infinity: accept("infinity: never idle") })),

@@ -1,4 +1,4 @@
-import type { Bulkhead, CircuitBreaker, Timeout } from "@effect-resilience/core"
+import type { AdaptiveThrottle, Bulkhead, CircuitBreaker, Timeout } from "@effect-resilience/core"
 import type { InvalidOptionsError } from "@effect-resilience/core/InvalidOptionsError"
 import type { DuplicateNameError } from "@effect-resilience/core/ResilienceRegistry"
 import { ResilientHttpClient } from "@effect-resilience/platform"
@@ -18,6 +18,7 @@ describe("ResilientHttpClient types", () => {
         | Timeout.TimeoutError
         | CircuitBreaker.CircuitBreakerOpenError
         | Bulkhead.BulkheadRejectedError
+        | AdaptiveThrottle.AdaptiveThrottleError
       >
     >()
   })

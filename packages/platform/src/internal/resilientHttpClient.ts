@@ -1,3 +1,4 @@
+import * as AdaptiveThrottle from "@effect-resilience/core/AdaptiveThrottle"
 import * as Bulkhead from "@effect-resilience/core/Bulkhead"
 import * as CircuitBreaker from "@effect-resilience/core/CircuitBreaker"
 import * as Deadline from "@effect-resilience/core/Deadline"
@@ -88,7 +89,8 @@ export const tag = Context.GenericTag<Api.ResilientHttpClient>("@effect-resilien
 const outcomeOf = (error: unknown): Outcome =>
   error instanceof Timeout.TimeoutError
     ? "timeout"
-    : error instanceof CircuitBreaker.CircuitBreakerOpenError || error instanceof Bulkhead.BulkheadRejectedError
+    : error instanceof CircuitBreaker.CircuitBreakerOpenError || error instanceof Bulkhead.BulkheadRejectedError ||
+        error instanceof AdaptiveThrottle.AdaptiveThrottleError
     ? "rejected"
     : "failure"
 
@@ -192,6 +194,10 @@ const build = (
       }),
       nestedError("bulkhead")
     )
+    const throttle = o.adaptiveThrottle === undefined ? undefined : yield* Effect.mapError(
+      AdaptiveThrottle.make({ isFailure: isHostFailure, metrics: o.metrics, ...o.adaptiveThrottle, name: o.name }),
+      nestedError("adaptiveThrottle")
+    )
     const counters = new Counters()
     const metrics = o.metrics ? new RequestMetrics(o.name, o.hosts) : undefined
     const retries = new KeyRetries<HttpClientResponse.HttpClientResponse, Api.ResilientHttpClientError>(
@@ -293,6 +299,7 @@ const build = (
       if (timeoutOp !== undefined) e = timeoutOp(e)
       if (hedgeOp !== undefined && safe) e = hedgeOp(e)
       if (breaker !== undefined) e = breaker.execute(key, e)
+      if (throttle !== undefined) e = throttle.execute(e)
       if (retry !== undefined && safe) e = withRetry(key, now, e)
       if (bulkhead !== undefined) e = bulkhead.execute(key, e)
       if (deadlineOp !== undefined) e = deadlineOp(e)

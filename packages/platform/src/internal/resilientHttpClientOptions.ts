@@ -1,3 +1,4 @@
+import type * as AdaptiveThrottle from "@effect-resilience/core/AdaptiveThrottle"
 import * as Backoff from "@effect-resilience/core/Backoff"
 import type * as Bulkhead from "@effect-resilience/core/Bulkhead"
 import * as CircuitBreaker from "@effect-resilience/core/CircuitBreaker"
@@ -31,6 +32,7 @@ export interface Resolved {
   readonly retryStatuses: ReadonlySet<number>
   readonly circuitBreaker: Omit<CircuitBreaker.CircuitBreaker.Options, "name"> | undefined
   readonly bulkhead: Omit<Bulkhead.Bulkhead.Options, "name"> | undefined
+  readonly adaptiveThrottle: Omit<AdaptiveThrottle.AdaptiveThrottle.Options, "name"> | undefined
   readonly hedge: { readonly delay: Duration.DurationInput; readonly maxHedges?: number | undefined } | undefined
   readonly key: ((request: HttpClientRequest.HttpClientRequest) => string) | undefined
   readonly maxKeys: number
@@ -94,7 +96,9 @@ const resolveSync = (options: Api.ResilientHttpClient.Options): Resolved => {
   if (options === null || typeof options !== "object" || Array.isArray(options)) {
     fail("options", options, "an options object")
   }
-  for (const field of ["retry", "circuitBreaker", "bulkhead", "hedge"] as const) partObject(field, options[field])
+  for (const field of ["retry", "circuitBreaker", "bulkhead", "hedge", "adaptiveThrottle"] as const) {
+    partObject(field, options[field])
+  }
   flag("metrics", options.metrics)
   flag("tracing", options.tracing)
   if (typeof options.name !== "string" || options.name.length === 0) fail("name", options.name, "a non-empty string")
@@ -128,6 +132,7 @@ const resolveSync = (options: Api.ResilientHttpClient.Options): Resolved => {
     retryStatuses,
     circuitBreaker: part(options.circuitBreaker, defaultBreaker),
     bulkhead: part(options.bulkhead, { maxConcurrent: 100 }),
+    adaptiveThrottle: part(options.adaptiveThrottle, undefined),
     hedge: options.hedge,
     key: fn("key", options.key),
     maxKeys: int("maxKeys", options.maxKeys ?? 1000, 1),
