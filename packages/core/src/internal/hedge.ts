@@ -52,6 +52,10 @@ export const hedgeResolved = <A, E, R>(self: Effect.Effect<A, E, R>, options: Re
       runtimeFlags: status.runtimeFlags,
       fiberRefs: parent.getFiberRefs()
     })
+    // Attempts start at once on a copy of the caller's runtime and are supervised by this call by hand (the winner's
+    // settle and the async canceller interrupt and await the others), not forked with `Effect.fork`: a forked first
+    // attempt would start on the scheduler, so a hedged call that answers before `delay` would still suspend and set
+    // a timer. Measured for the same choice in `interruptAfter` (./timer.ts): the forked form made a timed client call 4x dearer.
     const first = Runtime.runFork(runtime)(self)
     const done = first.unsafePoll()
     if (done !== null) return done
