@@ -28,7 +28,7 @@ describe("arena upstream", () => {
     expect(phaseIndexAt(phases, 10 * 60_000 * 10)).toBe(phases.length - 1)
   })
 
-  it("the same seed gives the same script; Retry-After is sent, carried, and an early call counted", async () => {
+  it("the same seed gives the same script; Retry-After is sent, carried, and a call before it passed counted", async () => {
     const run = async (seed: number) => {
       const upstream = await start(phases, seed)
       let calls = 0
@@ -44,8 +44,9 @@ describe("arena upstream", () => {
         // a second attempt of an order just told to come back in 1 s
         const told = retryAfter.findIndex((x) => x !== "ok")
         const sent = upstream.retryAfterSent()
+        expect(transport.retryAfterReceived()).toBe(sent)
         await outcome(transport.call, told)
-        return { errors, retryAfter, calls, early: upstream.earlyAfterRetryAfter(), sent }
+        return { errors, retryAfter, calls, early: transport.early(), received: transport.retryAfterReceived(), sent }
       } finally {
         transport.close()
         await upstream.close()
@@ -59,6 +60,7 @@ describe("arena upstream", () => {
     expect(a.errors.every((x) => x === "ok" || x === "503/-")).toBe(true)
     expect(a.retryAfter.filter((x) => x === "503/1000" || x === "429/1000").length).toBe(a.sent)
     expect(a.sent).toBeGreaterThan(0)
+    expect(a.received).toBeGreaterThanOrEqual(a.sent)
     expect(a.early).toBe(1)
     expect(a.calls).toBe(81)
   })

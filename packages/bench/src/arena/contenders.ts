@@ -22,6 +22,7 @@ import {
 } from "cockatiel"
 import { Duration, Effect, Exit, Option, Schedule, Scope } from "effect"
 import * as http from "node:http"
+import { performance } from "node:perf_hooks"
 import OpossumBreaker from "opossum"
 import pRetry, { AbortError } from "p-retry"
 import { figures, UpstreamError } from "./upstream.js"
@@ -35,16 +36,16 @@ import { figures, UpstreamError } from "./upstream.js"
 export const shared = {
   /** Attempts in all, the first included. */
   attempts: 4,
-  backoffBaseMillis: 25,
-  backoffCapMillis: 250,
+  backoffBaseMillis: 50,
+  backoffCapMillis: 500,
   /** Consecutive failures that open the breaker. */
   breakerThreshold: 5,
-  breakerOpenMillis: 1_000,
+  breakerOpenMillis: 2_000,
   bulkhead: 10,
   queue: 100,
   attemptTimeoutMillis: figures.attemptTimeout,
   /** Ours with budget and hedging: a second copy after this long without an answer. */
-  hedgeDelayMillis: 50
+  hedgeDelayMillis: 100
 }
 
 /**
@@ -56,16 +57,26 @@ export const shared = {
 export type Transport = (order: number, signal?: AbortSignal) => Promise<void>
 
 /**
- * The transport every contender uses: `onCall` counts each call as it starts (refused ones included).
+ * The transport every contender uses: `onCall` counts each call as it starts (refused ones included). It also
+ * counts the calls of a request made before a `Retry-After` that request received had passed (`early`): what the
+ * client was told, from the moment it was told.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const makeTransport = (port: number, onCall: () => void): { call: Transport; close: () => void } => {
+export const makeTransport = (
+  port: number,
+  onCall: () => void
+): { call: Transport; close: () => void; early: () => number; retryAfterReceived: () => number } => {
   const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity })
+  const notBefore = new Map<number, number>()
+  let early = 0
+  let received = 0
   const call: Transport = (order, signal) =>
     new Promise<void>((resolve, reject) => {
       onCall()
+      const until = notBefore.get(order)
+      if (until !== undefined && performance.now() < until) early++
       const req = http.request(
         { host: "127.0.0.1", port, path: `/call?order=${order}`, method: "GET", agent, signal },
         (res) => {
@@ -74,6 +85,10 @@ export const makeTransport = (port: number, onCall: () => void): { call: Transpo
             if (res.statusCode === 200) return resolve()
             const header = res.headers["retry-after"]
             const seconds = header === undefined ? Number.NaN : Number(header)
+            if (Number.isFinite(seconds)) {
+              received++
+              notBefore.set(order, performance.now() + seconds * 1_000)
+            }
             reject(new UpstreamError(res.statusCode ?? 0, Number.isFinite(seconds) ? seconds * 1_000 : undefined))
           })
           res.on("error", () => reject(new UpstreamError(0, undefined)))
@@ -82,7 +97,7 @@ export const makeTransport = (port: number, onCall: () => void): { call: Transpo
       req.on("error", () => reject(new UpstreamError(0, undefined)))
       req.end()
     })
-  return { call, close: () => agent.destroy() }
+  return { call, close: () => agent.destroy(), early: () => early, retryAfterReceived: () => received }
 }
 
 /**

@@ -47,15 +47,15 @@ export interface ArenaPhase {
  * @category constants
  */
 export const figures = {
-  attemptTimeout: 100,
+  attemptTimeout: 250,
   latency: [5, 15] as const,
   errorRate: 0.3,
   spikeRate: 0.1,
-  spikeMillis: 1_000,
+  spikeMillis: 2_500,
   /** Brown-out latency: `brownoutBase` + uniform [0, `brownoutJitter`] + `brownoutPerInFlight` per call in flight. */
-  brownoutBase: 60,
-  brownoutJitter: 40,
-  brownoutPerInFlight: 2,
+  brownoutBase: 150,
+  brownoutJitter: 100,
+  brownoutPerInFlight: 4,
   /** In the Retry-After phase: this share of calls is answered 503 or 429 (half each) with `Retry-After: 1`. */
   retryAfterRate: 0.3,
   retryAfterSeconds: 1
@@ -114,8 +114,6 @@ export interface Upstream {
   readonly restart: (t0: number) => void
   /** Closes the listening socket and drops every connection (connection refused), or listens again. */
   readonly setDown: (down: boolean) => Promise<void>
-  /** Calls that came back before the `Retry-After` they were given had passed (same order). */
-  readonly earlyAfterRetryAfter: () => number
   /** Answers that carried a `Retry-After`. */
   readonly retryAfterSent: () => number
   readonly close: () => Promise<void>
@@ -130,8 +128,6 @@ export interface Upstream {
 export const start = async (phases: ReadonlyArray<ArenaPhase>, seed: number): Promise<Upstream> => {
   let t0 = performance.now()
   let attempts = new Map<number, number>()
-  let notBefore = new Map<number, number>()
-  let early = 0
   let sent = 0
   let inFlight = 0
   const sockets = new Set<Socket>()
@@ -143,8 +139,6 @@ export const start = async (phases: ReadonlyArray<ArenaPhase>, seed: number): Pr
     const order = Number.parseInt(new URL(req.url ?? "/", "http://x").searchParams.get("order") ?? "0", 10) || 0
     const attempt = (attempts.get(order) ?? 0) + 1
     attempts.set(order, attempt)
-    const until = notBefore.get(order)
-    if (until !== undefined && now < until) early++
     const index = phaseIndexAt(phases, elapsed)
     const phase = phases[index]!
     const dice = roll(seed, order, attempt, 0)
@@ -188,7 +182,6 @@ export const start = async (phases: ReadonlyArray<ArenaPhase>, seed: number): Pr
       case "retry-after":
         if (dice < figures.retryAfterRate) {
           sent++
-          notBefore.set(order, now + figures.retryAfterSeconds * 1_000)
           return answer(roll(seed, order, attempt, 1) < 0.5 ? 503 : 429, {
             "retry-after": String(figures.retryAfterSeconds)
           })
@@ -227,8 +220,6 @@ export const start = async (phases: ReadonlyArray<ArenaPhase>, seed: number): Pr
     restart: (at) => {
       t0 = at
       attempts = new Map()
-      notBefore = new Map()
-      early = 0
       sent = 0
     },
     setDown: async (next) => {
@@ -237,7 +228,6 @@ export const start = async (phases: ReadonlyArray<ArenaPhase>, seed: number): Pr
       if (next) stop()
       else server = await listen(port)
     },
-    earlyAfterRetryAfter: () => early,
     retryAfterSent: () => sent,
     close: async () => {
       if (!down) stop()

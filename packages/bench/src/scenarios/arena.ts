@@ -45,8 +45,9 @@ export interface ArenaSide {
   readonly falseOpenShare: Spread | null
   /** From the end of the outage to the first 250 ms window with >= 95% of its requests succeeding. */
   readonly recoveryMillis: Spread | null
-  /** Upstream calls of a request that came before the `Retry-After` it had been given had passed. */
+  /** Upstream calls of a request made before a `Retry-After` it had received had passed. */
   readonly earlyAfterRetryAfter: number
+  /** Answers with a `Retry-After` the contender received. */
   readonly retryAfterSent: number
 }
 
@@ -64,7 +65,13 @@ export interface ArenaResult {
   readonly sides: ReadonlyArray<ArenaSide>
 }
 
-interface RunFigures {
+/**
+ * The figures of one run, per phase in script order.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RunFigures {
   readonly goodput: Array<number>
   readonly p50: Array<number>
   readonly p99: Array<number>
@@ -77,7 +84,13 @@ interface RunFigures {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
-const runOnce = async (
+/**
+ * One contender once through the whole script, against a fresh upstream.
+ *
+ * @since 0.1.0
+ * @category scenarios
+ */
+export const runOnce = async (
   spec: (typeof contenders)[number],
   phases: ReadonlyArray<ArenaPhase>,
   rate: number,
@@ -94,7 +107,8 @@ const runOnce = async (
   })
   const contender = await spec.make(transport.call)
   // warm-up: a few requests before the script (connections, JIT)
-  await Promise.all(Array.from({ length: 20 }, (_, i) => contender.call(1_000_000 + i)))
+  // (one at a time: a cold start must not open a breaker before the script)
+  for (let i = 0; i < 10; i++) await contender.call(1_000_000 + i)
   const startAt = new Float64Array(count)
   const endAt = new Float64Array(count).fill(Number.NaN)
   const ok = new Uint8Array(count)
@@ -135,8 +149,8 @@ const runOnce = async (
   await Promise.race([Promise.all(toggles), sleep(5_000)])
   await Promise.race([Promise.all(pending), sleep(10_000)])
   if (sampler !== undefined) clearInterval(sampler)
-  const early = upstream.earlyAfterRetryAfter()
-  const sent = upstream.retryAfterSent()
+  const early = transport.early()
+  const sent = transport.retryAfterReceived()
   await contender.close()
   transport.close()
   await upstream.close()
@@ -196,7 +210,7 @@ const loadAverage = () => os.loadavg().map((x) => Math.round(x * 100) / 100)
  * @category scenarios
  */
 export const run = async (quick: boolean, progress: (line: string) => void): Promise<ArenaResult> => {
-  const phases = script(quick ? 400 : 3_000)
+  const phases = script(quick ? 500 : 4_000)
   const rounds = quick ? 1 : 3
   const rate = 100
   const seed = 20
