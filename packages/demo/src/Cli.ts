@@ -59,7 +59,7 @@ export const options: ReadonlyArray<Spec> = [
   {
     name: "quick",
     defaultText: "off",
-    description: "phases of 2 s at 20 requests/s (unless given): the load in 8 s, the whole demo under 15 s"
+    description: "phases of 2 s at 20 requests/s (unless given): the load lasts 8 s"
   },
   { name: "json", defaultText: "off", description: "print one JSON object on stdout instead of the report" },
   {

@@ -109,10 +109,10 @@ const runOne = (
     const seconds = phases.reduce((a, p) => a + p.seconds, 0)
     // Warm up (connections, JIT) on the healthy script, then start it over: the first requests are not slow ones.
     yield* Effect.forEach(
-      Array.from({ length: 10 }, (_, i) => i),
+      Array.from({ length: 4 }, (_, i) => i),
       (i) =>
         Effect.ignore(Effect.scoped(Effect.flatMap(http.post(`${service.url}/pay?order=warmup-${i}`), (r) => r.text))),
-      { concurrency: 5 }
+      { concurrency: 4 }
     )
     yield* caller.reset
     yield* gateway.restart
