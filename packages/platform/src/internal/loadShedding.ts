@@ -97,6 +97,16 @@ class Shedder implements Api.LoadShedder, ResilienceMetrics.Collector {
       queue_full: ResilienceMetrics.loadShedTotal.pipe(Metric.tagged("reason", "queue_full")),
       queue_timeout: ResilienceMetrics.loadShedTotal.pipe(Metric.tagged("reason", "queue_timeout"))
     }
+    const response = (reason: Api.ShedReason) =>
+      HttpServerResponse.text("overloaded", {
+        status: 503,
+        headers: { "retry-after": String(options.retryAfterSeconds), "x-load-shed": reason }
+      })
+    this.responses = {
+      limit: response("limit"),
+      queue_full: response("queue_full"),
+      queue_timeout: response("queue_timeout")
+    }
     this.middleware = <E, R>(app: HttpApp.Default<E, R>): HttpApp.Default<E, R> => this.apply(app)
   }
 
@@ -122,13 +132,12 @@ class Shedder implements Api.LoadShedder, ResilienceMetrics.Collector {
     }
   }
 
-  /** The 503 of a shed request, built at once: no work for a request the service will not serve. */
+  /** The 503s, built once (a response is an immutable value): a shed request costs no allocation of ours. */
+  private readonly responses: Record<Api.ShedReason, HttpServerResponse.HttpServerResponse>
+
   private reject(reason: Api.ShedReason): HttpServerResponse.HttpServerResponse {
     this.shed[reason]++
-    return HttpServerResponse.text("overloaded", {
-      status: 503,
-      headers: { "retry-after": String(this.options.retryAfterSeconds), "x-load-shed": reason }
-    })
+    return this.responses[reason]
   }
 
   /** Frees a slot: hands it to the first waiter while under the limit. */
