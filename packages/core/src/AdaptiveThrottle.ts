@@ -92,7 +92,9 @@ export declare namespace AdaptiveThrottle {
     readonly buckets?: number | undefined
     /**
      * Which typed failures are refusals by the backend (default: all). A failure it rejects counts as accepted
-     * (a 404 is an answer). Defects always count as refusals; interruptions count as nothing.
+     * (a 404 is an answer). Defects always count as refusals; interruptions count as nothing, and so do
+     * refusals by a policy of this process inside the throttle (`CircuitBreakerOpenError`,
+     * `BulkheadRejectedError`, `RateLimitedError`, `AdaptiveThrottleError`): those requests never reached the backend.
      */
     readonly isFailure?: ((error: unknown) => boolean) | undefined
     /** Record `adaptive_throttle_rejected_total{name}` (default true). */

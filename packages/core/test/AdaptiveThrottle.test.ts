@@ -1,4 +1,11 @@
-import { AdaptiveThrottle, Backoff, InvalidOptionsError, ResilientClient, RetryAfter } from "@effect-resilience/core"
+import {
+  AdaptiveThrottle,
+  Backoff,
+  CircuitBreaker,
+  InvalidOptionsError,
+  ResilientClient,
+  RetryAfter
+} from "@effect-resilience/core"
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Exit, Option, Random, TestClock } from "effect"
 
@@ -98,6 +105,16 @@ describe("AdaptiveThrottle", () => {
       yield* Effect.exit(throttle.execute(Effect.fail("overloaded")))
       yield* Effect.exit(throttle.execute(Effect.die("bug")))
       expect(yield* throttle.stats).toMatchObject({ requests: 3, accepts: 1 })
+    }))
+
+  it.scoped("a refusal by a local policy inside the throttle (an open breaker) counts as nothing", () =>
+    Effect.gen(function*() {
+      const throttle = yield* AdaptiveThrottle.make({ name: "t-local" })
+      const breaker = yield* CircuitBreaker.make({ name: "t-local-breaker", strategy: CircuitBreaker.consecutive(1) })
+      yield* Effect.exit(breaker.execute(fail))
+      // Open now: the calls are refused by the breaker without reaching the backend.
+      for (let i = 0; i < 20; i++) yield* Effect.exit(throttle.execute(breaker.execute(Effect.void)))
+      expect(yield* throttle.stats).toEqual({ requests: 0, accepts: 0, rejected: 0, probability: 0 })
     }))
 
   it.effect("bad options are InvalidOptionsError naming the field", () =>

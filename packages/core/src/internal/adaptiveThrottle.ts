@@ -45,6 +45,24 @@ export class AdaptiveThrottleError extends Data.TaggedError("AdaptiveThrottleErr
 export const rejectionProbability = (requests: number, accepts: number, k: number): number =>
   Math.max(0, (requests - k * accepts) / (requests + 1))
 
+/**
+ * Refusals by a policy of this process (a breaker, a bulkhead, a rate limiter, another throttle) inside the
+ * throttle: the request never reached the backend, so it counts as nothing.
+ */
+const localRejections = new Set([
+  "CircuitBreakerOpenError",
+  "BulkheadRejectedError",
+  "RateLimitedError",
+  "AdaptiveThrottleError"
+])
+
+const isLocalRejection = (cause: Cause.Cause<unknown>): boolean => {
+  const failure = Cause.failureOption(cause)
+  if (failure._tag === "None" || !Predicate.hasProperty(failure.value, "_tag")) return false
+  const tag = failure.value._tag
+  return typeof tag === "string" && localRejections.has(tag)
+}
+
 /** The window: `buckets` buckets aligned to the clock, totals kept up to date as buckets are forgotten. */
 class Window {
   private readonly requests: Float64Array
@@ -161,7 +179,7 @@ class ThrottleImpl implements AdaptiveThrottle.AdaptiveThrottle {
     return Effect.onExit(effect, (exit) =>
       Effect.sync(() => {
         if (exit._tag === "Success") this.window.record(clock.unsafeCurrentTimeMillis(), true)
-        else if (!Cause.isInterruptedOnly(exit.cause)) {
+        else if (!Cause.isInterruptedOnly(exit.cause) && !isLocalRejection(exit.cause)) {
           this.window.record(clock.unsafeCurrentTimeMillis(), this.isAccepted(exit.cause))
         }
       }))
