@@ -153,9 +153,9 @@ export const startTimer = (
  * supervises it by hand: the caller's interruption interrupts and awaits it (the `async` canceller), and its end
  * ends the timer. `Effect.fork` (and `forkIn`, `FiberSet.run`) start the child on the scheduler, not at once, so
  * every timed attempt would suspend the caller and set a timer even when it answers synchronously. Measured on the
- * client bench (`pnpm bench --only=client`, `ResilientClient.defaults`, issue 15): 4.4–4.8 µs per call as written,
- * 19.2 µs with the attempt forked and joined, which misses both targets (client_vs_cockatiel 1.13 for ≤ 0.5,
- * client_vs_effect_native 0.55 for ≤ 0.25).
+ * client bench (`pnpm bench --only=client`, `ResilientClient.defaults`, issue 15; five runs each, interleaved, on a
+ * loaded 2-core machine): 3.6–4.6 µs per call as written, 18.9–21.4 µs with the attempt forked and joined, which
+ * misses both targets (client_vs_cockatiel 1.07–1.25 for ≤ 0.5, client_vs_effect_native 0.49–0.57 for ≤ 0.25).
  *
  * @internal
  */
