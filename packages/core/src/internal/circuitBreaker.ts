@@ -26,11 +26,10 @@ import {
   resetMachine
 } from "./circuitBreakerExecute.js"
 import { CircuitBreakerOpenError, Machine, Sink } from "./circuitBreakerMachine.js"
-import { makeSettings, type Settings, withFailureCause } from "./circuitBreakerSettings.js"
+import { makeKeyedSettings, makeSettings, type Settings } from "./circuitBreakerSettings.js"
 import { type Attachment, CircuitBreakerStore, type SharedConfig, type State } from "./circuitBreakerStore.js"
 import { attachStore, connectStore } from "./circuitBreakerSync.js"
 import { LruMap } from "./lru.js"
-import { validated } from "./validate.js"
 
 /** @internal */
 export const TypeId: unique symbol = Symbol.for("@effect-resilience/core/CircuitBreaker")
@@ -71,7 +70,7 @@ export const make = (
   options: CircuitBreaker.Options
 ): Effect.Effect<CircuitBreaker, InvalidOptionsError | ResilienceRegistry.DuplicateNameError, Scope.Scope> =>
   Effect.gen(function*() {
-    const settings = yield* makeSettings("CircuitBreaker.make", yield* withFailureCause("CircuitBreaker.make", options))
+    const settings = yield* makeSettings("CircuitBreaker.make", options)
     const pubsub = yield* PubSub.sliding<StateChange>(changesCapacity)
     const sink = new Sink(settings, pubsub, false)
     sink.hookScope = yield* Effect.scope
@@ -145,14 +144,8 @@ export const keyed = (
   options: CircuitBreaker.KeyedOptions
 ): Effect.Effect<KeyedCircuitBreaker, InvalidOptionsError | ResilienceRegistry.DuplicateNameError, Scope.Scope> =>
   Effect.gen(function*() {
-    const settings = yield* makeSettings(
-      "CircuitBreaker.keyed",
-      yield* withFailureCause("CircuitBreaker.keyed", options)
-    )
-    const { idleTtlMillis, maxKeys } = yield* validated("CircuitBreaker.keyed", (v) => ({
-      maxKeys: v.int("maxKeys", options.maxKeys, 1),
-      idleTtlMillis: Duration.toMillis(v.duration("idleTtl", options.idleTtl, { positive: true }))
-    }))
+    const settings = yield* makeSettings("CircuitBreaker.keyed", options)
+    const { idleTtlMillis, maxKeys } = yield* makeKeyedSettings(options)
     const pubsub = yield* PubSub.sliding<StateChange>(changesCapacity)
     const sink = new Sink(settings, pubsub, true)
     sink.hookScope = yield* Effect.scope

@@ -38,12 +38,8 @@ export const timeWindow = (options: {
 
 const defaultIsFailure = (cause: Cause.Cause<unknown>): boolean => !Cause.isInterruptedOnly(cause)
 
-/**
- * `isFailureCause`, or its deprecated alias `isFailure`, as the settings' `isFailure`; both at once is a mistake.
- *
- * @internal
- */
-export const withFailureCause = <O extends CircuitBreaker.Options>(
+/** `isFailureCause`, or its deprecated alias `isFailure`, as the settings' `isFailure`; both at once is a mistake. */
+const withFailureCause = <O extends CircuitBreaker.Options>(
   constructorName: string,
   options: O
 ): Effect.Effect<O, InvalidOptionsError> =>
@@ -109,8 +105,23 @@ const validateStrategy = (v: OptionsValidator, strategy: Strategy): StrategyConf
 /** `maxOpenDuration` when none is given: 10 minutes. */
 const DEFAULT_MAX_OPEN_MILLIS = 10 * 60 * 1000
 
-/** @internal */
+/** The options of `make` or `keyed`, checked once into the `Settings` every key shares. @internal */
 export const makeSettings = (
+  constructorName: string,
+  options: CircuitBreaker.Options
+): Effect.Effect<Settings, InvalidOptionsError> =>
+  Effect.flatMap(withFailureCause(constructorName, options), (options) => checkOptions(constructorName, options))
+
+/** A keyed breaker's own options, checked. @internal */
+export const makeKeyedSettings = (
+  options: CircuitBreaker.KeyedOptions
+): Effect.Effect<{ readonly maxKeys: number; readonly idleTtlMillis: number }, InvalidOptionsError> =>
+  validated("CircuitBreaker.keyed", (v) => ({
+    maxKeys: v.int("maxKeys", options.maxKeys, 1),
+    idleTtlMillis: Duration.toMillis(v.duration("idleTtl", options.idleTtl, { positive: true }))
+  }))
+
+const checkOptions = (
   constructorName: string,
   options: CircuitBreaker.Options
 ): Effect.Effect<Settings, InvalidOptionsError> =>
