@@ -30,7 +30,7 @@ export const CheckTypeId: unique symbol = internal.CheckTypeId
 export type CheckTypeId = typeof CheckTypeId
 
 /**
- * One health check: an effect that passes when it succeeds (with anything but `false`).
+ * One health check: an effect of `boolean | void` that passes when it succeeds with `void` or `true`.
  *
  * @since 0.1.0
  * @category models
@@ -128,7 +128,7 @@ export declare namespace Health {
   export interface CheckOptions<R> {
     /** The name in the report and in `health_check_status{name}`. */
     readonly name: string
-    /** Passes when it succeeds with anything but `false`. */
+    /** Passes when it succeeds with `void` or `true`; fails when it fails, dies, returns `false` or times out. */
     readonly check: Effect.Effect<boolean | void, unknown, R>
     /** Whether a failure makes the service `unhealthy` (default `true`); otherwise it is `degraded`. */
     readonly critical?: boolean | undefined
