@@ -88,6 +88,33 @@ const breakerIn = (r: Replica, options: Partial<CircuitBreaker.CircuitBreaker.Op
 const stateIs = (r: Replica, breaker: CircuitBreaker.CircuitBreaker, state: CircuitBreaker.State) =>
   r.run(Effect.map(breaker.state, (s) => s === state))
 
+/** A fresh key prefix (its keys deleted) and the test's scope. */
+const fresh = (name: string) =>
+  Effect.gen(function*() {
+    const prefix = Services.uniquePrefix(name)
+    yield* cleanup(prefix)
+    return { prefix, scope: yield* Effect.scope }
+  })
+
+/** Two replicas (plain ones unless given) with the breaker "shared" in each: `ba` in `a`, `bb` in `b`. */
+const pair = (
+  prefix: string,
+  scope: Scope.Scope,
+  makeA: ReturnType<typeof replica> = replica(prefix, scope),
+  makeB: ReturnType<typeof replica> = replica(prefix, scope)
+) =>
+  Effect.gen(function*() {
+    const a = yield* makeA
+    const b = yield* makeB
+    return { a, b, ba: yield* breakerIn(a), bb: yield* breakerIn(b) }
+  })
+
+/** A plain client of the test's own, disconnected when the scope closes. */
+const adminClient = Effect.acquireRelease(
+  Effect.sync(() => new Redis(redis.url)),
+  (client) => Effect.sync(() => client.disconnect())
+)
+
 const storeErrors = Effect.map(
   Metric.value(Metric.tagged(ResilienceMetrics.storeErrorsTotal, "store", "redis")),
   (s: MetricState.MetricState.Counter<number>) => s.count
@@ -96,13 +123,8 @@ const storeErrors = Effect.map(
 describe.skipIf(!redis.available)("RedisCircuitBreakerStore", () => {
   it.scopedLive("failures in one replica open the breaker in the other; closing propagates", () =>
     Effect.gen(function*() {
-      const prefix = Services.uniquePrefix("cb-open")
-      yield* cleanup(prefix)
-      const scope = yield* Effect.scope
-      const a = yield* replica(prefix, scope)
-      const b = yield* replica(prefix, scope)
-      const ba = yield* breakerIn(a)
-      const bb = yield* breakerIn(b)
+      const { prefix, scope } = yield* fresh("cb-open")
+      const { a, b, ba, bb } = yield* pair(prefix, scope)
       for (let i = 0; i < 3; i++) yield* Effect.either(ba.execute(fail))
       assert.strictEqual(yield* ba.state, "Open")
       assert.isTrue(yield* eventually(stateIs(b, bb, "Open")))
@@ -114,14 +136,9 @@ describe.skipIf(!redis.available)("RedisCircuitBreakerStore", () => {
 
   it.scopedLive("a transition made while the store's answer to an earlier one is on its way is kept", () =>
     Effect.gen(function*() {
-      const prefix = Services.uniquePrefix("cb-race")
-      yield* cleanup(prefix)
-      const scope = yield* Effect.scope
+      const { prefix, scope } = yield* fresh("cb-race")
       // A's script runs are held 150 ms: it resets while the answer to its opening is on its way.
-      const a = yield* replica(prefix, scope, {}, undefined, undefined, 150)
-      const b = yield* replica(prefix, scope)
-      const ba = yield* breakerIn(a)
-      const bb = yield* breakerIn(b)
+      const { b, ba, bb } = yield* pair(prefix, scope, replica(prefix, scope, {}, undefined, undefined, 150))
       yield* sleep(200)
       for (let i = 0; i < 3; i++) yield* Effect.either(ba.execute(fail))
       yield* sleep(20)
@@ -135,9 +152,7 @@ describe.skipIf(!redis.available)("RedisCircuitBreakerStore", () => {
 
   it.scopedLive("the success path sends no command from the caller's fiber; commands do not grow with calls", () =>
     Effect.gen(function*() {
-      const prefix = Services.uniquePrefix("cb-hot")
-      yield* cleanup(prefix)
-      const scope = yield* Effect.scope
+      const { prefix, scope } = yield* fresh("cb-hot")
       const a = yield* replica(prefix, scope, { flushInterval: "50 millis" })
       const breaker = yield* breakerIn(a)
       yield* sleep(100)
@@ -160,9 +175,7 @@ describe.skipIf(!redis.available)("RedisCircuitBreakerStore", () => {
 
   it.scopedLive("a replica whose clock is seconds ahead or behind opens and admits probes at the same instants", () =>
     Effect.gen(function*() {
-      const prefix = Services.uniquePrefix("cb-skew")
-      yield* cleanup(prefix)
-      const scope = yield* Effect.scope
+      const { prefix, scope } = yield* fresh("cb-skew")
       const a = yield* replica(prefix, scope)
       const ahead = yield* replica(prefix, scope, {}, skewedClock(5_000))
       const behind = yield* replica(prefix, scope, {}, skewedClock(-5_000))
@@ -185,9 +198,7 @@ describe.skipIf(!redis.available)("RedisCircuitBreakerStore", () => {
 
   it.scopedLive("half-open admits maxProbes probes across the fleet; a lapsed lease's verdict is dropped", () =>
     Effect.gen(function*() {
-      const prefix = Services.uniquePrefix("cb-probes")
-      yield* cleanup(prefix)
-      const scope = yield* Effect.scope
+      const { prefix, scope } = yield* fresh("cb-probes")
       const replicas = [
         yield* replica(prefix, scope, { leaseTtl: "1 second" }),
         yield* replica(prefix, scope, { leaseTtl: "1 second" }),
@@ -241,14 +252,11 @@ describe.skipIf(!redis.available)("RedisCircuitBreakerStore", () => {
 
   it.scopedLive("keys expire after idleTtl", () =>
     Effect.gen(function*() {
-      const prefix = Services.uniquePrefix("cb-ttl")
-      yield* cleanup(prefix)
-      const scope = yield* Effect.scope
+      const { prefix, scope } = yield* fresh("cb-ttl")
       const a = yield* replica(prefix, scope, { idleTtl: "400 millis" })
       const breaker = yield* breakerIn(a)
       yield* Effect.either(breaker.execute(fail))
-      const client = new Redis(redis.url)
-      yield* Effect.addFinalizer(() => Effect.sync(() => client.disconnect()))
+      const client = yield* adminClient
       const keys = () => Effect.promise(() => client.keys(`${prefix}*`))
       assert.isTrue(yield* eventually(Effect.map(keys(), (k) => k.length === 1)))
       const [key] = yield* keys()
@@ -259,9 +267,7 @@ describe.skipIf(!redis.available)("RedisCircuitBreakerStore", () => {
 
   it.scopedLive("keyed breakers share each key's state: one hash per key, one connection and flush for all", () =>
     Effect.gen(function*() {
-      const prefix = Services.uniquePrefix("cb-keyed")
-      yield* cleanup(prefix)
-      const scope = yield* Effect.scope
+      const { prefix, scope } = yield* fresh("cb-keyed")
       const a = yield* replica(prefix, scope)
       const b = yield* replica(prefix, scope)
       const keyed = (r: Replica) =>
@@ -282,8 +288,7 @@ describe.skipIf(!redis.available)("RedisCircuitBreakerStore", () => {
       for (let i = 0; i < 2; i++) yield* Effect.either(ka.execute("host-3", fail))
       assert.isTrue(yield* eventually(b.run(Effect.map(kb.state("host-3"), (s) => s === "Open"))))
       assert.strictEqual(yield* b.run(kb.state("host-4")), "Closed")
-      const client = new Redis(redis.url)
-      yield* Effect.addFinalizer(() => Effect.sync(() => client.disconnect()))
+      const client = yield* adminClient
       assert.strictEqual((yield* Effect.promise(() => client.keys(`${prefix}*`))).length, 20)
       // 500 keys busy at once: still one script run per flush (20 ms), not one per key.
       yield* sleep(60)
@@ -311,8 +316,7 @@ describe.skipIf(!redis.available)("RedisCircuitBreakerStore", () => {
       const context = yield* Layer.build(layer).pipe(Effect.withConfigProvider(provider))
       const breaker = yield* Effect.provide(CircuitBreaker.make({ name: "configured" }), context)
       yield* Effect.either(breaker.execute(fail))
-      const client = new Redis(redis.url)
-      yield* Effect.addFinalizer(() => Effect.sync(() => client.disconnect()))
+      const client = yield* adminClient
       assert.isTrue(
         yield* eventually(Effect.map(Effect.promise(() => client.keys(`${prefix}*`)), (k) => k.length === 1))
       )
@@ -349,15 +353,15 @@ describe.skipIf(!redis.available)("RedisCircuitBreakerStore", () => {
 
   it.scopedLive("Redis cut mid-run: every call goes on with local state, errors are counted, and breakers re-converge", () =>
     Effect.gen(function*() {
-      const prefix = Services.uniquePrefix("cb-cut")
-      yield* cleanup(prefix)
-      const scope = yield* Effect.scope
+      const { prefix, scope } = yield* fresh("cb-cut")
       const link = yield* proxy
       const logs: Array<string> = []
-      const a = yield* replica(prefix, scope, { url: link.url }, undefined, logs)
-      const b = yield* replica(prefix, scope, { url: link.url })
-      const ba = yield* breakerIn(a)
-      const bb = yield* breakerIn(b)
+      const { a, b, ba, bb } = yield* pair(
+        prefix,
+        scope,
+        replica(prefix, scope, { url: link.url }, undefined, logs),
+        replica(prefix, scope, { url: link.url })
+      )
       yield* sleep(60)
       const errorsBefore = yield* storeErrors
       yield* Effect.promise(() => link.cut())
@@ -384,9 +388,7 @@ describe.skipIf(!redis.available)("RedisCircuitBreakerStore", () => {
 
   it.scopedLive("a slow Redis: flushes that outlast their timeout count as errors; calls never wait for them", () =>
     Effect.gen(function*() {
-      const prefix = Services.uniquePrefix("cb-slow")
-      yield* cleanup(prefix)
-      const scope = yield* Effect.scope
+      const { prefix, scope } = yield* fresh("cb-slow")
       // Every script run held 1.5 s, beyond the flush timeout (max(10 × 20 ms, 1 s)).
       const a = yield* replica(prefix, scope, {}, undefined, undefined, 1_500)
       const breaker = yield* breakerIn(a)
@@ -403,17 +405,11 @@ describe.skipIf(!redis.available)("RedisCircuitBreakerStore", () => {
 
   it.scopedLive("a Redis that forgot the script (restart, SCRIPT FLUSH) gets it again", () =>
     Effect.gen(function*() {
-      const prefix = Services.uniquePrefix("cb-noscript")
-      yield* cleanup(prefix)
-      const scope = yield* Effect.scope
-      const a = yield* replica(prefix, scope)
-      const b = yield* replica(prefix, scope)
-      const ba = yield* breakerIn(a)
-      const bb = yield* breakerIn(b)
+      const { prefix, scope } = yield* fresh("cb-noscript")
+      const { a, b, ba, bb } = yield* pair(prefix, scope)
       yield* ba.execute(ok)
       yield* sleep(60)
-      const client = new Redis(redis.url)
-      yield* Effect.addFinalizer(() => Effect.sync(() => client.disconnect()))
+      const client = yield* adminClient
       yield* Effect.promise(() => client.script("FLUSH"))
       for (let i = 0; i < 3; i++) yield* Effect.either(ba.execute(fail))
       assert.isTrue(yield* eventually(stateIs(b, bb, "Open")))
@@ -422,9 +418,7 @@ describe.skipIf(!redis.available)("RedisCircuitBreakerStore", () => {
 
   it.scopedLive("cut off, a replica probes on its own; its recovery reaches the fleet when Redis is back", () =>
     Effect.gen(function*() {
-      const prefix = Services.uniquePrefix("cb-cut-probe")
-      yield* cleanup(prefix)
-      const scope = yield* Effect.scope
+      const { prefix, scope } = yield* fresh("cb-cut-probe")
       const link = yield* proxy
       const a = yield* replica(prefix, scope, { url: link.url })
       const b = yield* replica(prefix, scope)
