@@ -173,21 +173,37 @@ describe("ResilientHttpClient", () => {
         return fiber
       })
 
-    it.scoped("`Retry-After: 2` waits two seconds", () =>
+    /** A client whose first GET meets a 503 with `Retry-After: value`: the server and the GET's fiber, its retry asleep. */
+    const retryingAfter = (
+      value: string,
+      name: string,
+      retry: ResilientHttpClient.ResilientHttpClient.RetryOptions = quickRetry
+    ) =>
       Effect.gen(function*() {
-        const server = yield* scripted("2")
-        const client = yield* ResilientHttpClient.make({
-          name: uniqueName("ra-seconds"),
-          timeout: false,
-          retry: quickRetry
-        })
-        const fiber = yield* firstAttempt(client, server)
-        yield* TestClock.adjust("1999 millis")
+        const server = yield* scripted(value)
+        const client = yield* ResilientHttpClient.make({ name: uniqueName(name), timeout: false, retry })
+        return { server, fiber: yield* firstAttempt(client, server) }
+      })
+
+    /** The retry does not go before `millis` of TestClock time and goes at `millis`: the retried GET's response. */
+    const retriedAt = <A, E>(
+      server: { readonly requests: ReadonlyArray<unknown> },
+      fiber: Fiber.RuntimeFiber<A, E>,
+      millis: number
+    ) =>
+      Effect.gen(function*() {
+        yield* TestClock.adjust(Duration.millis(millis - 1))
         yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 50)))
         assert.strictEqual(server.requests.length, 1)
         assert.isNull(fiber.unsafePoll())
         yield* TestClock.adjust("1 millis")
-        const response = yield* Fiber.join(fiber)
+        return yield* Fiber.join(fiber)
+      })
+
+    it.scoped("`Retry-After: 2` waits two seconds", () =>
+      Effect.gen(function*() {
+        const { fiber, server } = yield* retryingAfter("2", "ra-seconds")
+        const response = yield* retriedAt(server, fiber, 2000)
         assert.strictEqual(response.status, 200)
         assert.strictEqual(server.requests.length, 2)
       }).pipe(Effect.provide(NodeClient)))
@@ -196,46 +212,23 @@ describe("ResilientHttpClient", () => {
       Effect.gen(function*() {
         const now = Date.parse("Tue, 01 Dec 2026 15:00:00 GMT")
         yield* TestClock.setTime(now)
-        const server = yield* scripted("Tue, 01 Dec 2026 15:00:03 GMT")
-        const client = yield* ResilientHttpClient.make({
-          name: uniqueName("ra-date"),
-          timeout: false,
-          retry: quickRetry
-        })
-        const fiber = yield* firstAttempt(client, server)
-        yield* TestClock.adjust("2999 millis")
-        yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 50)))
-        assert.strictEqual(server.requests.length, 1)
-        yield* TestClock.adjust("1 millis")
-        assert.strictEqual((yield* Fiber.join(fiber)).status, 200)
+        const { fiber, server } = yield* retryingAfter("Tue, 01 Dec 2026 15:00:03 GMT", "ra-date")
+        assert.strictEqual((yield* retriedAt(server, fiber, 3000)).status, 200)
       }).pipe(Effect.provide(NodeClient)))
 
     it.scoped("a huge value is capped by maxRetryAfter", () =>
       Effect.gen(function*() {
-        const server = yield* scripted("999999999999")
-        const client = yield* ResilientHttpClient.make({
-          name: uniqueName("ra-huge"),
-          timeout: false,
-          retry: { ...quickRetry, maxRetryAfter: "3 seconds" }
+        const { fiber, server } = yield* retryingAfter("999999999999", "ra-huge", {
+          ...quickRetry,
+          maxRetryAfter: "3 seconds"
         })
-        const fiber = yield* firstAttempt(client, server)
-        yield* TestClock.adjust("2999 millis")
-        yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 50)))
-        assert.strictEqual(server.requests.length, 1)
-        yield* TestClock.adjust("1 millis")
-        assert.strictEqual((yield* Fiber.join(fiber)).status, 200)
+        assert.strictEqual((yield* retriedAt(server, fiber, 3000)).status, 200)
       }).pipe(Effect.provide(NodeClient)))
 
     it.scoped("garbage and negative values are ignored: the backoff alone sets the wait", () =>
       Effect.gen(function*() {
         for (const value of ["soon", "-5", "1.5", ""]) {
-          const server = yield* scripted(value)
-          const client = yield* ResilientHttpClient.make({
-            name: uniqueName("ra-garbage"),
-            timeout: false,
-            retry: quickRetry
-          })
-          const fiber = yield* firstAttempt(client, server)
+          const { fiber } = yield* retryingAfter(value, "ra-garbage")
           yield* TestClock.adjust("5 millis")
           assert.strictEqual((yield* Fiber.join(fiber)).status, 200, `Retry-After: ${JSON.stringify(value)}`)
         }
