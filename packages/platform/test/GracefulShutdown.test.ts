@@ -3,14 +3,13 @@ import { HttpApp, HttpRouter, HttpServer, HttpServerResponse } from "@effect/pla
 import { NodeHttpServer } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Deferred, Effect, Exit, Fiber, FiberId, Layer, Option, Scope, TestClock } from "effect"
-import { type ChildProcess, spawn } from "node:child_process"
 import * as Http from "node:http"
 import * as Net from "node:net"
 import type { Socket } from "node:net"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import { type Child, startFixture } from "./utils/fixtureProcess.js"
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..")
 const fixture = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "fixtures/server.ts")
 
 interface Reply {
@@ -40,42 +39,10 @@ const get = (port: number, urlPath: string, agent: Http.Agent | false): Promise<
     request.on("error", reject)
   })
 
-interface Child {
-  readonly process: ChildProcess
-  readonly port: number
-  readonly exited: Promise<number | null>
-  /** Everything the child printed (logs go to stdout). */
-  readonly output: () => string
-}
-
-/** Starts the fixture service with tsx and waits for it to listen (at most 30 s); kills it when the scope closes. */
+/** Starts the fixture service and waits for it to listen (at most 30 s); kills it when the scope closes. */
 const startChild = (env: Record<string, string>) =>
   Effect.acquireRelease(
-    Effect.promise(() =>
-      new Promise<Child>((resolve, reject) => {
-        const child = spawn(process.execPath, ["--conditions=source", "--import", "tsx", fixture], {
-          cwd: root,
-          env: { ...process.env, ...env },
-          stdio: ["ignore", "pipe", "pipe"]
-        })
-        let output = ""
-        const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)))
-        const timer = setTimeout(() => reject(new Error(`the fixture did not start: ${output}`)), 30_000)
-        child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()))
-        child.stdout!.on("data", (chunk: Buffer) => {
-          output += chunk.toString()
-          const line = output.split("\n").find((l) => l.startsWith("{\"event\":\"listening\""))
-          if (line !== undefined) {
-            clearTimeout(timer)
-            resolve({ process: child, port: JSON.parse(line).port, exited, output: () => output })
-          }
-        })
-        child.once("exit", (code) => {
-          clearTimeout(timer)
-          reject(new Error(`the fixture exited with ${code}: ${output}`))
-        })
-      })
-    ),
+    Effect.promise(() => startFixture(fixture, env)),
     (child) => Effect.sync(() => child.process.exitCode === null && child.process.kill("SIGKILL"))
   )
 
@@ -185,6 +152,17 @@ const connectError = (port: number): Promise<string> =>
 describe("GracefulShutdown (in process)", () => {
   const ServerLive = NodeHttpServer.layer(Http.createServer, { port: 0, host: "127.0.0.1" })
 
+  /** Builds `layer` (an app served with GracefulShutdown) in a scope of its own, which the test closes. */
+  const serving = <E>(layer: Layer.Layer<HttpServer.HttpServer | GracefulShutdown.GracefulShutdown, E>) =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(layer, scope)
+      const server = yield* HttpServer.HttpServer.pipe(Effect.provide(context))
+      const shutdown = yield* GracefulShutdown.GracefulShutdown.pipe(Effect.provide(context))
+      const port = server.address._tag === "TcpAddress" ? server.address.port : 0
+      return { scope, shutdown, port }
+    })
+
   it.scoped("the drain waits preStopDelay, then the in-flight requests, by the Clock", () =>
     Effect.gen(function*() {
       const release = yield* Deferred.make<void>()
@@ -198,18 +176,13 @@ describe("GracefulShutdown (in process)", () => {
         ),
         HttpRouter.concat(Health.router)
       )
-      const scope = yield* Scope.make()
-      const context = yield* Layer.buildWithScope(
+      const { port, scope, shutdown } = yield* serving(
         HttpServer.serve(app).pipe(
           Layer.provideMerge(GracefulShutdown.layer({ preStopDelay: "5 seconds", drainTimeout: "10 seconds" })),
           Layer.provideMerge(ServerLive),
           Layer.provideMerge(Health.layer({ eventLoop: false }))
-        ),
-        scope
+        )
       )
-      const server = yield* HttpServer.HttpServer.pipe(Effect.provide(context))
-      const shutdown = yield* GracefulShutdown.GracefulShutdown.pipe(Effect.provide(context))
-      const port = server.address._tag === "TcpAddress" ? server.address.port : 0
       const reply = Effect.runPromise(Effect.promise(() => get(port, "/work", false)))
       yield* Deferred.await(started)
       assert.strictEqual(yield* shutdown.inFlight, 1)
@@ -234,17 +207,12 @@ describe("GracefulShutdown (in process)", () => {
   it.scoped("a request that arrives during preStopDelay is tracked and bounded by the drain deadline", () =>
     Effect.gen(function*() {
       const app = HttpRouter.empty.pipe(HttpRouter.get("/hang", Effect.never))
-      const scope = yield* Scope.make()
-      const context = yield* Layer.buildWithScope(
+      const { port, scope, shutdown } = yield* serving(
         HttpServer.serve(app).pipe(
           Layer.provideMerge(GracefulShutdown.layer({ preStopDelay: "5 seconds", drainTimeout: "10 seconds" })),
           Layer.provideMerge(ServerLive)
-        ),
-        scope
+        )
       )
-      const server = yield* HttpServer.HttpServer.pipe(Effect.provide(context))
-      const shutdown = yield* GracefulShutdown.GracefulShutdown.pipe(Effect.provide(context))
-      const port = server.address._tag === "TcpAddress" ? server.address.port : 0
 
       // nothing in flight when the drain begins; a request arrives during the pre-stop delay
       const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
@@ -271,17 +239,12 @@ describe("GracefulShutdown (in process)", () => {
       const app = HttpRouter.empty.pipe(
         HttpRouter.get("/work", Effect.as(Deferred.await(release), HttpServerResponse.text("done")))
       )
-      const scope = yield* Scope.make()
-      const context = yield* Layer.buildWithScope(
+      const { port, scope, shutdown } = yield* serving(
         HttpServer.serve(app).pipe(
           Layer.provideMerge(GracefulShutdown.layer({ preStopDelay: "5 seconds", drainTimeout: "10 seconds" })),
           Layer.provideMerge(ServerLive)
-        ),
-        scope
+        )
       )
-      const server = yield* HttpServer.HttpServer.pipe(Effect.provide(context))
-      const shutdown = yield* GracefulShutdown.GracefulShutdown.pipe(Effect.provide(context))
-      const port = server.address._tag === "TcpAddress" ? server.address.port : 0
       const first = Effect.runPromise(Effect.promise(() => get(port, "/work", false)))
       yield* awaitCount(shutdown.inFlight, 1)
 
@@ -318,17 +281,12 @@ describe("GracefulShutdown (in process)", () => {
             )
           )
         )
-        const scope = yield* Scope.make()
-        const context = yield* Layer.buildWithScope(
+        const { port, scope, shutdown } = yield* serving(
           HttpServer.serve(app).pipe(
             Layer.provideMerge(GracefulShutdown.layer({ drainTimeout: "20 seconds" })),
             Layer.provideMerge(ServerLive)
-          ),
-          scope
+          )
         )
-        const server = yield* HttpServer.HttpServer.pipe(Effect.provide(context))
-        const shutdown = yield* GracefulShutdown.GracefulShutdown.pipe(Effect.provide(context))
-        const port = server.address._tag === "TcpAddress" ? server.address.port : 0
         const socket = Net.connect(port, "127.0.0.1")
         socket.on("error", () => {})
         const closed = new Promise((resolve) => socket.once("close", resolve))
@@ -349,17 +307,12 @@ describe("GracefulShutdown (in process)", () => {
   it.scoped("past the deadline the finalizer dies with DrainTimeoutError and teardown exits with 75", () =>
     Effect.gen(function*() {
       const app = HttpRouter.empty.pipe(HttpRouter.get("/hang", Effect.never))
-      const scope = yield* Scope.make()
-      const context = yield* Layer.buildWithScope(
+      const { port, scope, shutdown } = yield* serving(
         HttpServer.serve(app).pipe(
           Layer.provideMerge(GracefulShutdown.layer({ drainTimeout: "2 seconds", interruptGrace: "1 second" })),
           Layer.provideMerge(ServerLive)
-        ),
-        scope
+        )
       )
-      const server = yield* HttpServer.HttpServer.pipe(Effect.provide(context))
-      const shutdown = yield* GracefulShutdown.GracefulShutdown.pipe(Effect.provide(context))
-      const port = server.address._tag === "TcpAddress" ? server.address.port : 0
       const reply = Effect.runPromise(Effect.promise(() => get(port, "/hang", false)))
       for (let i = 0; i < 400 && (yield* shutdown.inFlight) < 1; i++) {
         yield* Effect.promise(() => new Promise((r) => setTimeout(r, 5)))

@@ -10,49 +10,18 @@ import { Services } from "@effect-resilience/testing"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import autocannon from "autocannon"
 import { Effect } from "effect"
-import { type ChildProcess, spawn } from "node:child_process"
 import * as Http from "node:http"
 import * as Net from "node:net"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import { type Child, startFixture } from "./utils/fixtureProcess.js"
 
 const here = path.dirname(fileURLToPath(import.meta.url))
-const root = path.resolve(here, "../../..")
 const fixture = path.resolve(here, "fixtures/service.ts")
 const postgres = await Services.postgres()
 
-interface Child {
-  readonly process: ChildProcess
-  readonly port: number
-  readonly exited: Promise<number | null>
-  readonly output: () => string
-}
-
 /** Starts the fixture with tsx and waits for it to listen (at most 30 s). */
-const startChild = (env: Record<string, string>) =>
-  new Promise<Child>((resolve, reject) => {
-    const child = spawn(process.execPath, ["--conditions=source", "--import", "tsx", fixture], {
-      cwd: root,
-      env: { ...process.env, PG_URL: postgres.url, ...env },
-      stdio: ["ignore", "pipe", "pipe"]
-    })
-    let output = ""
-    const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)))
-    const timer = setTimeout(() => reject(new Error(`the fixture did not start: ${output}`)), 30_000)
-    child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()))
-    child.stdout!.on("data", (chunk: Buffer) => {
-      output += chunk.toString()
-      const line = output.split("\n").find((l) => l.startsWith("{\"event\":\"listening\""))
-      if (line !== undefined) {
-        clearTimeout(timer)
-        resolve({ process: child, port: JSON.parse(line).port, exited, output: () => output })
-      }
-    })
-    child.once("exit", (code) => {
-      clearTimeout(timer)
-      reject(new Error(`the fixture exited with ${code}: ${output}`))
-    })
-  })
+const startChild = (env: Record<string, string>) => startFixture(fixture, { PG_URL: postgres.url, ...env })
 
 /** The fixture's last line: what reached the handler and how the responses ended. */
 const exitCounts = (child: Child): Counts => {
