@@ -10,9 +10,9 @@ import type { Machine } from "./machine.js"
 import { arenaFigures, type ArenaResult } from "./scenarios/arena.js"
 import type { HttpResult } from "./scenarios/http.js"
 import type { MemoryResult } from "./scenarios/memory.js"
+import type { OverloadResult } from "./scenarios/overload.js"
 import type { PgResult } from "./scenarios/postgres.js"
 import type { RedisResult } from "./scenarios/redis.js"
-import type { OverloadResult } from "./scenarios/overload.js"
 import type { StormResult } from "./scenarios/storm.js"
 import { check, ratio, type Spread, type Target, type TargetResult } from "./stats.js"
 
@@ -73,6 +73,7 @@ export type RatioKey =
   | "client_vs_cockatiel"
   | "client_vs_effect_native"
   | "pool_vs_effect_pool"
+  | "pgpool_cpu_per_query_vs_pg"
   | "pgpool_throughput_vs_pg"
   | "pgpool_p99_vs_pg"
   | "keyed_breakers_heap_mb"
@@ -100,6 +101,7 @@ export const targets: ReadonlyArray<Target> = [
   { key: "client_vs_cockatiel", op: "<=", target: 0.5 },
   { key: "client_vs_effect_native", op: "<=", target: 0.25 },
   { key: "pool_vs_effect_pool", op: "<=", target: 1.25 },
+  { key: "pgpool_cpu_per_query_vs_pg", op: "<=", target: 1.05 },
   { key: "pgpool_throughput_vs_pg", op: ">=", target: 0.95 },
   { key: "pgpool_p99_vs_pg", op: "<=", target: 1.1 },
   { key: "keyed_breakers_heap_mb", op: "<=", target: 64 },
@@ -127,6 +129,8 @@ const redisRow = (o: Outcome<RedisResult>, id: string) => (o?.ok ? o.value.rows.
 
 const pgSide = (o: Outcome<PgResult>, id: string) => (o?.ok ? o.value.sides.find((s) => s.id === id) : undefined)
 
+const pgPaired = (o: Outcome<PgResult>) => (o?.ok ? o.value.pairedRatios ?? undefined : undefined)
+
 /**
  * The ratios of a run: overhead over overhead for per-call scenarios, end to end for PostgreSQL.
  *
@@ -147,11 +151,17 @@ export const computeRatios = (s: Results["scenarios"]): Pick<Results, "ratios" |
     client_vs_cockatiel: overheadRatio(s.client, "ours", "cockatiel"),
     client_vs_effect_native: overheadRatio(s.client, "ours", "effect-native"),
     pool_vs_effect_pool: overheadRatio(s.pool, "ours", "effect-pool"),
-    pgpool_throughput_vs_pg: ratio(
+    // per-round ratios (both sides in the same round), median over rounds; ratio of medians for older results
+    pgpool_cpu_per_query_vs_pg: pgPaired(s.postgres)?.cpuPerQuery.median ?? ratio(
+      pgSide(s.postgres, "ours")?.cpuMicrosPerQuery?.median,
+      pgSide(s.postgres, "pg")?.cpuMicrosPerQuery?.median
+    ),
+    pgpool_throughput_vs_pg: pgPaired(s.postgres)?.throughput.median ?? ratio(
       pgSide(s.postgres, "ours")?.throughputPerSecond?.median,
       pgSide(s.postgres, "pg")?.throughputPerSecond?.median
     ),
-    pgpool_p99_vs_pg: ratio(pgSide(s.postgres, "ours")?.p99Millis?.median, pgSide(s.postgres, "pg")?.p99Millis?.median),
+    pgpool_p99_vs_pg: pgPaired(s.postgres)?.p99.median ??
+      ratio(pgSide(s.postgres, "ours")?.p99Millis?.median, pgSide(s.postgres, "pg")?.p99Millis?.median),
     keyed_breakers_heap_mb: memoryOurs?.heapMb ?? null,
     redis_store_vs_memory: ratio(
       redisRow(s.redis, "ours")?.overheadNs?.median,
@@ -284,18 +294,25 @@ export const tables = (r: Results): Array<Table> => {
         notes: p.skipped !== undefined
           ? [p.skipped]
           : [
-            `${p.queries} queries at concurrency ${p.concurrency}, pools of ${p.poolSize} connections, ${p.rounds} round(s) each, alternating.`
+            `${p.queries} queries at concurrency ${p.concurrency}, pools of ${p.poolSize} connections, ${p.rounds} round(s) each, alternating (A B, B A).`,
+            ...(p.pairedRatios === undefined || p.pairedRatios === null ? [] : [
+              `Ours ÷ pg per round, median (min … max) over rounds: client CPU per query ${
+                withSpread(p.pairedRatios.cpuPerQuery, 3)
+              }, throughput ${withSpread(p.pairedRatios.throughput, 3)}, p99 ${withSpread(p.pairedRatios.p99, 3)}${
+                p.loadAverage === undefined ? "" : `; load average after ${p.loadAverage.join(" / ")}`
+              }.`
+            ])
           ],
-        header: ["side", "queries/s", "p50 ms", "p99 ms", "client CPU µs per query"],
+        header: ["side", "client CPU µs per query", "queries/s", "p50 ms", "p99 ms"],
         numeric: [false, true, true, true, true],
         rows: p.sides.map((x) =>
           x.available
             ? [
               x.label,
+              withSpread(x.cpuMicrosPerQuery, 1),
               withSpread(x.throughputPerSecond, 0),
               withSpread(x.p50Millis, 2),
-              withSpread(x.p99Millis, 2),
-              withSpread(x.cpuMicrosPerQuery, 1)
+              withSpread(x.p99Millis, 2)
             ]
             : [x.label, x.reason ?? "not available", "–", "–", "–"]
         )
@@ -529,7 +546,7 @@ export const arenaTables = (a: ArenaResult): Array<Table> => {
         "contender",
         "breaker open while healthy",
         "end of outage → 95% window, ms",
-        "calls before Retry-After passed (of answers with one)"
+        "calls > 10 ms before Retry-After passed (of answers with one); most early, ms"
       ],
       numeric: [false, true, true, true],
       rows: a.sides.map((s) => [
@@ -538,7 +555,7 @@ export const arenaTables = (a: ArenaResult): Array<Table> => {
           ? "(no breaker)"
           : `${pct(s.falseOpenShare.median)} (${pct(s.falseOpenShare.min)} … ${pct(s.falseOpenShare.max)})`,
         withSpread(s.recoveryMillis, 0),
-        `${s.earlyAfterRetryAfter} (of ${s.retryAfterSent})`
+        `${s.earlyAfterRetryAfter} (of ${s.retryAfterSent}); ${num(s.earliestMillis ?? 0, 0)}`
       ])
     }
   ]

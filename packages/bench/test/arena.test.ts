@@ -87,6 +87,7 @@ describe("arena upstream", () => {
 })
 
 const cell = (phase: string, goodput: ReadonlyArray<number>, amplification: ReadonlyArray<number>) => ({
+  id: phase as never,
   phase: phase as never,
   goodput: spread(goodput),
   p50Millis: spread([1]),
@@ -112,6 +113,7 @@ const result = (
     falseOpenShare: null,
     recoveryMillis: null,
     earlyAfterRetryAfter: 0,
+    earliestMillis: 0,
     retryAfterSent: 0
   }))
 })

@@ -49,6 +49,14 @@ export const shared = {
 }
 
 /**
+ * How early a call may come after a `Retry-After` and still count as honouring it (see `makeTransport`).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const earlyToleranceMillis = 10
+
+/**
  * One call to the upstream for request `order`; fails with `UpstreamError`.
  *
  * @since 0.1.0
@@ -59,7 +67,9 @@ export type Transport = (order: number, signal?: AbortSignal) => Promise<void>
 /**
  * The transport every contender uses: `onCall` counts each call as it starts (refused ones included). It also
  * counts the calls of a request made before a `Retry-After` that request received had passed (`early`): what the
- * client was told, from the moment it was told.
+ * client was told, from the moment it was told; `early` counts those more than `earlyToleranceMillis` early (a
+ * Node timer is set against the event loop's time of the iteration, which can be a few ms behind the moment the
+ * answer is read), `earliest` is the most any call was early.
  *
  * @since 0.1.0
  * @category constructors
@@ -67,16 +77,27 @@ export type Transport = (order: number, signal?: AbortSignal) => Promise<void>
 export const makeTransport = (
   port: number,
   onCall: () => void
-): { call: Transport; close: () => void; early: () => number; retryAfterReceived: () => number } => {
+): {
+  call: Transport
+  close: () => void
+  early: () => number
+  earliest: () => number
+  retryAfterReceived: () => number
+} => {
   const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity })
   const notBefore = new Map<number, number>()
   let early = 0
+  let earliest = 0
   let received = 0
   const call: Transport = (order, signal) =>
     new Promise<void>((resolve, reject) => {
       onCall()
       const until = notBefore.get(order)
-      if (until !== undefined && performance.now() < until) early++
+      if (until !== undefined) {
+        const by = until - performance.now()
+        if (by > earlyToleranceMillis) early++
+        if (by > earliest) earliest = by
+      }
       const req = http.request(
         { host: "127.0.0.1", port, path: `/call?order=${order}`, method: "GET", agent, signal },
         (res) => {
@@ -97,7 +118,13 @@ export const makeTransport = (
       req.on("error", () => reject(new UpstreamError(0, undefined)))
       req.end()
     })
-  return { call, close: () => agent.destroy(), early: () => early, retryAfterReceived: () => received }
+  return {
+    call,
+    close: () => agent.destroy(),
+    early: () => early,
+    earliest: () => earliest,
+    retryAfterReceived: () => received
+  }
 }
 
 /**

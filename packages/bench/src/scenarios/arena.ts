@@ -23,6 +23,8 @@ import { quantile, type Spread, spread } from "../stats.js"
  * @category models
  */
 export interface ArenaCell {
+  /** The phase's name (an `id`, so docs claims can name the cell: `scenarios.arena.ours.cells.errors…`). */
+  readonly id: PhaseName
   readonly phase: PhaseName
   /** Successful requests per second (median, min … max over rounds). */
   readonly goodput: Spread
@@ -45,8 +47,10 @@ export interface ArenaSide {
   readonly falseOpenShare: Spread | null
   /** From the end of the outage to the first 250 ms window with >= 95% of its requests succeeding. */
   readonly recoveryMillis: Spread | null
-  /** Upstream calls of a request made before a `Retry-After` it had received had passed. */
+  /** Upstream calls of a request made more than 10 ms before a `Retry-After` it had received had passed. */
   readonly earlyAfterRetryAfter: number
+  /** The most any call came before its `Retry-After` had passed, in ms (0: none early). */
+  readonly earliestMillis: number
   /** Answers with a `Retry-After` the contender received. */
   readonly retryAfterSent: number
 }
@@ -79,6 +83,7 @@ export interface RunFigures {
   readonly falseOpen: number | null
   readonly recovery: number | null
   readonly early: number
+  readonly earliest: number
   readonly sent: number
 }
 
@@ -150,6 +155,7 @@ export const runOnce = async (
   await Promise.race([Promise.all(pending), sleep(10_000)])
   if (sampler !== undefined) clearInterval(sampler)
   const early = transport.early()
+  const earliest = transport.earliest()
   const sent = transport.retryAfterReceived()
   await contender.close()
   transport.close()
@@ -198,7 +204,7 @@ export const runOnce = async (
       break
     }
   }
-  return { goodput, p50, p99, amplification, falseOpen, recovery, early, sent }
+  return { goodput, p50, p99, amplification, falseOpen, recovery, early, earliest, sent }
 }
 
 const loadAverage = () => os.loadavg().map((x) => Math.round(x * 100) / 100)
@@ -233,6 +239,7 @@ export const run = async (quick: boolean, progress: (line: string) => void): Pro
       label: spec.label,
       side: sideOf,
       cells: phases.map((p, i) => ({
+        id: p.name,
         phase: p.name,
         goodput: spread(mine.map((r) => r.goodput[i]!)),
         p50Millis: spread(mine.map((r) => r.p50[i]!)),
@@ -242,6 +249,7 @@ export const run = async (quick: boolean, progress: (line: string) => void): Pro
       falseOpenShare: falseOpens.length > 0 ? spread(falseOpens) : null,
       recoveryMillis: recoveries.length > 0 ? spread(recoveries) : null,
       earlyAfterRetryAfter: mine.reduce((s, r) => s + r.early, 0),
+      earliestMillis: Math.max(0, ...mine.map((r) => r.earliest)),
       retryAfterSent: mine.reduce((s, r) => s + r.sent, 0)
     }
   })

@@ -1,11 +1,15 @@
 /**
- * Scenario 5: PostgreSQL `SELECT 1` at concurrency 32 for a fixed count, end to end: throughput and latency
- * percentiles of our `PgPool` beside node-postgres's `pg.Pool`, both with 10 connections.
+ * Scenario 5: PostgreSQL `SELECT 1` at concurrency 32 for a fixed count, end to end: the client CPU per query
+ * (the primary figure: the one a loaded machine disturbs least), throughput and latency percentiles of our `PgPool`
+ * beside node-postgres's `pg.Pool`, both with 10 connections. The two sides alternate in every round (A B, then
+ * B A), and the ratios are taken per round (ours ÷ pg in the same round) and then their median over rounds, so the
+ * drift of a shared machine falls on both sides of each ratio.
  *
  * @since 0.1.0
  */
 import { Services } from "@effect-resilience/testing"
 import { Effect, type Scope } from "effect"
+import * as os from "node:os"
 import { performance } from "node:perf_hooks"
 import pg from "pg"
 import { loadOurs, makeScope } from "../common.js"
@@ -68,6 +72,13 @@ export interface PgResult {
   readonly poolSize: number
   readonly rounds: number
   readonly sides: ReadonlyArray<PgSide>
+  /** Ours ÷ pg per round (the same round), median (min … max) over rounds; `null` without our side. */
+  readonly pairedRatios?: {
+    readonly cpuPerQuery: Spread
+    readonly throughput: Spread
+    readonly p99: Spread
+  } | null
+  readonly loadAverage?: ReadonlyArray<number>
 }
 
 /**
@@ -162,7 +173,7 @@ export const pgOptions: PgOptions = {
  */
 export const run = async (quick: boolean, progress: (line: string) => void): Promise<PgResult> => {
   const queries = quick ? 1_000 : 10_000
-  const rounds = quick ? 1 : 5
+  const rounds = quick ? 1 : 12
   const concurrency = 32
   const poolSize = pgOptions.max
   const options = pgOptions
@@ -227,7 +238,19 @@ export const run = async (quick: boolean, progress: (line: string) => void): Pro
         cpuMicrosPerQuery: null
       })
     }
-    return { ...base, sides }
+    const mine = loads.get("ours")
+    const theirs = loads.get("pg")!
+    const paired = (f: (l: Load) => number) => spread(mine!.map((l, i) => f(l) / f(theirs[i]!)))
+    return {
+      ...base,
+      sides,
+      pairedRatios: mine === undefined ? null : {
+        cpuPerQuery: paired((l) => l.cpuMicros),
+        throughput: paired((l) => l.throughput),
+        p99: paired((l) => l.p99)
+      },
+      loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100)
+    }
   } finally {
     await pgPool.end()
     await scope.close()
