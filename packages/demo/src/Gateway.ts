@@ -46,17 +46,19 @@ export interface Phase {
 export const script = (secondsPerPhase: number): ReadonlyArray<Phase> => {
   // A stuck call hangs 5 s, or less with short phases so that it ends within the next one (quick runs).
   const hangMillis = Math.min(5_000, 1_000 * secondsPerPhase)
+  // Healthy and recovered: the same quiet upstream.
+  const calm = (name: Phase["name"]): Phase => ({
+    name,
+    seconds: secondsPerPhase,
+    errorRate: 0,
+    hangRate: 0,
+    hangMillis: 0,
+    latencyMillis: [5, 25],
+    spikeRate: 0.01,
+    spikeMillis: 300
+  })
   return [
-    {
-      name: "healthy",
-      seconds: secondsPerPhase,
-      errorRate: 0,
-      hangRate: 0,
-      hangMillis: 0,
-      latencyMillis: [5, 25],
-      spikeRate: 0.01,
-      spikeMillis: 300
-    },
+    calm("healthy"),
     {
       name: "degraded",
       seconds: secondsPerPhase,
@@ -77,16 +79,7 @@ export const script = (secondsPerPhase: number): ReadonlyArray<Phase> => {
       spikeRate: 0,
       spikeMillis: 0
     },
-    {
-      name: "recovery",
-      seconds: secondsPerPhase,
-      errorRate: 0,
-      hangRate: 0,
-      hangMillis: 0,
-      latencyMillis: [5, 25],
-      spikeRate: 0.01,
-      spikeMillis: 300
-    }
+    calm("recovery")
   ]
 }
 
