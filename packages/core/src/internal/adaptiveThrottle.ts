@@ -12,7 +12,7 @@ import type { InvalidOptionsError } from "../InvalidOptionsError.js"
 import * as ResilienceMetrics from "../ResilienceMetrics.js"
 import * as ResilienceRegistry from "../ResilienceRegistry.js"
 import * as RetryAfter from "../RetryAfter.js"
-import { clockOf } from "./timeout.js"
+import { clockOf } from "./timer.js"
 import { validated } from "./validate.js"
 
 /** @internal */

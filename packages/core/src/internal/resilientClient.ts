@@ -14,16 +14,22 @@ import * as AdaptiveThrottle from "../AdaptiveThrottle.js"
 import * as Backoff from "../Backoff.js"
 import * as Bulkhead from "../Bulkhead.js"
 import * as CircuitBreaker from "../CircuitBreaker.js"
+import * as Deadline from "../Deadline.js"
+import * as Hedge from "../Hedge.js"
 import type { InvalidOptionsError } from "../InvalidOptionsError.js"
 import * as RateLimiter from "../RateLimiter.js"
 import * as ResilienceMetrics from "../ResilienceMetrics.js"
 import * as ResilienceRegistry from "../ResilienceRegistry.js"
 import type * as ResilientClient from "../ResilientClient.js"
 import * as Retry from "../Retry.js"
+import * as Timeout from "../Timeout.js"
+// The client composes the policies through their public modules. What it takes from internals has no public
+// equivalent: the breaker's state read without an Effect (`stopsAtBreaker` runs inside the retry's synchronous
+// `while`), a hedge that takes tokens from a budget without recording requests in it (when the retry shares the
+// budget and records each call already), the tracing/histogram wrapper every policy shares, and the option checks.
 import { unsafeStateOf } from "./circuitBreaker.js"
 import { hedgeResolved, resolve as resolveHedge } from "./hedge.js"
 import { instrument } from "./instrument.js"
-import { attemptTimeout, TimeoutError, withinOperator } from "./timeout.js"
 import { configDuration, configInteger, nestedSync, relabel, validated } from "./validate.js"
 
 /** A nested policy's option error, restated as the client's (`bulkhead.maxConcurrent`). */
@@ -150,7 +156,7 @@ class ClientImpl implements ResilientClient.ResilientClient<unknown, unknown, un
       } else {
         counters.failed++
         if (this.metrics) {
-          ;(error instanceof TimeoutError ? this.timeoutCounter : this.failureCounter).unsafeUpdate(1, [])
+          ;(error instanceof Timeout.TimeoutError ? this.timeoutCounter : this.failureCounter).unsafeUpdate(1, [])
         }
       }
       if (fallback === undefined) return Effect.failCause(cause)
@@ -230,9 +236,19 @@ export const make = (
         deadline: options.deadline === undefined
           ? undefined
           : v.duration("deadline", options.deadline, { positive: true }),
-        hedge: options.hedge === undefined
-          ? undefined
-          : nestedSync("ResilientClient.make", "hedge", () => resolveHedge(options.hedge!))
+        hedge: options.hedge === undefined ? undefined : nestedSync("ResilientClient.make", "hedge", () => {
+          const hedgeOptions = options.hedge!
+          // `Hedge.hedge` checks the options (a bad one is named `hedge.<field>` here) and builds the operator once.
+          const operator = Hedge.hedge(hedgeOptions)
+          // No extra copies: no operator at all, as `Hedge.hedge` would give back the attempt unchanged.
+          if (hedgeOptions.maxHedges === 0) return undefined
+          // A budget shared with the retry already counts each call once: the hedge only takes its tokens.
+          if (hedgeOptions.budget !== undefined && hedgeOptions.budget === options.retry?.budget) {
+            const resolved = { ...resolveHedge(hedgeOptions), recordRequest: false }
+            return <A, E, R>(self: Effect.Effect<A, E, R>) => hedgeResolved(self, resolved)
+          }
+          return operator
+        })
       }
     })
     const name = checked.name
@@ -279,21 +295,16 @@ export const make = (
         nestedError("adaptiveThrottle")
       )
 
-    // Per attempt, innermost first: timeout, hedge, breaker, throttle.
-    const timeout = checked.timeout !== undefined && Duration.isFinite(checked.timeout) ? checked.timeout : undefined
-    const timeoutMillis = timeout === undefined ? 0 : Duration.toMillis(timeout)
-    const onTimeout = () => new TimeoutError({ duration: timeout!, scope: "attempt" })
-    const hedge = checked.hedge === undefined || checked.hedge.maxHedges === 0
-      ? undefined
-      : {
-        ...checked.hedge,
-        // A budget shared with the retry already counts each call once.
-        recordRequest: checked.hedge.budget === undefined || checked.hedge.budget !== options.retry?.budget
-      }
+    // Per attempt, innermost first: timeout, hedge, breaker, throttle. The operators are built once, here; an
+    // infinite limit adds none.
+    const timeout = checked.timeout !== undefined && Duration.isFinite(checked.timeout)
+      ? Timeout.timeout(checked.timeout)
+      : undefined
+    const hedge = checked.hedge
     const attempt = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, unknown, R> => {
       let e: Effect.Effect<A, unknown, R> = effect
-      if (timeout !== undefined) e = attemptTimeout(e, timeoutMillis, onTimeout)
-      if (hedge !== undefined) e = hedgeResolved(e, hedge)
+      if (timeout !== undefined) e = timeout(e)
+      if (hedge !== undefined) e = hedge(e)
       if (breaker !== undefined) e = breaker.execute(e, perAttempt)
       if (throttle !== undefined) e = throttle.execute(e)
       return e
@@ -320,7 +331,7 @@ export const make = (
           (userWhile === undefined || userWhile(error))
       }
     const deadline = checked.deadline !== undefined && Duration.isFinite(checked.deadline)
-      ? withinOperator(checked.deadline)
+      ? Deadline.within(checked.deadline)
       : undefined
     // Prepared once (options checked here, so a bad option fails `make`); costs one `catchAllCause` per call until
     // the first failure.

@@ -12,9 +12,6 @@ import { currentDeadline, type DeadlineState, needsOwnTimer } from "./deadline.j
 import { clockOf, interruptAfter, runTimed } from "./timer.js"
 import { validatedSync } from "./validate.js"
 
-/** For files that still take it from here: it lives in `./timer.ts`. @internal */
-export { clockOf }
-
 /** @internal */
 export class TimeoutError extends Data.TaggedError("TimeoutError")<{
   readonly duration: Duration.Duration
@@ -30,10 +27,8 @@ export class TimeoutError extends Data.TaggedError("TimeoutError")<{
 /**
  * `interruptAfter` for one attempt inside a possible deadline: when the deadline ends first, its own timer
  * governs and the attempt runs on the caller's fiber with no timer at all.
- *
- * @internal
  */
-export const attemptTimeout = <A, E, R, E2>(
+const attemptTimeout = <A, E, R, E2>(
   self: Effect.Effect<A, E, R>,
   millis: number,
   onTimeout: () => E2
@@ -59,8 +54,8 @@ const dualOperator = (build: (duration: Duration.DurationInput) => TimeoutOperat
 
 const identityOperator: TimeoutOperator = (self) => self
 
-/** @internal */
-export const withinOperator = (duration: Duration.DurationInput): TimeoutOperator => {
+/** `Deadline.within(duration)`: the duration checked and decoded once, the operator returned. */
+const withinOperator = (duration: Duration.DurationInput): TimeoutOperator => {
   // Zero is a budget already spent (e.g. a caller's remaining deadline passed on): only a synchronous answer gets
   // through. Infinity is no budget at all.
   const budget = validatedSync("Deadline.within", (v) => v.duration("duration", duration))
@@ -81,8 +76,8 @@ export const withinOperator = (duration: Duration.DurationInput): TimeoutOperato
 /** @internal */
 export const within = dualOperator(withinOperator)
 
-/** @internal */
-export const timeoutOperator = (duration: Duration.DurationInput): TimeoutOperator => {
+/** `Timeout.timeout(duration)`: the duration checked and decoded once, the operator returned. */
+const timeoutOperator = (duration: Duration.DurationInput): TimeoutOperator => {
   const limit = validatedSync("Timeout.timeout", (v) => v.duration("duration", duration))
   if (!Duration.isFinite(limit)) return identityOperator
   const limitMillis = Duration.toMillis(limit)
