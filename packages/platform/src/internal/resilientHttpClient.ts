@@ -45,8 +45,8 @@ export { config, requestsTotal }
 /** @internal */
 export const TypeId: Api.TypeId = Symbol.for("@effect-resilience/platform/ResilientHttpClient") as Api.TypeId
 
-/** @internal */
-export class HttpStatusError extends Data.TaggedError("HttpStatusError")<{
+/** The facts an `HttpStatusError` carries. */
+interface HttpStatusErrorFields {
   /** The client that made the request. */
   readonly clientName: string
   readonly method: HttpMethod
@@ -57,17 +57,13 @@ export class HttpStatusError extends Data.TaggedError("HttpStatusError")<{
   readonly retryable: boolean
   /** The server's `Retry-After`, when it sent a valid one. */
   readonly retryAfter: Option.Option<Duration.Duration>
-}> {
+}
+
+/** @internal */
+export class HttpStatusError extends Data.TaggedError("HttpStatusError")<HttpStatusErrorFields> {
   declare readonly [RetryAfter.symbol]?: Duration.Duration
   constructor(
-    args: {
-      readonly clientName: string
-      readonly method: HttpMethod
-      readonly url: string
-      readonly status: number
-      readonly retryable: boolean
-      readonly retryAfter: Option.Option<Duration.Duration>
-    },
+    args: HttpStatusErrorFields,
     /** The wait to hint at: `retryAfter` cut to `maxRetryAfter`. */
     hint?: Duration.Duration
   ) {
