@@ -2,6 +2,7 @@ import { Deadline, RateLimiter, ResilienceRegistry, RetryAfter } from "@effect-r
 import * as Experimental from "@effect/experimental/RateLimiter"
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Either, Exit, FastCheck, Fiber, Layer, Option, TestClock } from "effect"
+import { waitingBurst } from "./utils/rateLimiter.js"
 
 const attempt = (limiter: RateLimiter.RateLimiter) => Effect.either(limiter.execute(Effect.succeed(1)))
 
@@ -76,18 +77,7 @@ describe("RateLimiter", () => {
 
   it.scoped("wait: calls rejected for too long a wait reserve nothing (a burst does not lock the limiter out)", () =>
     Effect.gen(function*() {
-      const limiter = yield* RateLimiter.make({
-        name: "burst",
-        limit: 1,
-        interval: "1 second",
-        onLimit: "wait",
-        maxWait: "1 second"
-      })
-      const burst = yield* Effect.forEach(
-        Array.from({ length: 50 }),
-        () => Effect.fork(Effect.either(limiter.execute(Effect.void))),
-        { concurrency: "unbounded" }
-      )
+      const { burst, limiter } = yield* waitingBurst("burst", "1 second", 50)
       yield* TestClock.adjust("1 second")
       const results = yield* Effect.forEach(burst, Fiber.join)
       // One at once, one after a 1 s wait; the other 48 would wait longer than maxWait.

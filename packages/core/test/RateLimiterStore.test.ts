@@ -3,6 +3,7 @@ import * as Experimental from "@effect/experimental/RateLimiter"
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, Duration, Effect, Either, FastCheck, Fiber, Layer, TestClock } from "effect"
 import { BoundedStore } from "../src/internal/rateLimiterStore.js"
+import { waitingBurst } from "./utils/rateLimiter.js"
 
 describe("RateLimiter memory store", () => {
   it("forgets a fixed-window key once its window has passed", () => {
@@ -101,18 +102,7 @@ describe("RateLimiter memory store", () => {
     Effect.gen(function*() {
       for (const storeLayer of [RateLimiter.layerStoreMemory({ maxKeys: 10 }), Experimental.layerStoreMemory]) {
         yield* Effect.gen(function*() {
-          const limiter = yield* RateLimiter.make({
-            name: "shared",
-            limit: 1,
-            interval: "1 second",
-            onLimit: "wait",
-            maxWait: "1 second"
-          })
-          const burst = yield* Effect.forEach(
-            Array.from({ length: 20 }),
-            () => Effect.fork(Effect.either(limiter.execute(Effect.void))),
-            { concurrency: "unbounded" }
-          )
+          const { burst, limiter } = yield* waitingBurst("shared", "1 second", 20)
           yield* TestClock.adjust("1 second")
           const results = yield* Effect.forEach(burst, Fiber.join)
           expect(results.filter(Either.isRight)).toHaveLength(2)
