@@ -17,6 +17,8 @@ export interface Flags {
   readonly quick: boolean
   readonly json: boolean
   readonly compare: boolean
+  /** Also run the overload phase: twice the service's capacity, shed or queued. */
+  readonly overload: boolean
   readonly pg: string | undefined
   /** A Redis URL: also run the resilient service as three replicas, with and without shared breaker state. */
   readonly redis: string | undefined
@@ -66,6 +68,11 @@ export const options: ReadonlyArray<Spec> = [
     name: "compare",
     defaultText: "off",
     description: "also run cockatiel's stack and the same stack in plain Effect, configured alike"
+  },
+  {
+    name: "overload",
+    defaultText: "off",
+    description: "also run the overload phase: twice the service's capacity, shed (resilient) or queued (naive)"
   },
   {
     name: "pg",
@@ -133,6 +140,7 @@ export const parse = (args: ReadonlyArray<string>): Parsed => {
   let quick = false
   let json = false
   let compare = false
+  let overload = false
   let help = false
   let pg: string | undefined
   let redis: string | undefined
@@ -202,6 +210,9 @@ export const parse = (args: ReadonlyArray<string>): Parsed => {
       case "compare":
         compare = true
         break
+      case "overload":
+        overload = true
+        break
       case "help":
         help = true
         break
@@ -216,6 +227,7 @@ export const parse = (args: ReadonlyArray<string>): Parsed => {
       quick,
       json,
       compare,
+      overload,
       pg,
       redis,
       out,

@@ -22,7 +22,10 @@ export interface Sample {
   readonly at: number
   readonly latencyMillis: number
   readonly ok: boolean
-  /** `ok`, `pending` (accepted for a later charge), or the error kind the payment service reported. */
+  /**
+   * `ok`, `pending` (accepted for a later charge), `shed` (a 503 with `Retry-After` from the service's load
+   * shedder), or the error kind the payment service reported.
+   */
   readonly kind: string
   /** For `pending`: the error that sent the payment to the queue. */
   readonly cause?: string | undefined
@@ -65,6 +68,10 @@ export const run = (options: LoadOptions): Effect.Effect<ReadonlyArray<Sample>, 
           Effect.flatMap((response) =>
             response.status === 200
               ? Effect.as(response.text, "ok")
+              : response.status === 503 && response.headers["x-load-shed"] !== undefined &&
+                  response.headers["retry-after"] !== undefined
+              // Shed by the service's load shedder: answered at once, with when to come back.
+              ? Effect.as(response.text, "shed")
               : Effect.map(response.text, (text) => {
                 // The service's error body names the kind; anything else (an empty 500, a proxy's page) is its status.
                 const kind = /"kind":"([a-z0-9_]+)"/.exec(text)?.[1]

@@ -8,7 +8,7 @@
  *
  * @since 0.1.0
  */
-import { GracefulShutdown, Health, Prometheus } from "@effect-resilience/platform"
+import { GracefulShutdown, Health, type LoadShedding, Prometheus } from "@effect-resilience/platform"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
@@ -110,6 +110,8 @@ export interface Options {
   readonly fallbackCapacity: Option.Option<number>
   /** Time between two rounds of health checks. */
   readonly healthInterval: number
+  /** Serve `POST /pay` through this load shedder (health and metrics are never shed). */
+  readonly shedding?: LoadShedding.LoadShedder | undefined
 }
 
 /**
@@ -199,7 +201,9 @@ export const start = (options: Options): Effect.Effect<Service, never, Scope.Sco
       )
     ).pipe(Effect.orDie)
     const server = Context.get(context, HttpServer.HttpServer)
-    yield* server.serve(app).pipe(Effect.provide(services))
+    yield* (options.shedding === undefined ? server.serve(app) : server.serve(app, options.shedding.middleware)).pipe(
+      Effect.provide(services)
+    )
     const address = server.address as HttpServer.TcpAddress
     return {
       url: `http://127.0.0.1:${address.port}`,

@@ -19,6 +19,7 @@ import * as Chart from "./Chart.js"
 import * as Cli from "./Cli.js"
 import * as Demo from "./Demo.js"
 import * as Fleet from "./Fleet.js"
+import * as Overload from "./Overload.js"
 import * as Report from "./Report.js"
 import * as Stacks from "./Stacks.js"
 
@@ -92,15 +93,31 @@ const program = Effect.gen(function*() {
       redisUrl: flags.redis!
     })
   })
+  const overload = !flags.overload ? undefined : yield* Effect.gen(function*() {
+    err(
+      `demo: overload phase, about ${
+        Overload.expectedSeconds(flags.phaseSeconds)
+      } s more: ${Overload.overloadRate} requests/s against a gateway that serves ${Overload.capacityPerSecond}/s`
+    )
+    const ran = yield* Overload.run(flags.phaseSeconds)
+    err(
+      `overload over: naive ${ran.naive.accepted}/${ran.naive.requests} answered, resilient ${ran.resilient.accepted} answered and ${ran.resilient.shed} shed`
+    )
+    return ran
+  })
   const { naive, phases, resilient } = result
   const runs = [naive, resilient, ...result.peers]
-  const headline = Report.headline(naive.summary, resilient.summary, phases)
+  const headline = [
+    ...Report.headline(naive.summary, resilient.summary, phases),
+    ...(overload === undefined ? [] : [Overload.sentence(overload)])
+  ]
   const starved = Report.starvation(naive.summary)
   const report = [
     ...headline,
     ...(starved === undefined ? [] : ["", starved]),
     "",
     Report.table(runs.map((r) => ({ label: r.label, summary: r.summary }))),
+    ...(overload === undefined ? [] : ["", Overload.table(overload)]),
     "",
     Report.breakerLine(resilient.summary),
     Report.recoveryExplanation(naive.summary, resilient.summary, phases),
@@ -142,6 +159,15 @@ const program = Effect.gen(function*() {
         metrics: Object.fromEntries(runs.map((r) => [r.stack, r.metrics])),
         ledger: result.ledger,
         ...(fleet === undefined ? {} : { fleet }),
+        ...(overload === undefined ? {} : {
+          overload: {
+            seconds: overload.seconds,
+            rate: overload.rate,
+            capacity: overload.capacity,
+            naive: overload.naive,
+            resilient: overload.resilient
+          }
+        }),
         config: Stacks.resilientConfigLines,
         variation: Report.variation,
         chart: chartPath,
