@@ -6,7 +6,7 @@
  */
 import type { Phase } from "./Gateway.js"
 import type { Sample } from "./Load.js"
-import { percentile, phaseBounds, type Transition } from "./Report.js"
+import { percentile, type Transition } from "./Report.js"
 
 /**
  * One line of the chart.
@@ -32,7 +32,8 @@ const phaseFill: Record<string, string> = {
   healthy: "#eef7ee",
   degraded: "#fff6dd",
   outage: "#fde4e4",
-  recovery: "#e6f0fb"
+  recovery: "#e6f0fb",
+  overload: "#f1e6f7"
 }
 const stateFill: Record<string, string> = { Closed: "#74c476", HalfOpen: "#fdae6b", Open: "#d62728" }
 
@@ -74,7 +75,8 @@ export const buckets = (
  */
 export const svg = (options: {
   readonly series: ReadonlyArray<Series>
-  readonly phases: ReadonlyArray<Phase>
+  /** The gateway's phases, and the overload phase after them when it ran. */
+  readonly phases: ReadonlyArray<Pick<Phase, "seconds"> & { readonly name: string }>
   /** The resilient run's breaker, for the strip. */
   readonly transitions: ReadonlyArray<Transition>
   readonly title: string
@@ -86,7 +88,8 @@ export const svg = (options: {
   const panelHeight = 150
   const gap = 34
   const stripHeight = 16
-  const bounds = phaseBounds(options.phases)
+  let end = 0
+  const bounds = options.phases.map((phase) => ({ phase, start: end, end: (end += phase.seconds * 1000) }))
   const totalMillis = bounds[bounds.length - 1]?.end ?? 1000
   const totalSeconds = totalMillis / 1000
   const bucket = totalSeconds <= 12 ? 250 : 500

@@ -13,6 +13,7 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import type * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
@@ -157,13 +158,18 @@ export interface Result {
   readonly naive: Summary
   readonly resilient: Summary
   readonly samples: { readonly naive: ReadonlyArray<Load.Sample>; readonly resilient: ReadonlyArray<Load.Sample> }
+  /** Gateway calls, millis since the overload began. */
+  readonly arrivals: { readonly naive: ReadonlyArray<number>; readonly resilient: ReadonlyArray<number> }
 }
 
 /** A gateway with a capacity: `slots` calls at `serviceMillis`, each proportionally slower past that. */
 const gateway = Effect.gen(function*() {
   let inFlight = 0
   let peak = 0
-  const charge = Effect.suspend(() => {
+  let begin = yield* Clock.currentTimeMillis
+  let arrivals: Array<number> = []
+  const charge = Effect.flatMap(Clock.currentTimeMillis, (now) => {
+    arrivals.push(now - begin)
     inFlight++
     peak = Math.max(peak, inFlight)
     return Effect.sleep(serviceMillis * Math.max(1, inFlight / slots))
@@ -179,8 +185,12 @@ const gateway = Effect.gen(function*() {
   return {
     url: `http://127.0.0.1:${address.port}`,
     peak: () => peak,
-    resetPeak: Effect.sync(() => {
+    arrivals: () => [...arrivals],
+    /** Starts the count over, from now. */
+    restart: Effect.map(Clock.currentTimeMillis, (now) => {
       peak = inFlight
+      begin = now
+      arrivals = []
     })
   }
 })
@@ -189,7 +199,7 @@ const runOne = (
   stack: "naive" | "resilient",
   seconds: number
 ): Effect.Effect<
-  { summary: Summary; samples: ReadonlyArray<Load.Sample> },
+  { summary: Summary; samples: ReadonlyArray<Load.Sample>; arrivals: ReadonlyArray<number> },
   Ledger.LedgerError,
   HttpClient.HttpClient | Scope.Scope
 > =>
@@ -220,14 +230,18 @@ const runOne = (
       seconds: baselineSeconds,
       clientTimeout: "10 seconds"
     })
-    yield* upstream.resetPeak
+    yield* upstream.restart
     const samples = yield* Load.run({
       url: service.url,
       ratePerSecond: overloadRate,
       seconds,
       clientTimeout: "10 seconds"
     })
-    return { summary: summarize(stack, caller.label, baseline, samples, upstream.peak()), samples }
+    return {
+      summary: summarize(stack, caller.label, baseline, samples, upstream.peak()),
+      samples,
+      arrivals: upstream.arrivals()
+    }
   })
 
 /**
@@ -249,7 +263,8 @@ export const run = (phaseSeconds: number): Effect.Effect<Result, Ledger.LedgerEr
       capacity: capacityPerSecond,
       naive: naive.summary,
       resilient: resilient.summary,
-      samples: { naive: naive.samples, resilient: resilient.samples }
+      samples: { naive: naive.samples, resilient: resilient.samples },
+      arrivals: { naive: naive.arrivals, resilient: resilient.arrivals }
     }
   })
 

@@ -136,9 +136,20 @@ const program = Effect.gen(function*() {
   const chartPath = path.resolve(dir, "chart.svg")
   const htmlPath = path.resolve(dir, "chart.html")
   const reportPath = path.resolve(dir, "report.txt")
+  // The overload phase, when it ran, follows the script on the chart's time axis.
+  const scriptMillis = phases.reduce((a, p) => a + p.seconds * 1000, 0)
+  const after = (stack: Stacks.Name) =>
+    overload === undefined || (stack !== "naive" && stack !== "resilient") ? { samples: [], arrivals: [] } : {
+      samples: overload.samples[stack].map((s) => ({ ...s, at: s.at + scriptMillis })),
+      arrivals: overload.arrivals[stack].map((a) => a + scriptMillis)
+    }
   const svg = Chart.svg({
-    series: runs.map((r) => ({ label: r.label, samples: r.samples, arrivals: r.arrivals })),
-    phases,
+    series: runs.map((r) => ({
+      label: r.label,
+      samples: [...r.samples, ...after(r.stack).samples],
+      arrivals: [...r.arrivals, ...after(r.stack).arrivals]
+    })),
+    phases: overload === undefined ? phases : [...phases, { name: "overload", seconds: overload.seconds }],
     transitions: resilient.summary.breakerTransitions,
     title:
       `payment service under a failing gateway: ${flags.rate} req/s, phases of ${flags.phaseSeconds} s, seed ${flags.seed}`

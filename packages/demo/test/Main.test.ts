@@ -1,5 +1,6 @@
-// The demo end to end, as a user runs it: `pnpm -s demo --quick --json` in a child process, on real loopback
-// servers (about 8 s of load plus the replay). It asserts what the report claims.
+// The demo end to end, as a user runs it: `pnpm -s demo --quick --overload --json` in a child process, on real
+// loopback servers (about 8 s of load plus the replay, then the overload phase's 2 s and its backlog). It asserts
+// what the report claims.
 import { describe, expect, it } from "@effect/vitest"
 import { execFile } from "node:child_process"
 import * as fs from "node:fs"
@@ -43,11 +44,20 @@ interface Summary {
   }
 }
 
+interface Overloaded {
+  readonly requests: number
+  readonly accepted: number
+  readonly shed: number
+  readonly unloadedP99Millis: number
+  readonly acceptedP99Millis: number
+  readonly peakGatewayInFlight: number
+}
+
 describe("pnpm demo", () => {
-  it("--quick --json: the report's claims hold, and a bad flag exits 2 with one line", async () => {
+  it("--quick --overload --json: the report's claims hold, and a bad flag exits 2 with one line", async () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), "demo-"))
     const [run, bad] = await Promise.all([
-      demo(["--quick", "--json", "--out", out]),
+      demo(["--quick", "--overload", "--json", "--out", out]),
       demo(["--rate", "-5", "--json", "--out", out])
     ])
     expect(bad.code).toBe(2)
@@ -59,12 +69,20 @@ describe("pnpm demo", () => {
     const report = JSON.parse(run.stdout) as {
       readonly headline: ReadonlyArray<string>
       readonly runs: { readonly naive: Summary; readonly resilient: Summary }
+      readonly overload: { readonly naive: Overloaded; readonly resilient: Overloaded }
       readonly metrics: { readonly resilient: { readonly clientRequests: boolean } }
       readonly chart: string
       readonly html: string
     }
     const { naive, resilient } = report.runs
-    expect(report.headline).toHaveLength(3)
+    expect(report.headline).toHaveLength(4)
+    // The overload phase: the resilient service shed at once what its limit could not take, the naive one none.
+    const shed = report.overload
+    expect(shed.naive.shed).toBe(0)
+    expect(shed.resilient.shed).toBeGreaterThan(0)
+    expect(shed.resilient.accepted + shed.resilient.shed).toBe(shed.resilient.requests)
+    expect(shed.resilient.peakGatewayInFlight).toBeLessThanOrEqual(4)
+    expect(shed.naive.peakGatewayInFlight).toBeGreaterThan(4)
     expect(naive.requests).toBe(160)
     expect(resilient.requests).toBe(160)
     // The claims below depend on real time. On a machine so starved that even the healthy gateway's answers take
@@ -88,6 +106,9 @@ describe("pnpm demo", () => {
       expect(resilient.readiness.outageDegraded).toBeGreaterThan(0)
       expect(resilient.readiness.outageReady).toBe(resilient.readiness.outageProbes)
       expect(resilient.readiness.notReady).toBe(0)
+      // The accepted requests kept their unloaded p99 (within the issue's 2x); the naive backlog did not.
+      expect(shed.resilient.acceptedP99Millis).toBeLessThanOrEqual(2 * shed.resilient.unloadedP99Millis)
+      expect(shed.naive.acceptedP99Millis).toBeGreaterThan(2 * shed.naive.unloadedP99Millis)
     }
     expect(report.metrics.resilient.clientRequests).toBe(true)
     // The chart files exist and parse.

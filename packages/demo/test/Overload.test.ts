@@ -59,7 +59,8 @@ describe("Overload", () => {
         [...times(200, () => sample(110)), ...times(200, () => sample(2, "shed"))],
         4
       ),
-      samples: { naive: [], resilient: [] }
+      samples: { naive: [], resilient: [] },
+      arrivals: { naive: [], resilient: [] }
     }
     const text = Overload.sentence(result)
     expect(text).toContain("80 requests/s for 5 s, twice the 40/s")
