@@ -83,6 +83,14 @@ export const expectedSeconds = (phaseSeconds: number): number =>
   Math.ceil(baselineSeconds + 2 * overloadSeconds(phaseSeconds) + 1)
 
 /**
+ * A typical caller's patience (1 s): the report counts the answers that came within it.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const patienceMillis = 1_000
+
+/**
  * One service's overload, summarised.
  *
  * @since 0.1.0
@@ -96,6 +104,8 @@ export interface Summary {
   readonly requests: number
   /** Answered 200. */
   readonly accepted: number
+  /** Answered 200 within `patienceMillis`: what a caller with a 1 s timeout would have got. */
+  readonly inTime: number
   /** Answered 503 with `Retry-After` by the load shedder. */
   readonly shed: number
   /** Anything else (an error, the caller's own 10 s patience). */
@@ -135,6 +145,7 @@ export const summarize = (
     unloadedP99Millis,
     requests: samples.length,
     accepted: accepted.length,
+    inTime: accepted.filter((ms) => ms <= patienceMillis).length,
     shed: shed.length,
     failed: samples.length - accepted.length - shed.length,
     acceptedP50Millis: percentile(accepted, 50),
@@ -285,7 +296,8 @@ export const sentence = (result: Result): string => {
     `answered the ${resilient.accepted} it accepted at p99 ${ms(resilient.acceptedP99Millis)} ` +
     `(${resilient.p99Ratio.toFixed(1)}x its unloaded p99); the naive one accepted all ${naive.requests} and ` +
     `queued them at the gateway (up to ${naive.peakGatewayInFlight} calls at once): p99 ` +
-    `${ms(naive.acceptedP99Millis)} (${naive.p99Ratio.toFixed(1)}x), growing as long as the overload lasts.`
+    `${ms(naive.acceptedP99Millis)} (${naive.p99Ratio.toFixed(1)}x), growing as long as the overload lasts, ` +
+    `and ${naive.inTime} answered within 1 s against ${resilient.inTime}.`
 }
 
 /**
@@ -300,6 +312,7 @@ export const rows = (result: Result): Array<readonly [string, string, string]> =
   const all = (f: (s: Summary) => string) => [cell(naive, f), cell(resilient, f)] as const
   return [
     ["overload: answered 200", ...all((s) => `${s.accepted} of ${s.requests}`)],
+    ["overload: answered within 1 s", ...all((s) => `${s.inTime}`)],
     ["overload: shed (503 + Retry-After)", ...all((s) => `${s.shed}`)],
     ["overload: p50 / p99 of answered", ...all((s) => `${ms(s.acceptedP50Millis)} / ${ms(s.acceptedP99Millis)}`)],
     ["overload: p99 / unloaded p99", ...all((s) => `${s.p99Ratio.toFixed(1)}x (${ms(s.unloadedP99Millis)})`)],

@@ -34,6 +34,7 @@ describe("Overload", () => {
       unloadedP99Millis: 100,
       requests: 152,
       accepted: 100,
+      inTime: 100,
       shed: 50,
       failed: 2,
       acceptedP50Millis: 150,
@@ -69,8 +70,10 @@ describe("Overload", () => {
     expect(text).toContain(
       "accepted all 400 and queued them at the gateway (up to 200 calls at once): p99 4,050 ms (40.5x)"
     )
+    expect(text).toContain("and 91 answered within 1 s against 200.")
     const table = Overload.table(result)
     expect(table).toMatch(/overload: answered 200 +400 of 400 +200 of 400/)
+    expect(table).toMatch(/overload: answered within 1 s +91 +200/)
     expect(table).toMatch(/overload: shed \(503 \+ Retry-After\) +0 +200/)
     expect(table).toMatch(/overload: gateway calls at once, peak +200 +4/)
   })
