@@ -216,7 +216,7 @@ const loadAverage = () => os.loadavg().map((x) => Math.round(x * 100) / 100)
  * @category scenarios
  */
 export const run = async (quick: boolean, progress: (line: string) => void): Promise<ArenaResult> => {
-  const phases = script(quick ? 500 : 4_000)
+  const phases = script(quick ? 400 : 4_000)
   const rounds = quick ? 1 : 3
   const rate = 100
   const seed = 20
