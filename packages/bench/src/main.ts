@@ -153,7 +153,12 @@ if (!quick && scenarios.arena?.ok) {
   const charts = arena.writeCharts(scenarios.arena.value, new URL("../../../docs/benchmarks/", import.meta.url))
   const begin = "<!-- bench:arena:begin -->"
   const end = "<!-- bench:arena:end -->"
-  const body = [begin, "", `_${runLine(results)}_`, "", arenaMarkdown(scenarios.arena.value, charts), end].join("\n")
+  const a = scenarios.arena.value
+  const line =
+    `${results.mode} run of ${results.generatedAt}: ${results.machine.cpu}, ${results.machine.cores} cores, ` +
+    `Node ${results.machine.node}; ${a.rounds} rounds of the script at ${a.ratePerSecond} requests/s, seed ${a.seed}; ` +
+    `load average ${a.loadAverage.before.join(" / ")} before, ${a.loadAverage.after.join(" / ")} after.`
+  const body = [begin, "", `_${line}_`, "", arenaMarkdown(a, charts), end].join("\n")
   const current = fs.readFileSync(doc, "utf8")
   const from = current.indexOf(begin)
   const to = current.indexOf(end)

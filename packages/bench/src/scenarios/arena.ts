@@ -349,9 +349,9 @@ const colors: Record<string, string> = {
  */
 export const phaseChart = (r: ArenaResult, index: number): string => {
   const phase = r.phases[index]!
-  const width = 760
+  const width = 860
   const rowH = 30
-  const left = 330
+  const left = 400
   const barMax = 260
   const top = 48
   const height = top + r.sides.length * rowH + 36
