@@ -102,7 +102,9 @@ if (fix) {
       (all, open, key, body, close) => {
         const value = lookup(key)
         if (typeof value !== "number") return all
-        return open + body.replace(/[-−]?(?:\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)/, (w) => format(w.replace(/^[-−]/, ""), value)) + close
+        return open + body.replace(/[-−]?(?:\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)/, (w) =>
+          format(w.replace(/^[-−]/, ""), value)) +
+          close
       }
     )
     if (next !== text) {
@@ -126,7 +128,9 @@ for (const file of documents) {
       continue
     }
     // A leading minus (or −) belongs to the figure: "-0.12" is -0.12, not 0.12.
-    const figures = [...body.matchAll(/([-−]?(?:\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?))/g)].map((f) => f[1].replace("−", "-"))
+    const figures = [...body.matchAll(/([-−]?(?:\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?))/g)].map((f) =>
+      f[1].replace("−", "-")
+    )
     const ok = figures.some((f) => matches(f, value))
     if (!ok) {
       problems.push(
