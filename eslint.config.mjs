@@ -37,7 +37,15 @@ const forbiddenInSrc = [
 
 export default tseslint.config(
   {
-    ignores: ["**/dist/**", "**/build/**", "**/node_modules/**", "**/coverage/**", "**/results/**", "**/*.d.ts", "packages/*/docs/**"]
+    ignores: [
+      "**/dist/**",
+      "**/build/**",
+      "**/node_modules/**",
+      "**/coverage/**",
+      "**/results/**",
+      "**/*.d.ts",
+      "packages/*/docs/**"
+    ]
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,
