@@ -17,7 +17,7 @@ import * as adaptiveLimit from "./adaptiveLimit.js"
 import { unsafeRemainingMillis } from "./deadline.js"
 import { instrument } from "./instrument.js"
 import { LruMap } from "./lru.js"
-import { clockOf, startTimer } from "./timer.js"
+import { callerRuntime, clockOf, startTimer } from "./timer.js"
 import { type OptionsValidator, validated } from "./validate.js"
 
 /** @internal */
@@ -270,11 +270,7 @@ export class BulkheadImpl implements Bulkhead.Bulkhead, ResilienceMetrics.Collec
       if (waiter.granted) return resume(Effect.void)
       waiter.resume = resume
       if (timerMillis !== undefined) {
-        const runtime = Runtime.make({
-          context: fiber.currentContext,
-          runtimeFlags: Runtime.defaultRuntimeFlags,
-          fiberRefs: fiber.getFiberRefs()
-        })
+        const runtime = callerRuntime<never>(fiber, Runtime.defaultRuntimeFlags)
         waiter.cancelTimer = startTimer(clockOf(fiber), runtime, timerMillis, () => {
           if (waiter.granted || !waiter.linked) return
           this.unlink(waiter)

@@ -1,4 +1,3 @@
-import type * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
@@ -8,7 +7,7 @@ import type * as Hedge from "../Hedge.js"
 import type { RetryBudget } from "../RetryBudget.js"
 import { unsafeRemainingMillis } from "./deadline.js"
 import { isRetryBudget } from "./retryBudget.js"
-import { clockOf, startTimer } from "./timer.js"
+import { callerRuntime, clockOf, startTimer } from "./timer.js"
 import { validatedSync } from "./validate.js"
 
 interface Resolved {
@@ -46,12 +45,7 @@ export const hedgeResolved = <A, E, R>(self: Effect.Effect<A, E, R>, options: Re
   return Effect.withFiberRuntime<A, E, R>((parent, status) => {
     const budget = options.budget
     if (budget !== undefined && options.recordRequest) budget.unsafeRecordRequest()
-    const runtime = Runtime.make({
-      // The caller's context holds `R`: every attempt runs with exactly what the caller was given.
-      context: parent.currentContext as Context.Context<R>,
-      runtimeFlags: status.runtimeFlags,
-      fiberRefs: parent.getFiberRefs()
-    })
+    const runtime = callerRuntime<R>(parent, status.runtimeFlags)
     // Attempts start at once on a copy of the caller's runtime and are supervised by this call by hand (the winner's
     // settle and the async canceller interrupt and await the others), not forked with `Effect.fork`: a forked first
     // attempt would start on the scheduler, so a hedged call that answers before `delay` would still suspend and set

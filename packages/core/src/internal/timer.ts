@@ -14,6 +14,7 @@ import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import type * as FiberStatus from "effect/FiberStatus"
 import * as Runtime from "effect/Runtime"
+import type * as RuntimeFlags from "effect/RuntimeFlags"
 
 const liveClock: Clock.Clock = Context.get(DefaultServices.liveServices, Clock.Clock)
 
@@ -166,6 +167,23 @@ export const interruptAfter = <A, E, R, E2>(
 ): Effect.Effect<A, E | E2, R> =>
   Effect.withFiberRuntime<A, E | E2, R>((parent, status) => runTimed(parent, status, self, millis, onTimeout))
 
+/**
+ * A copy of the caller's runtime (its context, flags and fiber refs), to start an attempt or a timer on at once,
+ * without the scheduler hop of `Effect.fork`. The caller's context holds `R`: what runs on it gets exactly what the
+ * caller was given.
+ *
+ * @internal
+ */
+export const callerRuntime = <R>(
+  parent: Fiber.RuntimeFiber<unknown, unknown>,
+  runtimeFlags: RuntimeFlags.RuntimeFlags
+): Runtime.Runtime<R> =>
+  Runtime.make({
+    context: parent.currentContext as Context.Context<R>,
+    runtimeFlags,
+    fiberRefs: parent.getFiberRefs()
+  })
+
 /** `interruptAfter` for a caller that already holds its fiber. @internal */
 export const runTimed = <A, E, R, E2>(
   parent: Fiber.RuntimeFiber<A, E | E2>,
@@ -174,12 +192,7 @@ export const runTimed = <A, E, R, E2>(
   millis: number,
   onTimeout: () => E2
 ): Effect.Effect<A, E | E2, R> => {
-  const runtime = Runtime.make({
-    // The caller's context holds `R`: the attempt runs with exactly what the caller was given.
-    context: parent.currentContext as Context.Context<R>,
-    runtimeFlags: status.runtimeFlags,
-    fiberRefs: parent.getFiberRefs()
-  })
+  const runtime = callerRuntime<R>(parent, status.runtimeFlags)
   const child = Runtime.runFork(runtime)(self)
   const done = child.unsafePoll()
   if (done !== null) return done
