@@ -24,6 +24,7 @@ import {
 import * as arena from "./scenarios/arena.js"
 import * as breaker from "./scenarios/breaker.js"
 import * as client from "./scenarios/client.js"
+import * as failfast from "./scenarios/failfast.js"
 import * as http from "./scenarios/http.js"
 import * as memory from "./scenarios/memory.js"
 import * as overload from "./scenarios/overload.js"
@@ -44,7 +45,8 @@ const scenarioIds = [
   "redis",
   "http",
   "arena",
-  "overload"
+  "overload",
+  "failfast"
 ] as const
 type ScenarioId = typeof scenarioIds[number]
 
@@ -93,7 +95,8 @@ const scenarios: Results["scenarios"] = {
   http: await attempt("http", () => http.run(quick, progress)),
   arena: await attempt("arena", () => arena.run(quick, progress)),
   // Child processes and ~25 s of load: not part of --quick.
-  overload: quick ? undefined : await attempt("overload", () => overload.run(false, progress))
+  overload: quick ? undefined : await attempt("overload", () => overload.run(false, progress)),
+  failfast: await attempt("failfast", () => failfast.run(quick, progress))
 }
 
 const results: Results = {

@@ -8,6 +8,7 @@ import type { Config, Row } from "./harness.js"
 import { overheadOf } from "./harness.js"
 import type { Machine } from "./machine.js"
 import { arenaFigures, type ArenaResult } from "./scenarios/arena.js"
+import type { FailFastResult } from "./scenarios/failfast.js"
 import type { HttpResult } from "./scenarios/http.js"
 import type { MemoryResult } from "./scenarios/memory.js"
 import type { OverloadResult } from "./scenarios/overload.js"
@@ -51,6 +52,7 @@ export interface Results {
     readonly http?: Outcome<HttpResult>
     readonly arena?: Outcome<ArenaResult>
     readonly overload?: Outcome<OverloadResult>
+    readonly failfast?: Outcome<FailFastResult>
   }
   /** The ratios the targets are about. */
   readonly ratios: Record<RatioKey, number | null>
@@ -86,6 +88,7 @@ export type RatioKey =
   | "arena_outage_amplification_above_lowest_peer"
   | "arena_brownout_amplification_above_lowest_peer"
   | "arena_retry_after_early_calls"
+  | "client_outage_p99_vs_no_retry"
 
 /**
  * The goals of the policy issues.
@@ -117,7 +120,9 @@ export const targets: ReadonlyArray<Target> = [
   { key: "arena_outage_amplification_above_lowest_peer", op: "<=", target: 0 },
   { key: "arena_brownout_amplification_above_lowest_peer", op: "<=", target: 0 },
   // Upstream calls of a request made before the Retry-After it was given had passed.
-  { key: "arena_retry_after_early_calls", op: "<=", target: 0 }
+  { key: "arena_retry_after_early_calls", op: "<=", target: 0 },
+  // Issue 17: in an outage the client fails about as fast as the same stack without retries.
+  { key: "client_outage_p99_vs_no_retry", op: "<=", target: 1.2 }
 ]
 
 const rows = (o: Outcome<Array<Row>>): Array<Row> => (o?.ok ? o.value : [])
@@ -174,7 +179,8 @@ export const computeRatios = (s: Results["scenarios"]): Pick<Results, "ratios" |
     arena_goodput_phases_behind_best_peer: arenaOurs?.phasesBehind ?? null,
     arena_outage_amplification_above_lowest_peer: arenaOurs?.outage.excess ?? null,
     arena_brownout_amplification_above_lowest_peer: arenaOurs?.brownout.excess ?? null,
-    arena_retry_after_early_calls: arenaOurs?.earlyAfterRetryAfter ?? null
+    arena_retry_after_early_calls: arenaOurs?.earlyAfterRetryAfter ?? null,
+    client_outage_p99_vs_no_retry: s.failfast?.ok ? s.failfast.value.outageP99VsNoRetry?.median ?? null : null
   }
   const otherRatios: Record<string, number | null> = {
     breaker_vs_opossum: overheadRatio(s.breaker, "ours", "opossum"),
@@ -204,7 +210,9 @@ export const computeRatios = (s: Results["scenarios"]): Pick<Results, "ratios" |
     arena_budget_hedge_phases_behind_best_peer: arenaVariant?.phasesBehind ?? null,
     arena_budget_hedge_outage_amplification_above_lowest_peer: arenaVariant?.outage.excess ?? null,
     arena_budget_hedge_brownout_amplification_above_lowest_peer: arenaVariant?.brownout.excess ?? null,
-    arena_budget_hedge_retry_after_early_calls: arenaVariant?.earlyAfterRetryAfter ?? null
+    arena_budget_hedge_retry_after_early_calls: arenaVariant?.earlyAfterRetryAfter ?? null,
+    // Reported, no target: a breaker open when the upstream comes back rejects until its next probe (issue 17).
+    client_recovery_success_vs_naive: s.failfast?.ok ? s.failfast.value.recoverySuccessVsNaive?.median ?? null : null
   }
   return { ratios, otherRatios, targets: targets.map((t) => check(t, ratios[t.key as RatioKey])) }
 }
@@ -432,6 +440,11 @@ export const tables = (r: Results): Array<Table> => {
     if (!s.arena.ok) out.push(failed("Arena", s.arena.error))
     else out.push(...arenaTables(s.arena.value))
   }
+  if (s.failfast !== undefined) {
+    const title = "11. Fail fast: errors, spikes, outage, recovery (issue 17)"
+    if (!s.failfast.ok) out.push(failed(title, s.failfast.error))
+    else out.push(failFastTable(title, s.failfast.value))
+  }
   out.push({
     title: "Ratios and targets",
     notes: [
@@ -449,6 +462,32 @@ export const tables = (r: Results): Array<Table> => {
   })
   return out.filter((t): t is Table => t !== undefined)
 }
+
+const failFastTable = (title: string, f: FailFastResult): Table => ({
+  title,
+  notes: [
+    `In-process upstream, ${f.ratePerSecond} requests/s open-loop, phases of ${f.phaseMillis / 1000} s, ${f.rounds} ` +
+    `round(s), seed ${f.seed}; load average ${f.loadAverage.before.join(" / ")} before, ${
+      f.loadAverage.after.join(" / ")
+    } after. Figures: median (min … max) over rounds.`,
+    `Ours' outage p99 ÷ the no-retry stack's: ${withSpread(f.outageP99VsNoRetry, 2)}; ours' recovery success ÷ ` +
+    `naive: ${withSpread(f.recoverySuccessVsNaive, 3)} (paired per round).`,
+    "A breaker still open when the upstream comes back rejects until its next probe (open 1 s here): no breaker " +
+    "matches the naive caller at the start of the recovery."
+  ],
+  header: ["contender", "phase", "success", "p99 ms", "max ms", "> 500 ms"],
+  numeric: [false, false, true, true, true, true],
+  rows: f.sides.flatMap((s) =>
+    s.cells.map((c) => [
+      s.label,
+      c.id,
+      pct(c.success.median),
+      withSpread(c.p99Millis, 0),
+      withSpread(c.maxMillis, 0),
+      pct(c.over500.median)
+    ])
+  )
+})
 
 const width = (s: string) => [...s].length
 
