@@ -3,11 +3,12 @@
  * dependency. `client.execute(effect)` applies, outermost first: fallback, deadline, rate limiter, bulkhead,
  * retry (with its budget), circuit breaker, hedge, timeout per attempt, then the effect.
  *
- * Why this order: the deadline bounds everything, queue waits included; the rate limiter and the bulkhead admit
- * a call once, however many attempts it makes; each attempt passes the breaker (so an open breaker fails an
- * attempt fast) and has its own timeout. A rejection by the client's own breaker is never retried (nor is a failure
- * once that breaker is open): the call fails fast with `CircuitBreakerOpenError` and frees its bulkhead slot at once,
- * so no call parks on a slot behind a dependency known to be down. `retry.onOpenBreaker: "wait"` makes the retry
+ * Why this order: the deadline bounds everything, queue waits included; the rate limiter admits a call once,
+ * however many attempts it makes; the bulkhead holds a slot per attempt, so a retry's wait (its backoff, a
+ * `RetryAfter` hint) holds none and the attempt after it queues again (a rejection by the client's own bulkhead
+ * is never retried); each attempt passes the breaker (so an open breaker fails an attempt fast) and has its own
+ * timeout. A rejection by the client's own breaker is never retried (nor is a failure once that breaker is open):
+ * the call fails fast with `CircuitBreakerOpenError`, so no call waits behind a dependency known to be down. `retry.onOpenBreaker: "wait"` makes the retry
  * wait for the breaker instead, when its `retryAfter` fits in `retry.maxRetryAfter` (1 second by default in a
  * client) and what is left of the deadline. Any other `RetryAfter` hint (a `RateLimitedError` or HTTP 429 from
  * inside the effect) longer than `retry.maxRetryAfter` ends the retries at once; an isolated breaker is never
@@ -178,7 +179,7 @@ export declare namespace ResilientClient {
       | AdaptiveThrottle.AdaptiveThrottle
       | undefined
     /**
-     * Retry options; `maxRetryAfter` defaults to 1 second here (a retry's wait holds a bulkhead slot). Its
+     * Retry options; `maxRetryAfter` defaults to 1 second here (a retry's wait holds no bulkhead slot). Its
      * callbacks and schedule receive the attempt's failure: an `E`, or an `AttemptError` (the attempt's timeout,
      * the breaker's rejection).
      */
@@ -215,11 +216,11 @@ export declare namespace ResilientClient {
   export interface RetryOptions<E> extends Retry.Retry.Options<E> {
     /**
      * When the client's own breaker rejects an attempt (open, or half-open with its probes taken), or is open
-     * when an attempt fails: `"fail"` (default) ends the call at once with that error, freeing its bulkhead slot;
+     * when an attempt fails: `"fail"` (default) ends the call at once with that error;
      * `"wait"` retries as for any failure, waiting out the rejection's `RetryAfter` hint when it fits in
-     * `maxRetryAfter` and the deadline. Waiting costs: each waiting call holds its bulkhead slot (new calls queue or
-     * are rejected behind it), and the waiting calls all come back when the breaker half-opens, where only
-     * `halfOpen.maxProbes` get through and the rest wait again or fail, into the recovery.
+     * `maxRetryAfter` and the deadline. Waiting costs: the caller waits (holding no bulkhead slot), and the waiting
+     * calls all come back when the breaker half-opens, where only `halfOpen.maxProbes` get through and the rest
+     * wait again or fail, into the recovery.
      */
     readonly onOpenBreaker?: "fail" | "wait" | undefined
   }

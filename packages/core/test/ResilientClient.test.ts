@@ -5,6 +5,7 @@ import {
   ResilienceMetrics,
   ResilienceRegistry,
   ResilientClient,
+  RetryAfter,
   RetryBudget,
   Timeout
 } from "@effect-resilience/core"
@@ -179,13 +180,15 @@ describe("ResilientClient", () => {
         expect(gateway.state.calls).toBe(2)
       }))
 
-    it.scoped("with retry.onOpenBreaker \"wait\", they wait for the breaker (holding their slot) and then run", () =>
+    it.scoped("with retry.onOpenBreaker \"wait\", they wait for the breaker (holding no slot) and then run", () =>
       Effect.gen(function*() {
         const { bulkhead, client, gateway } = yield* setup("wait")
         const fiber = yield* Effect.fork(client.execute(gateway.charge(1)))
         yield* Effect.yieldNow()
         expect(fiber.unsafePoll()).toBeNull()
-        expect((yield* bulkhead.stats).active).toBeGreaterThanOrEqual(1)
+        // waiting, not calling: the slots are free for others (the opener waits too, with "wait")
+        expect(yield* bulkhead.stats).toEqual({ active: 0, queued: 0, rejected: 0 })
+        expect(yield* client.stats).toMatchObject({ inFlight: 2 })
         yield* TestClock.adjust("500 millis")
         expect(yield* Fiber.join(fiber)).toBe("charged 1")
       }))
@@ -221,6 +224,50 @@ describe("ResilientClient", () => {
         expect(error).toMatchObject({ _tag: "InvalidOptionsError", field: "retry.onOpenBreaker", value: "sometimes" })
       }))
   })
+
+  it.scoped("a retry's wait holds no bulkhead slot: another call runs meanwhile; the retry queues again", () =>
+    Effect.gen(function*() {
+      // One slot, no queue. Call 1 is told to come back in 1 s (a RetryAfter hint); while it waits, call 2 gets the
+      // slot; when call 1's wait ends while the slot is taken, its retry is refused by the full queue and not retried.
+      class Busy extends Data.TaggedError("Busy")<{ readonly [RetryAfter.symbol]: Duration.Duration }> {}
+      let calls1 = 0
+      const first = Effect.suspend(() =>
+        ++calls1 === 1
+          ? Effect.fail(new Busy({ [RetryAfter.symbol]: Duration.seconds(1) }))
+          : Effect.succeed("one")
+      )
+      const client = yield* ResilientClient.make({
+        name: "slots",
+        bulkhead: { maxConcurrent: 1, maxQueue: 0 },
+        retry: { maxAttempts: 3, schedule: Backoff.constant("10 millis") }
+      })
+      const bulkhead = Option.getOrThrow(client.bulkhead)
+      const one = yield* Effect.fork(client.execute(first))
+      yield* Effect.yieldNow()
+      expect(calls1).toBe(1)
+      expect(yield* bulkhead.stats).toEqual({ active: 0, queued: 0, rejected: 0 })
+      // call 2 runs for 2 s while call 1 waits
+      const two = yield* Effect.fork(client.execute(Effect.as(Effect.sleep("2 seconds"), "two")))
+      yield* Effect.yieldNow()
+      expect((yield* bulkhead.stats).active).toBe(1)
+      yield* TestClock.adjust("1 second")
+      // call 1's retry met the full bulkhead: a rejection, not retried (one attempt made, none more)
+      expect(yield* Effect.flip(Fiber.join(one))).toMatchObject({
+        _tag: "BulkheadRejectedError",
+        bulkheadName: "slots",
+        reason: "QueueFull"
+      })
+      expect(calls1).toBe(1)
+      yield* TestClock.adjust("1 second")
+      expect(yield* Fiber.join(two)).toBe("two")
+      expect(yield* client.stats).toMatchObject({ succeeded: 1, rejected: { QueueFull: 1 }, inFlight: 0 })
+      // with the slot free, a call told to wait gets its retry through
+      calls1 = 0
+      const again = yield* Effect.fork(client.execute(first))
+      yield* TestClock.adjust("1 second")
+      expect(yield* Fiber.join(again)).toBe("one")
+      expect(calls1).toBe(2)
+    }))
 
   it.effect("a layer provided into a program and used from two services shares one state", () =>
     Effect.gen(function*() {

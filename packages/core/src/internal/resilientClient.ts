@@ -52,7 +52,7 @@ export const defaults: ResilientClient.ResilientClient.Defaults = {
   circuitBreaker: { strategy: CircuitBreaker.consecutive(5), openDuration: "30 seconds" }
 }
 
-/** The longest `RetryAfter` hint a client's retry waits for, unless told otherwise: the wait holds a slot. */
+/** The longest `RetryAfter` hint a client's retry waits for, unless told otherwise (the call's deadline still bounds it). */
 const clientMaxRetryAfter = Duration.seconds(1)
 
 type Reason = ResilientClient.RejectionReason
@@ -86,6 +86,10 @@ const stopsAtBreaker = (error: unknown, own: CircuitBreaker.CircuitBreaker | und
   const state = unsafeStateOf(own)
   return state === "Open" || state === "Isolated"
 }
+
+/** A rejection by the client's own bulkhead (full queue, queue timeout): the call ends there, never retried. */
+const isOwnRejection = (error: unknown, own: Bulkhead.Bulkhead | undefined): boolean =>
+  own !== undefined && error instanceof Bulkhead.BulkheadRejectedError && error.bulkheadName === own.name
 
 class Counters {
   succeeded = 0
@@ -310,7 +314,7 @@ export const make = (
       return e
     }
 
-    // Around the attempts, innermost first: retry, bulkhead, rate limiter, deadline.
+    // Around the attempts, innermost first: bulkhead (per attempt), retry, rate limiter, deadline.
     const retryOptions = options.retry
     const userWhile = retryOptions?.while
     const failFast = yield* validated("ResilientClient.make", (v) => {
@@ -328,7 +332,7 @@ export const make = (
         maxRetryAfter: retryOptions.maxRetryAfter ?? clientMaxRetryAfter,
         while: (error) =>
           !stopsAtBreaker(error, breaker, failFast) && !(error instanceof AdaptiveThrottle.AdaptiveThrottleError) &&
-          (userWhile === undefined || userWhile(error))
+          !isOwnRejection(error, bulkhead) && (userWhile === undefined || userWhile(error))
       }
     const deadline = checked.deadline !== undefined && Duration.isFinite(checked.deadline)
       ? Deadline.within(checked.deadline)
@@ -344,10 +348,13 @@ export const make = (
     const instrumented = options.tracing === true || options.histogram === true
       ? instrument({ policy: "client", name, tracing: options.tracing, histogram: options.histogram })
       : undefined
+    // The bulkhead holds a slot per attempt, not per call: a retry's wait (its backoff, a `RetryAfter` hint, an open
+    // breaker with `onOpenBreaker: "wait"`) holds none, so calls waiting to retry neither block new calls nor fill
+    // the queue; the attempt after the wait queues for a slot again.
     const stack = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, unknown, R> => {
       let e = attempt(effect)
-      if (retried !== undefined) e = retried(e)
       if (bulkhead !== undefined) e = bulkhead.execute(e)
+      if (retried !== undefined) e = retried(e)
       if (limiter !== undefined) e = limiter.execute(e)
       if (deadline !== undefined) e = deadline(e)
       if (instrumented !== undefined) e = instrumented(e)

@@ -296,8 +296,9 @@ const build = (
       if (hedgeOp !== undefined && safe) e = hedgeOp(e)
       if (breaker !== undefined) e = breaker.execute(key, e)
       if (throttle !== undefined) e = throttle.execute(e)
-      if (retry !== undefined && safe) e = withRetry(key, now, e)
+      // a slot per attempt: a retry's wait (backoff, Retry-After) holds none
       if (bulkhead !== undefined) e = bulkhead.execute(key, e)
+      if (retry !== undefined && safe) e = withRetry(key, now, e)
       if (deadlineOp !== undefined) e = deadlineOp(e)
       return e
     }
