@@ -146,6 +146,7 @@ export const computeRatios = (s: Results["scenarios"]): Pick<Results, "ratios" |
   const memoryOurs = s.memory?.ok ? s.memory.value.sides.find((x) => x.id === "ours") : undefined
   const arenaOurs = s.arena?.ok ? arenaFigures(s.arena.value) : undefined
   const arenaVariant = s.arena?.ok ? arenaFigures(s.arena.value, "ours-budget-hedge") : undefined
+  const arenaBreakers = s.arena?.ok ? arenaFigures(s.arena.value, "ours", true) : undefined
   const stormSide = (id: string) => s.storm?.ok ? s.storm.value.sides.find((x) => x.id === id) : undefined
   const ratios: Record<RatioKey, number | null> = {
     overload_goodput_ratio_4x: s.overload?.ok ? s.overload.value.goodputRatio4x : null,
@@ -206,6 +207,7 @@ export const computeRatios = (s: Results["scenarios"]): Pick<Results, "ratios" |
     storm_amplification_without_budget: stormSide("ours-no-budget")?.amplification ?? null,
     http_client_cpu_vs_plain: s.http?.ok ? s.http.value.pairedCpuRatio?.median ?? null : null,
     arena_goodput_min_vs_best_peer: arenaOurs?.goodputVsBestPeer ?? null,
+    arena_goodput_phases_behind_best_breaker_peer: arenaBreakers?.phasesBehind ?? null,
     arena_goodput_spread_max_per_second: arenaOurs?.spreadMax ?? null,
     arena_budget_hedge_phases_behind_best_peer: arenaVariant?.phasesBehind ?? null,
     arena_budget_hedge_outage_amplification_above_lowest_peer: arenaVariant?.outage.excess ?? null,
@@ -559,13 +561,21 @@ export const arenaTables = (a: ArenaResult): Array<Table> => {
   const phaseTables = a.phases.map((p, i): Table => ({
     title: `Arena, ${p.label}: ${p.millis / 1000} s at ${a.ratePerSecond} requests/s`,
     notes: [],
-    header: ["contender", "goodput /s", "p50 ms", "p99 ms", "upstream calls per request"],
-    numeric: [false, true, true, true, true],
+    header: [
+      "contender",
+      `goodput /s (answered ≤ ${a.config.callerDeadlineMillis / 1000} s)`,
+      "successes /s (any time)",
+      "p50 ms",
+      "p99 ms",
+      "upstream calls per request"
+    ],
+    numeric: [false, true, true, true, true, true],
     rows: a.sides.map((s) => {
       const c = s.cells[i]!
       return [
         s.label,
         withSpread(c.goodput, 1),
+        withSpread(c.successes, 1),
         withSpread(c.p50Millis, 0),
         withSpread(c.p99Millis, 0),
         withSpread(c.amplification, 2)

@@ -12,10 +12,10 @@ import {
   BulkheadRejectedError,
   circuitBreaker,
   CircuitState,
-  ConsecutiveBreaker,
   ExponentialBackoff,
   handleWhen,
   retry,
+  SamplingBreaker,
   timeout,
   TimeoutStrategy,
   wrap
@@ -38,14 +38,25 @@ export const shared = {
   attempts: 4,
   backoffBaseMillis: 50,
   backoffCapMillis: 500,
-  /** Consecutive failures that open the breaker. */
-  breakerThreshold: 5,
+  /**
+   * The breaker: open when at least `breakerFailureRate` of the calls over the last `breakerWindowMillis` failed,
+   * once `breakerMinimumCalls` calls are in it (the one breaker all three libraries express alike: ours
+   * `timeWindow`, cockatiel's `SamplingBreaker`, opossum's rolling window); open for `breakerOpenMillis`.
+   */
+  breakerFailureRate: 0.5,
+  breakerWindowMillis: 1_000,
+  breakerMinimumCalls: 5,
   breakerOpenMillis: 2_000,
   bulkhead: 10,
   queue: 100,
   attemptTimeoutMillis: figures.attemptTimeout,
   /** Ours with budget and hedging: a second copy after this long without an answer. */
-  hedgeDelayMillis: 100
+  hedgeDelayMillis: 100,
+  /**
+   * The caller's deadline, a rule of the measurement rather than a policy: an answer later than this after the
+   * request arrived counts as no answer in `goodput` (its caller has gone); `successes` counts it.
+   */
+  callerDeadlineMillis: 2_000
 }
 
 /**
@@ -172,7 +183,12 @@ const oursOptions = {
     )
   },
   circuitBreaker: {
-    strategy: CircuitBreaker.consecutive(shared.breakerThreshold),
+    strategy: CircuitBreaker.timeWindow({
+      duration: Duration.millis(shared.breakerWindowMillis),
+      buckets: 10,
+      failureRate: shared.breakerFailureRate,
+      minimumCalls: shared.breakerMinimumCalls
+    }),
     openDuration: Duration.millis(shared.breakerOpenMillis)
   }
 }
@@ -226,7 +242,7 @@ export const contenders: ReadonlyArray<ContenderSpec> = [
       close: async () => {}
     })
   },
-  ours("ours", "ours: ResilientClient (defaults, scaled)", false),
+  ours("ours", "ours: ResilientClient (the defaults' parts, the shared figures)", false),
   ours("ours-budget-hedge", "ours: + RetryBudget + hedge", true),
   {
     id: "cockatiel",
@@ -234,7 +250,12 @@ export const contenders: ReadonlyArray<ContenderSpec> = [
     make: async (transport) => {
       const breaker = circuitBreaker(handleWhen((e) => !(e instanceof BrokenCircuitError)), {
         halfOpenAfter: shared.breakerOpenMillis,
-        breaker: new ConsecutiveBreaker(shared.breakerThreshold)
+        breaker: new SamplingBreaker({
+          threshold: shared.breakerFailureRate,
+          duration: shared.breakerWindowMillis,
+          // per second: with a 1 s window, the same minimum number of calls
+          minimumRps: shared.breakerMinimumCalls * 1_000 / shared.breakerWindowMillis
+        })
       })
       const policy = wrap(
         bulkhead(shared.bulkhead, shared.queue),
@@ -265,15 +286,14 @@ export const contenders: ReadonlyArray<ContenderSpec> = [
     id: "opossum",
     label: "opossum 9.0.0 + p-retry 7.1.1",
     make: async (transport) => {
-      // opossum has no consecutive-failures breaker: the nearest is a rolling window (1 s) opening at 50% failures
-      // once `volumeThreshold` calls are in it. Its `capacity` is a bulkhead without a queue; its timeout does not
-      // abort the request (it lets it run and rejects the caller).
+      // The same rolling window. Its `capacity` is a bulkhead without a queue; its timeout does not abort the
+      // request (it lets it run and rejects the caller).
       const breaker = new OpossumBreaker((order: number) => transport(order), {
         timeout: shared.attemptTimeoutMillis,
         resetTimeout: shared.breakerOpenMillis,
-        errorThresholdPercentage: 50,
-        volumeThreshold: shared.breakerThreshold,
-        rollingCountTimeout: 1_000,
+        errorThresholdPercentage: shared.breakerFailureRate * 100,
+        volumeThreshold: shared.breakerMinimumCalls,
+        rollingCountTimeout: shared.breakerWindowMillis,
         rollingCountBuckets: 10,
         capacity: shared.bulkhead
       })
@@ -304,7 +324,7 @@ export const contenders: ReadonlyArray<ContenderSpec> = [
   },
   {
     id: "effect",
-    label: "plain Effect (semaphore, retry, timeout; no breaker)",
+    label: "plain Effect (semaphore + queue bound, retry, timeout; no breaker)",
     make: async (transport) => {
       const semaphore = Effect.runSync(Effect.makeSemaphore(shared.bulkhead))
       const schedule = Schedule.exponential(Duration.millis(shared.backoffBaseMillis)).pipe(
@@ -312,18 +332,28 @@ export const contenders: ReadonlyArray<ContenderSpec> = [
         Schedule.modifyDelay((d) => Duration.min(d, Duration.millis(shared.backoffCapMillis))),
         Schedule.intersect(Schedule.recurs(shared.attempts - 1))
       )
+      // Effect's semaphore queues without bound: the queue of `shared.queue` is a count of the calls inside,
+      // as a user of plain Effect would write it
+      let inside = 0
+      const limit = shared.bulkhead + shared.queue
       return {
         id: "effect",
-        label: "plain Effect (semaphore, retry, timeout; no breaker)",
+        label: "plain Effect (semaphore + queue bound, retry, timeout; no breaker)",
         side: "peer",
-        call: (order) =>
-          Effect.runPromiseExit(
+        call: (order) => {
+          if (inside >= limit) return Promise.resolve(false)
+          inside++
+          return Effect.runPromiseExit(
             attemptEffect(transport, order).pipe(
               Effect.timeout(Duration.millis(shared.attemptTimeoutMillis)),
               Effect.retry(schedule),
               semaphore.withPermits(1)
             )
-          ).then(Exit.isSuccess),
+          ).then((exit) => {
+            inside--
+            return Exit.isSuccess(exit)
+          })
+        },
         breakerOpen: null,
         close: async () => {}
       }

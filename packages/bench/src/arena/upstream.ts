@@ -4,7 +4,8 @@
  * n-th call the server sees for that order), through the demo gateway's dice (`roll` of
  * `@effect-resilience/demo/Gateway`): the same seed gives every contender the same script, whatever its retries
  * and timing. Only the brown-out depends on load (its latency grows with the calls in flight, as a saturated
- * dependency's does), and the hard outage closes the listening socket (connection refused).
+ * dependency's does), and the hard outage closes the listening socket (connection refused). A `Retry-After` it
+ * sends is enforced, as a rate limiter would: a call for that order before the time has passed is refused again.
  *
  * @since 0.1.0
  */
@@ -58,7 +59,9 @@ export const figures = {
   brownoutPerInFlight: 4,
   /** In the Retry-After phase: this share of calls is answered 503 or 429 (half each) with `Retry-After: 1`. */
   retryAfterRate: 0.3,
-  retryAfterSeconds: 1
+  retryAfterSeconds: 1,
+  /** A call this much before its `Retry-After` has passed is still on time (timers fire against loop time). */
+  retryAfterSlackMillis: 10
 }
 
 /**
@@ -74,7 +77,7 @@ export const script = (phaseMillis: number): ReadonlyArray<ArenaPhase> => [
   { name: "brownout", label: "brown-out (every call slow, answering)", millis: phaseMillis },
   { name: "outage", label: "hard outage (connection refused)", millis: phaseMillis },
   { name: "recovery", label: "slow recovery (errors 100% → 0%)", millis: 2 * phaseMillis },
-  { name: "retry-after", label: "Retry-After (30% 503/429, Retry-After: 1)", millis: phaseMillis },
+  { name: "retry-after", label: "Retry-After (30% 503/429, Retry-After: 1, enforced)", millis: phaseMillis },
   { name: "healthy-again", label: "healthy again", millis: phaseMillis }
 ]
 
@@ -116,6 +119,8 @@ export interface Upstream {
   readonly setDown: (down: boolean) => Promise<void>
   /** Answers that carried a `Retry-After`. */
   readonly retryAfterSent: () => number
+  /** Calls refused because they came before the `Retry-After` their order had been given. */
+  readonly refusedEarly: () => number
   readonly close: () => Promise<void>
 }
 
@@ -128,6 +133,10 @@ export interface Upstream {
 export const start = async (phases: ReadonlyArray<ArenaPhase>, seed: number): Promise<Upstream> => {
   let t0 = performance.now()
   let attempts = new Map<number, number>()
+  // Retry-After is enforced, as a rate limiter would: a call for an order that comes before the time it was told
+  // has passed (10 ms of timer slack allowed) is refused again, 429 with the whole seconds left
+  let notBefore = new Map<number, number>()
+  let refusedEarly = 0
   let sent = 0
   let inFlight = 0
   const sockets = new Set<Socket>()
@@ -143,6 +152,15 @@ export const start = async (phases: ReadonlyArray<ArenaPhase>, seed: number): Pr
     const phase = phases[index]!
     const dice = roll(seed, order, attempt, 0)
     const latency = figures.latency[0] + roll(seed, order, attempt, 2) * (figures.latency[1] - figures.latency[0])
+    const until = notBefore.get(order)
+    if (until !== undefined && now < until - figures.retryAfterSlackMillis) {
+      refusedEarly++
+      sent++
+      const left = Math.max(1, Math.ceil((until - now) / 1_000))
+      res.writeHead(429, { "content-type": "text/plain", "retry-after": String(left) })
+      res.end("too early")
+      return
+    }
     inFlight++
     let done = false
     const answer = (status: number, headers: Record<string, string> = {}) => {
@@ -182,6 +200,7 @@ export const start = async (phases: ReadonlyArray<ArenaPhase>, seed: number): Pr
       case "retry-after":
         if (dice < figures.retryAfterRate) {
           sent++
+          notBefore.set(order, now + figures.retryAfterSeconds * 1_000)
           return answer(roll(seed, order, attempt, 1) < 0.5 ? 503 : 429, {
             "retry-after": String(figures.retryAfterSeconds)
           })
@@ -220,6 +239,8 @@ export const start = async (phases: ReadonlyArray<ArenaPhase>, seed: number): Pr
     restart: (at) => {
       t0 = at
       attempts = new Map()
+      notBefore = new Map()
+      refusedEarly = 0
       sent = 0
     },
     setDown: async (next) => {
@@ -229,6 +250,7 @@ export const start = async (phases: ReadonlyArray<ArenaPhase>, seed: number): Pr
       else server = await listen(port)
     },
     retryAfterSent: () => sent,
+    refusedEarly: () => refusedEarly,
     close: async () => {
       if (!down) stop()
       down = true

@@ -3,9 +3,9 @@
  * bursts, latency spikes, brown-out, hard outage, slow recovery, Retry-After, healthy again), the same open-loop
  * arrival rate (request `i` starts at `i / rate` seconds, whatever came of the others) driven through each
  * contender in turn (`src/arena/contenders.ts`), in rounds with the order rotated. Per phase and contender:
- * goodput, p50/p99 latency of all requests, upstream calls per request, the share of time the breaker was open
- * while the upstream was healthy, and the time from the end of the outage to a 250 ms window with 95% of its
- * requests succeeding.
+ * goodput (successes within the caller's deadline of 2 s), successes however late, p50/p99 latency of all
+ * requests, upstream calls per request, the share of time the breaker was open while the upstream was healthy, and
+ * the time from the end of the outage to a 250 ms window with 95% of its requests succeeding within the deadline.
  *
  * @since 0.1.0
  */
@@ -26,8 +26,13 @@ export interface ArenaCell {
   /** The phase's name (an `id`, so docs claims can name the cell: `scenarios.arena.ours.cells.errors…`). */
   readonly id: PhaseName
   readonly phase: PhaseName
-  /** Successful requests per second (median, min … max over rounds). */
+  /**
+   * Requests per second that succeeded within the caller's deadline (`shared.callerDeadlineMillis`) of their
+   * arrival (median, min … max over rounds).
+   */
   readonly goodput: Spread
+  /** Requests per second that succeeded, however late. */
+  readonly successes: Spread
   readonly p50Millis: Spread
   readonly p99Millis: Spread
   /** Upstream calls started in the phase ÷ requests arriving in it. */
@@ -45,7 +50,7 @@ export interface ArenaSide {
   readonly cells: ReadonlyArray<ArenaCell>
   /** Share of breaker samples (every 20 ms) that found it open in the healthy phases; `null`: no breaker. */
   readonly falseOpenShare: Spread | null
-  /** From the end of the outage to the first 250 ms window with >= 95% of its requests succeeding. */
+  /** From the end of the outage to the first 250 ms window with >= 95% of its requests succeeding in time. */
   readonly recoveryMillis: Spread | null
   /** Upstream calls of a request made more than 10 ms before a `Retry-After` it had received had passed. */
   readonly earlyAfterRetryAfter: number
@@ -77,6 +82,7 @@ export interface ArenaResult {
  */
 export interface RunFigures {
   readonly goodput: Array<number>
+  readonly successes: Array<number>
   readonly p50: Array<number>
   readonly p99: Array<number>
   readonly amplification: Array<number>
@@ -163,6 +169,7 @@ export const runOnce = async (
 
   // per phase, by the scheduled arrival time of each request
   const goodput: Array<number> = []
+  const successes: Array<number> = []
   const p50: Array<number> = []
   const p99: Array<number> = []
   const amplification: Array<number> = []
@@ -171,16 +178,19 @@ export const runOnce = async (
     const to = from + phases[p]!.millis
     const latencies: Array<number> = []
     let succeeded = 0
+    let onTime = 0
     let requests = 0
     for (let i = 0; i < count; i++) {
       const at = i * interval
       if (at < from || at >= to) continue
       requests++
       succeeded += ok[i]!
+      if (ok[i]! === 1 && endAt[i]! - startAt[i]! <= shared.callerDeadlineMillis) onTime++
       // a request still running at the end counts with the time it had run
       latencies.push((Number.isNaN(endAt[i]!) ? performance.now() - t0 : endAt[i]!) - startAt[i]!)
     }
-    goodput.push(succeeded / (phases[p]!.millis / 1_000))
+    goodput.push(onTime / (phases[p]!.millis / 1_000))
+    successes.push(succeeded / (phases[p]!.millis / 1_000))
     p50.push(latencies.length > 0 ? quantile(latencies, 0.5) : Number.NaN)
     p99.push(latencies.length > 0 ? quantile(latencies, 0.99) : Number.NaN)
     amplification.push(requests > 0 ? callsByPhase[p]! / requests : Number.NaN)
@@ -197,14 +207,14 @@ export const runOnce = async (
     let s = 0
     for (let i = Math.ceil(w / interval); i * interval < w + 250 && i < count; i++) {
       n++
-      s += ok[i]!
+      if (ok[i]! === 1 && endAt[i]! - startAt[i]! <= shared.callerDeadlineMillis) s++
     }
     if (n > 0 && s / n >= 0.95) {
       recovery = w - outageEnd
       break
     }
   }
-  return { goodput, p50, p99, amplification, falseOpen, recovery, early, earliest, sent }
+  return { goodput, successes, p50, p99, amplification, falseOpen, recovery, early, earliest, sent }
 }
 
 const loadAverage = () => os.loadavg().map((x) => Math.round(x * 100) / 100)
@@ -242,6 +252,7 @@ export const run = async (quick: boolean, progress: (line: string) => void): Pro
         id: p.name,
         phase: p.name,
         goodput: spread(mine.map((r) => r.goodput[i]!)),
+        successes: spread(mine.map((r) => r.successes[i]!)),
         p50Millis: spread(mine.map((r) => r.p50[i]!)),
         p99Millis: spread(mine.map((r) => r.p99[i]!)),
         amplification: spread(mine.map((r) => r.amplification[i]!))
@@ -276,12 +287,16 @@ export const run = async (quick: boolean, progress: (line: string) => void): Pro
  * - `goodputVsBestPeer`: the lowest ratio of ours' median goodput to the best peer's, over the phases;
  * - amplification in the outage and brown-out: ours' median minus the lowest peer's, less the spread.
  *
+ * With `withBreakerOnly`, the peers are those with a breaker (cockatiel, opossum): a stack without one trades the
+ * dependency's protection for goodput while it fails, and this compares like with like.
+ *
  * @since 0.1.0
  * @category utils
  */
-export const arenaFigures = (r: ArenaResult, oursId = "ours") => {
+export const arenaFigures = (r: ArenaResult, oursId = "ours", withBreakerOnly = false) => {
   const ours = r.sides.find((s) => s.id === oursId)
-  const peers = r.sides.filter((s) => s.side === "peer")
+  // a side has a breaker when it was sampled (`falseOpenShare` is null for the sides without one)
+  const peers = r.sides.filter((s) => s.side === "peer" && (!withBreakerOnly || s.falseOpenShare !== null))
   if (ours === undefined || peers.length === 0) return undefined
   const behind: Array<{ phase: PhaseName; ours: number; best: number; bestId: string; spread: number }> = []
   let lowest = Number.POSITIVE_INFINITY
@@ -378,7 +393,9 @@ export const phaseChart = (r: ArenaResult, index: number): string => {
     `font-family="sans-serif" font-size="12">`,
     `<rect width="100%" height="100%" fill="#fff"/>`,
     `<text x="10" y="20" font-size="14" font-weight="bold">Arena, ${esc(phase.label)}</text>`,
-    `<text x="10" y="38" fill="#555">goodput (successful requests/s of ${r.ratePerSecond} offered; whisker: min … max over ${r.rounds} rounds) · p99 latency · upstream calls per request</text>`,
+    `<text x="10" y="38" fill="#555">goodput (requests/s answered with success within ${
+      r.config.callerDeadlineMillis / 1000
+    } s, of ${r.ratePerSecond} offered; whisker: min … max over ${r.rounds} rounds) · p99 latency · upstream calls per request</text>`,
     ...rows,
     `<line x1="${left}" x2="${left}" y1="${top}" y2="${top + r.sides.length * rowH}" stroke="#999"/>`,
     `<line x1="${left + barMax}" x2="${left + barMax}" y1="${top}" y2="${
