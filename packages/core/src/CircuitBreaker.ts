@@ -261,7 +261,36 @@ export declare namespace CircuitBreaker {
     readonly halfOpen?: {
       readonly maxProbes?: number | undefined
       readonly successesToClose?: number | undefined
+      /**
+       * How long a probe holds its half-open slot (positive, finite; default: until it ends). A probe that has
+       * not answered within `probeLease` is not interrupted, but no longer counts against `maxProbes`: the next
+       * call probes. A stuck probe then cannot keep the breaker from seeing that the dependency is back; set it a
+       * little above the dependency's healthy latency and below the attempt timeout (a probe sent just before an
+       * outage ends otherwise hangs until its timeout, then reopens the breaker after the dependency is back).
+       * A late probe's success counts; its failure reopens the breaker only if no probe of the same half-open
+       * period has succeeded (the late answer is the stale one). With no answer coming, each lease that runs out
+       * lets one more probe through: at most `maxProbes` per `probeLease`.
+       *
+       * @since 0.1.0
+       */
+      readonly probeLease?: Duration.DurationInput | undefined
     }
+    /**
+     * Checks the dependency while the breaker is open, without spending a call on it: `interval` (positive,
+     * finite) after it opens and every `interval` from then on, `check` starts on a fiber of the breaker's scope,
+     * given `interval` to succeed (one at a time); the first success turns the breaker half-open at once (before `openDuration` has passed), so the next call probes and
+     * closes it. A failure, a defect or a check cut short changes nothing. The checks stop when the breaker leaves
+     * `Open` (a check is due then or not: half-open, reset, isolated) and when its scope closes; none run while
+     * it is closed, half-open or isolated. `check` receives the key of a keyed breaker (`undefined` for `make`).
+     * Use a cheap call that fails when the dependency is down, such as its health endpoint: a breaker open when
+     * the dependency recovers then turns half-open within about `interval`, not up to `openDuration` later.
+     *
+     * @since 0.1.0
+     */
+    readonly healthCheck?: {
+      readonly check: (key: string | undefined) => Effect.Effect<unknown, unknown>
+      readonly interval: Duration.DurationInput
+    } | undefined
     /**
      * The breaker-wide default of which failed calls count as failures: it receives the whole `Cause` (match it
      * with `Cause.failureOption`, `Cause.isDie`, ...), not the error. Default: typed failures and defects. A cause

@@ -58,7 +58,11 @@ const breakerFields = {
   maxOpenDuration: optional(duration({ zero: "reject", infinity: "reject" }), "default 10 minutes"),
   "halfOpen.maxProbes": optional(int(1)),
   "halfOpen.successesToClose": optional(int(1)),
+  "halfOpen.probeLease": optional(duration({ zero: "reject", infinity: "reject" }), "default: until the probe ends"),
   halfOpen: optional(object()),
+  healthCheck: optional(object()),
+  "healthCheck.check": fn(),
+  "healthCheck.interval": duration({ zero: "reject", infinity: "reject" }),
   isFailureCause: optional(fn()),
   isFailure: optional(fn()),
   slowCall: optional(object()),
@@ -205,7 +209,8 @@ const targets: ReadonlyArray<Fuzz.Target> = [
       name: "fuzz-breaker",
       strategy: CircuitBreaker.consecutive(3),
       openDuration: "1 second",
-      halfOpen: { maxProbes: 1, successesToClose: 1 },
+      halfOpen: { maxProbes: 1, successesToClose: 1, probeLease: "100 millis" },
+      healthCheck: { check: () => Effect.void, interval: "1 second" },
       slowCall: { duration: "1 second", rate: 0.5 }
     }),
     fields: breakerFields,
@@ -250,7 +255,8 @@ const targets: ReadonlyArray<Fuzz.Target> = [
     base: () => ({
       name: "fuzz-keyed-breaker",
       strategy: CircuitBreaker.consecutive(3),
-      halfOpen: { maxProbes: 1, successesToClose: 1 },
+      halfOpen: { maxProbes: 1, successesToClose: 1, probeLease: "100 millis" },
+      healthCheck: { check: () => Effect.void, interval: "1 second" },
       slowCall: { duration: "1 second", rate: 0.5 },
       maxKeys: 10,
       idleTtl: "1 minute"

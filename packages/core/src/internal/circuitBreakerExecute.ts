@@ -9,7 +9,14 @@ import type * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type { Stats } from "../CircuitBreaker.js"
-import { type CircuitBreakerOpenError, drain, type Machine, reject, thenDrain } from "./circuitBreakerMachine.js"
+import {
+  type CircuitBreakerOpenError,
+  drain,
+  type Machine,
+  type ProbeLease,
+  reject,
+  thenDrain
+} from "./circuitBreakerMachine.js"
 import type { State } from "./circuitBreakerStore.js"
 
 /**
@@ -144,19 +151,26 @@ const executeProbe = <A, E, R>(
   self: Effect.Effect<A, E, R>,
   clock: Clock.Clock,
   restore: <AX, EX, RX>(effect: Effect.Effect<AX, EX, RX>) => Effect.Effect<AX, EX, RX>,
-  classify: Classify<A, E> | undefined
+  classify: Classify<A, E> | undefined,
+  start: number,
+  lease: ProbeLease | undefined
 ): Effect.Effect<A, E, R> => {
   const epoch = m.epoch
-  const start = clock.unsafeCurrentTimeMillis()
   const slowMillis = m.sink.settings.slowMillis
   const settle = <X, Y>(failed: boolean | undefined, result: Effect.Effect<X, Y>): Effect.Effect<X, Y> => {
     // A probe of an episode that is over (reset, isolated, reopened) settles nothing.
     if (m.epoch !== epoch || m.state !== "HalfOpen") return result
-    m.probes--
+    const late = lease !== undefined && !lease.held
+    m.releaseProbe(lease)
     if (failed === undefined) return result
     const now = clock.unsafeCurrentTimeMillis()
     const slow = slowMillis !== undefined && now - start > slowMillis
-    if (failed || slow) return trip(m, now, () => m.epoch === epoch && m.state === "HalfOpen", true, result)
+    if (failed || slow) {
+      // A probe whose lease ran out answers late: once another probe of this period has succeeded, newer evidence
+      // wins and the late failure counts as nothing.
+      if (late && m.probeSuccesses > 0) return result
+      return trip(m, now, () => m.epoch === epoch && m.state === "HalfOpen", true, result)
+    }
     if (++m.probeSuccesses >= m.sink.settings.successesToClose) {
       m.probeTransition = true
       m.close(now, false)
@@ -195,12 +209,13 @@ const executeSlow = <A, E, R>(
           case "Closed":
             return thenDrain(m, restore(executeClosedTimed(m, self, clock, classify)))
           case "HalfOpen":
+            m.expireLeases(now)
             // With a store that grants probe leases, the fleet's probes are bounded too.
             if (
               m.probes < m.sink.settings.maxProbes && (m.link?.gate === undefined || m.link.gate.admits(m.probes, now))
             ) {
-              m.probes++
-              return thenDrain(m, executeProbe(m, self, clock, restore, classify))
+              const lease = m.admitProbe(now)
+              return thenDrain(m, executeProbe(m, self, clock, restore, classify, now, lease))
             }
             return reject(m, now)
           default:

@@ -15,7 +15,7 @@ import type * as Scope from "effect/Scope"
 import type { StateChange, Stats } from "../CircuitBreaker.js"
 import * as ResilienceMetrics from "../ResilienceMetrics.js"
 import * as RetryAfter from "../RetryAfter.js"
-import type { Settings } from "./circuitBreakerSettings.js"
+import type { HealthCheck, Settings } from "./circuitBreakerSettings.js"
 import type { State } from "./circuitBreakerStore.js"
 import type { Link } from "./circuitBreakerSync.js"
 import { makeWindow, type Window, type WindowCounts } from "./circuitBreakerWindow.js"
@@ -115,6 +115,16 @@ export class Sink {
 // Machine: one breaker's local state, read and written synchronously
 // -----------------------------------------------------------------------------
 
+/**
+ * A half-open probe's hold on its slot (`halfOpen.probeLease`): `held` until the probe ends or the lease runs out.
+ *
+ * @internal
+ */
+export interface ProbeLease {
+  readonly at: number
+  held: boolean
+}
+
 /** @internal */
 export class Machine {
   state: State = "Closed"
@@ -126,8 +136,13 @@ export class Machine {
   openUntil = 0
   /** Consecutive openings since the breaker last closed. */
   openings = 0
+  /** Probes holding a half-open slot (a probe whose lease ran out holds none). */
   probes = 0
   probeSuccesses = 0
+  /** With `halfOpen.probeLease`: the leases of the probes holding a slot, oldest first. */
+  leases: Array<ProbeLease> | undefined = undefined
+  /** The open period (epoch) whose health checks are running, if any (`healthCheck`). */
+  checking = -1
   rejected = 0
   pending: Array<StateChange> | undefined = undefined
   link: Link | undefined = undefined
@@ -187,6 +202,52 @@ export class Machine {
     })
   }
 
+  // --- half-open probes -------------------------------------------------------
+
+  /** Frees the slots of the probes whose lease ran out (`halfOpen.probeLease`); they keep running. */
+  expireLeases(now: number): void {
+    const leaseMillis = this.sink.settings.probeLeaseMillis
+    const leases = this.leases
+    if (leaseMillis === undefined || leases === undefined) return
+    while (leases.length > 0 && leases[0]!.at + leaseMillis <= now) {
+      leases.shift()!.held = false
+      this.probes--
+    }
+  }
+
+  /** Takes a half-open slot for a probe; its lease, when probes have one. */
+  admitProbe(now: number): ProbeLease | undefined {
+    this.probes++
+    if (this.sink.settings.probeLeaseMillis === undefined) return undefined
+    const lease: ProbeLease = { at: now, held: true }
+    if (this.leases === undefined) this.leases = [lease]
+    else this.leases.push(lease)
+    return lease
+  }
+
+  /** Gives a probe's slot back as it ends (nothing when its lease already ran out). */
+  releaseProbe(lease: ProbeLease | undefined): void {
+    if (lease === undefined) {
+      this.probes--
+      return
+    }
+    if (!lease.held) return
+    lease.held = false
+    this.probes--
+    const leases = this.leases!
+    const i = leases.indexOf(lease)
+    if (i >= 0) leases.splice(i, 1)
+  }
+
+  /** A full half-open's hint: the current open duration, or sooner when a lease runs out first. */
+  halfOpenRetryAfter(now: number): number {
+    const delay = this.openDelay(this.openings)
+    const leaseMillis = this.sink.settings.probeLeaseMillis
+    const oldest = this.leases?.[0]
+    if (leaseMillis === undefined || oldest === undefined) return delay
+    return Math.min(delay, Math.max(0, oldest.at + leaseMillis - now))
+  }
+
   // --- transitions -------------------------------------------------------------
 
   /** Moves to `to`, counts and queues the change; `remote`: applied from the store, so not proposed to it. */
@@ -196,6 +257,8 @@ export class Machine {
     this.since = at
     this.probes = 0
     this.probeSuccesses = 0
+    // The probes of the period that ends settle nothing (their epoch is over): their leases go with it.
+    if (this.leases !== undefined) this.leases.length = 0
     const sink = this.sink
     sink.transitions.get(`${from}>${to}`)?.unsafeUpdate(1, [])
     sink.stateGauge?.unsafeUpdate(stateValue(to), [])
@@ -285,7 +348,7 @@ export const drain = (m: Machine): Effect.Effect<void> => {
   const sink = m.sink
   const hook = sink.settings.onStateChange
   const scope = sink.hookScope
-  return Effect.forEach(
+  const published = Effect.forEach(
     changes,
     (change): Effect.Effect<unknown> =>
       hook === undefined || scope === undefined
@@ -293,6 +356,42 @@ export const drain = (m: Machine): Effect.Effect<void> => {
         : Effect.zipRight(PubSub.publish(sink.pubsub, change), Effect.forkIn(runHook(hook, change), scope)),
     { discard: true }
   )
+  const healthCheck = sink.settings.healthCheck
+  // Open now, in a period with no health checks yet: start them, on a fiber of the breaker's scope.
+  if (healthCheck === undefined || scope === undefined || m.state !== "Open" || m.checking === m.epoch) {
+    return published
+  }
+  m.checking = m.epoch
+  return Effect.zipRight(published, Effect.asVoid(Effect.forkIn(healthChecks(m, m.epoch, healthCheck), scope)))
+}
+
+/**
+ * `healthCheck`: while the breaker stays open in the period `epoch` (and before its probes are due anyway), starts
+ * a check every `intervalMillis` (the first one `intervalMillis` after it opened), each given that long to succeed;
+ * the first success turns the breaker half-open at once, so its next call probes. Ends with the period, or when the
+ * scope closes.
+ */
+const healthChecks = (m: Machine, epoch: number, healthCheck: HealthCheck): Effect.Effect<void> => {
+  const { check, intervalMillis } = healthCheck
+  const open = (now: number) => m.epoch === epoch && m.state === "Open" && now < m.openUntil
+  const once = Effect.timeout(Effect.suspend(() => check(m.key)), intervalMillis)
+  return Effect.interruptible(Effect.clockWith((clock) => {
+    const round: Effect.Effect<void> = Effect.suspend(() => {
+      const started = clock.unsafeCurrentTimeMillis()
+      if (!open(started)) return Effect.void
+      return Effect.flatMap(Effect.exit(once), (exit) => {
+        const now = clock.unsafeCurrentTimeMillis()
+        if (!open(now)) return Effect.void
+        if (exit._tag === "Failure") {
+          return Effect.zipRight(Effect.sleep(Math.max(0, started + intervalMillis - now)), round)
+        }
+        m.openUntil = now
+        m.observe(now)
+        return drain(m)
+      })
+    })
+    return Effect.zipRight(Effect.sleep(intervalMillis), round)
+  }))
 }
 
 /** One run of `onStateChange`: guarded (a throw is a defect, logged) and interruptible whatever region forked it. */
@@ -317,7 +416,7 @@ export const reject = (m: Machine, now: number): Effect.Effect<never, CircuitBre
   const retryAfter = state === "Open"
     ? Duration.millis(Math.max(0, m.openUntil - now))
     : state === "HalfOpen"
-    ? Duration.millis(m.openDelay(m.openings))
+    ? Duration.millis(m.halfOpenRetryAfter(now))
     : Duration.infinity
   return thenDrain(
     m,

@@ -53,6 +53,12 @@ const withFailureCause = <O extends CircuitBreaker.Options>(
     })
 
 /** @internal */
+export interface HealthCheck {
+  readonly check: (key: string | undefined) => Effect.Effect<unknown, unknown>
+  readonly intervalMillis: number
+}
+
+/** @internal */
 export interface Settings {
   readonly name: string
   readonly strategy: StrategyConfig
@@ -64,6 +70,10 @@ export interface Settings {
   readonly schedule: Schedule.Schedule<Duration.Duration, unknown> | undefined
   readonly maxProbes: number
   readonly successesToClose: number
+  /** How long a half-open probe holds its slot (`halfOpen.probeLease`); `undefined`: until it ends. */
+  readonly probeLeaseMillis: number | undefined
+  /** While open: a check of the dependency every `intervalMillis` (`healthCheck`). */
+  readonly healthCheck: HealthCheck | undefined
   readonly isFailure: (cause: Cause.Cause<unknown>) => boolean
   readonly onStateChange: ((change: StateChange) => Effect.Effect<void>) | undefined
   /** Whether a closed call needs the clock (time window or slow calls). */
@@ -146,6 +156,20 @@ const checkOptions = (
       }
       const maxProbes = v.int("halfOpen.maxProbes", options.halfOpen?.maxProbes ?? 1, 1)
       const successesToClose = v.int("halfOpen.successesToClose", options.halfOpen?.successesToClose ?? 1, 1)
+      let healthCheck: HealthCheck | undefined
+      if (options.healthCheck != null) {
+        v.object("healthCheck", options.healthCheck)
+        healthCheck = {
+          check: v.function("healthCheck.check", options.healthCheck.check),
+          intervalMillis: Duration.toMillis(
+            v.duration("healthCheck.interval", options.healthCheck.interval, { positive: true, finite: true })
+          )
+        }
+      }
+      const probeLease = options.halfOpen?.probeLease
+      const probeLeaseMillis = probeLease === undefined
+        ? undefined
+        : Duration.toMillis(v.duration("halfOpen.probeLease", probeLease, { positive: true, finite: true }))
       let slowMillis: number | undefined
       let slowRate = Infinity
       if (options.slowCall != null) {
@@ -162,6 +186,8 @@ const checkOptions = (
         schedule,
         maxProbes,
         successesToClose,
+        probeLeaseMillis,
+        healthCheck,
         isFailure: isFailure ?? defaultIsFailure,
         onStateChange,
         timed: slowMillis !== undefined || strategy._tag === "TimeWindow"
