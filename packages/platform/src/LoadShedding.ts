@@ -13,6 +13,9 @@
  * flight), `bulkhead_queued{name}`, `load_shed_total{reason}` with reason `limit` (past the limit, no queue),
  * `queue_full` or `queue_timeout`.
  *
+ * On Node, `shedder.front(server)` also sheds in the server's `request` event, before a fiber is started for the
+ * request: the requests the middleware would shed whatever they are cost a plain Node response.
+ *
  * @since 0.1.0
  */
 import type * as AdaptiveLimit from "@effect-resilience/core/AdaptiveLimit"
@@ -21,6 +24,8 @@ import type * as HttpApp from "@effect/platform/HttpApp"
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
+import type * as Http from "node:http"
+import type * as Https from "node:https"
 import * as internal from "./internal/loadShedding.js"
 
 /**
@@ -66,6 +71,22 @@ export interface LoadShedder {
   readonly middleware: Middleware
   /** The limit, requests in flight and queued, and requests shed by reason. */
   readonly stats: Effect.Effect<Stats>
+  /**
+   * Installs the shedder's front on a Node server and returns the server: each request that the middleware would
+   * certainly shed when it arrives (past the limit with `maxQueue: 0`, or the queue full and no `priority`
+   * function) is answered at once in the server's `request` event, with the middleware's 503 (same `Retry-After`,
+   * `X-Load-Shed` and body) and counted in the same `stats` and `load_shed_total`, without starting a fiber; every
+   * other request goes on to the server's listeners (`NodeHttpServer`) and the middleware, which decides as before.
+   * Serve the app through `middleware` as well: the front reads the state the middleware keeps.
+   *
+   * Requests the front sheds skip the app's other middleware (no span, no access log). Exempt requests are never
+   * shed: by default the shedder's paths (`/health`, `/health/*`, `/metrics`) on `request.url`; when the shedder
+   * has a custom `exempt`, the front needs `options.exempt`, the same test on the Node request.
+   *
+   * Throws `InvalidOptionsError` (constructor `"LoadShedder.front"`) when `server` is not a `node:http` or
+   * `node:https` server, `options.exempt` is not a function, or it is missing while the shedder's is custom.
+   */
+  readonly front: <S extends Http.Server | Https.Server>(server: S, options?: LoadShedding.FrontOptions) => S
 }
 
 /**
@@ -91,6 +112,20 @@ export declare namespace LoadShedding {
     readonly retryAfter?: Duration.DurationInput | undefined
     /** The name of its metrics (default `"http_server"`). */
     readonly name?: string | undefined
+  }
+
+  /**
+   * The options of `shedder.front`.
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  export interface FrontOptions {
+    /**
+     * Node requests never shed at the front: the shedder's `exempt` on the Node request (default: `/health`,
+     * `/health/*` and `/metrics` on `request.url`; required when the shedder's `exempt` is custom).
+     */
+    readonly exempt?: ((request: Http.IncomingMessage) => boolean) | undefined
   }
 }
 

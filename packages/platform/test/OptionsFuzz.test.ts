@@ -14,6 +14,7 @@ import { Fuzz } from "@effect-resilience/testing"
 import { HttpClient, HttpClientResponse, HttpServer } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { Context, Effect, Layer } from "effect"
+import * as Http from "node:http"
 
 const { boolean, duration, fn, int, name, object, optional, required } = Fuzz
 const accept = (why: string): Fuzz.Expectation => ({ accept: why })
@@ -156,6 +157,20 @@ const targets: ReadonlyArray<Fuzz.Target> = [
       priority: optional(fn())
     },
     build: (options: LoadShedding.LoadShedding.Options) => Effect.sync(() => LoadShedding.middleware(options)),
+    throwsAtBuild: true
+  },
+  {
+    constructorName: "LoadShedder.front",
+    base: () => ({}),
+    fields: {
+      "": optional(object()),
+      exempt: optional(fn())
+    },
+    build: (options: LoadShedding.LoadShedding.FrontOptions) =>
+      Effect.flatMap(
+        LoadShedding.make({ limit: 8 }),
+        (shedder) => Effect.sync(() => shedder.front(Http.createServer(), options))
+      ),
     throwsAtBuild: true
   },
   {

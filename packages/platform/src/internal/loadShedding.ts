@@ -13,6 +13,8 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import * as Metric from "effect/Metric"
+import * as Http from "node:http"
+import * as Https from "node:https"
 import type * as Api from "../LoadShedding.js"
 
 /** A request waiting for a slot. */
@@ -35,13 +37,29 @@ interface Resolved {
   readonly exempt: (request: HttpServerRequest.HttpServerRequest) => boolean
 }
 
-/** Health and metrics routes: never shed (a probe that times out under load restarts a busy pod). */
-const defaultExempt = (request: HttpServerRequest.HttpServerRequest): boolean => {
-  const url = request.url
+/** Health and metrics paths: never shed (a probe that times out under load restarts a busy pod). */
+const exemptUrl = (url: string): boolean => {
   const q = url.indexOf("?")
   const path = q === -1 ? url : url.slice(0, q)
   return path === "/metrics" || path === "/health" || path.startsWith("/health/")
 }
+
+const defaultExempt = (request: HttpServerRequest.HttpServerRequest): boolean => exemptUrl(request.url)
+
+/** The same paths on a Node request (the front's default). */
+const defaultFrontExempt = (request: Http.IncomingMessage): boolean => exemptUrl(request.url ?? "/")
+
+/** A front `exempt` that throws lets the request through: the middleware decides (and its own throw is a defect). */
+const isExempt = (exempt: (request: Http.IncomingMessage) => boolean, request: Http.IncomingMessage): boolean => {
+  try {
+    return exempt(request)
+  } catch {
+    return true
+  }
+}
+
+/** The body of every 503: a string, so that Node writes the head and the body in one write. */
+const shedBody = "overloaded"
 
 const optionalFunction = <F>(v: OptionsValidator, field: string, value: F | undefined): F | undefined => {
   if (value !== undefined && typeof value !== "function") v.fail(field, value, "a function")
@@ -98,7 +116,7 @@ class Shedder implements Api.LoadShedder, ResilienceMetrics.Collector {
       queue_timeout: ResilienceMetrics.loadShedTotal.pipe(Metric.tagged("reason", "queue_timeout"))
     }
     const response = (reason: Api.ShedReason) =>
-      HttpServerResponse.text("overloaded", {
+      HttpServerResponse.text(shedBody, {
         status: 503,
         headers: { "retry-after": String(options.retryAfterSeconds), "x-load-shed": reason }
       })
@@ -108,6 +126,77 @@ class Shedder implements Api.LoadShedder, ResilienceMetrics.Collector {
       queue_timeout: response("queue_timeout")
     }
     this.middleware = <E, R>(app: HttpApp.Default<E, R>): HttpApp.Default<E, R> => this.apply(app)
+    // The same 503s for the front, as Node header objects (content-length included: no chunked encoding).
+    const frontHeaders = (reason: Api.ShedReason): Http.OutgoingHttpHeaders => ({
+      "retry-after": String(options.retryAfterSeconds),
+      "x-load-shed": reason,
+      "content-type": "text/plain",
+      "content-length": String(Buffer.byteLength(shedBody))
+    })
+    this.frontHeaders = { limit: frontHeaders("limit"), queue_full: frontHeaders("queue_full") }
+    this.front = <S extends Http.Server | Https.Server>(server: S, frontOptions?: Api.LoadShedding.FrontOptions): S =>
+      this.install(server, frontOptions)
+  }
+
+  readonly front: Api.LoadShedder["front"]
+  private readonly frontHeaders: Record<"limit" | "queue_full", Http.OutgoingHttpHeaders>
+
+  /**
+   * The reason the middleware would shed a request arriving now whatever the request is (past the limit with no
+   * queue; the queue full with no priority function, so nothing could displace a queued request), or `undefined`
+   * when the request might be admitted, queued or let through by a priority: then the middleware decides.
+   */
+  private certainShed(): "limit" | "queue_full" | undefined {
+    if (this.active < this.limit) return undefined
+    if (this.options.maxQueue === 0) return "limit"
+    if (this.queue.length >= this.options.maxQueue && this.options.priority === undefined) return "queue_full"
+    return undefined
+  }
+
+  private install<S extends Http.Server | Https.Server>(server: S, frontOptions?: Api.LoadShedding.FrontOptions): S {
+    const exempt = validatedSync("LoadShedder.front", (v) => {
+      const given: unknown = server
+      if (!(given instanceof Http.Server || given instanceof Https.Server)) {
+        v.fail("server", server, "a node:http or node:https Server")
+      }
+      if (frontOptions !== undefined) v.object("options", frontOptions)
+      const exempt = v.optionalFunction("exempt", frontOptions?.exempt)
+      if (exempt === undefined && this.options.exempt !== defaultExempt) {
+        v.fail(
+          "exempt",
+          exempt,
+          "a function on the Node request (the shedder's exempt is custom, and the front must not shed what it exempts)"
+        )
+      }
+      return exempt ?? defaultFrontExempt
+    })
+    const emit = server.emit
+    // The server emits "request" for each request it has parsed; the listeners (NodeHttpServer's handler, which
+    // starts a fiber per request) run only for the requests the front lets through.
+    Object.defineProperty(server, "emit", {
+      configurable: true,
+      writable: true,
+      value: (event: string | symbol, ...args: Array<unknown>): boolean => {
+        if (event === "request") {
+          const reason = this.certainShed()
+          if (reason !== undefined) {
+            const request = args[0]
+            const response = args[1]
+            if (
+              request instanceof Http.IncomingMessage && response instanceof Http.ServerResponse &&
+              !isExempt(exempt, request)
+            ) {
+              this.shed[reason]++
+              response.writeHead(503, this.frontHeaders[reason])
+              response.end(shedBody)
+              return true
+            }
+          }
+        }
+        return Reflect.apply(emit, server, [event, ...args])
+      }
+    })
+    return server
   }
 
   get stats(): Effect.Effect<Api.Stats> {
