@@ -185,6 +185,7 @@ const runOne = (
         samples,
         phases,
         gatewayCallsByPhase: gateway.callsByPhase(),
+        gatewayHealthChecks: gateway.healthChecks(),
         transitions,
         fallback: {
           queued: fallback.queued,

@@ -127,6 +127,8 @@ export interface Gateway {
   readonly callsByPhase: () => Record<string, number>
   /** When each call arrived, in millis since the script began. */
   readonly arrivals: () => ReadonlyArray<number>
+  /** `GET /health` calls so far (not counted in `callsByPhase` or `arrivals`). */
+  readonly healthChecks: () => number
   /** Starts the script over, from now. */
   readonly restart: Effect.Effect<void>
 }
@@ -166,7 +168,23 @@ export const start = (phases: ReadonlyArray<Phase>, seed: number): Effect.Effect
       yield* Effect.sleep(spike ? phase.spikeMillis : min + roll(seed, key, attempt, 2) * (max - min))
       return yield* HttpServerResponse.json({ status: "charged", phase: phase.name })
     })
-    const app = HttpRouter.empty.pipe(HttpRouter.post("/charge", charge))
+    // `GET /health`: answers as a charge would in the phase in force (stuck, 503 or 200 after the normal latency),
+    // with dice of its own (the n-th check since the script began).
+    let checks = 0
+    const health = Effect.gen(function*() {
+      const n = ++checks
+      const phase = phaseAt(phases, (yield* Clock.currentTimeMillis) - startedAt)
+      const dice = roll(seed, -n, 1, 0)
+      if (dice < phase.hangRate) {
+        yield* Effect.sleep(phase.hangMillis)
+        return HttpServerResponse.text("stuck", { status: 503 })
+      }
+      if (dice < phase.hangRate + phase.errorRate) return HttpServerResponse.text("unavailable", { status: 503 })
+      const [min, max] = phase.latencyMillis
+      yield* Effect.sleep(min + roll(seed, -n, 1, 2) * (max - min))
+      return HttpServerResponse.text("ok")
+    })
+    const app = HttpRouter.empty.pipe(HttpRouter.post("/charge", charge), HttpRouter.get("/health", health))
     const server = yield* NodeHttpServer.make(() => http.createServer(), { host: "127.0.0.1", port: 0 }).pipe(
       Effect.orDie
     )
@@ -176,10 +194,12 @@ export const start = (phases: ReadonlyArray<Phase>, seed: number): Effect.Effect
       url: `http://127.0.0.1:${address.port}`,
       callsByPhase: () => ({ ...calls }),
       arrivals: () => [...arrivals],
+      healthChecks: () => checks,
       restart: Effect.map(Clock.currentTimeMillis, (now) => {
         startedAt = now
         calls = {}
         arrivals = []
+        checks = 0
         attempts = new Map()
       })
     }

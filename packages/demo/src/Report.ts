@@ -96,6 +96,8 @@ export interface RunSummary {
   readonly p95Millis: number
   readonly p99Millis: number
   readonly gatewayCallsPerRequest: number
+  /** `GET /health` calls the breaker made while open (`healthCheck`), apart from `gatewayCallsPerRequest`. */
+  readonly gatewayHealthChecks: number
   readonly errors: Record<string, number>
   /** What sent the pending payments to the queue, by error kind. */
   readonly pendingCauses: Record<string, number>
@@ -215,6 +217,7 @@ export const summarize = (options: {
   readonly samples: ReadonlyArray<Sample>
   readonly phases: ReadonlyArray<Phase>
   readonly gatewayCallsByPhase: Record<string, number>
+  readonly gatewayHealthChecks?: number
   readonly transitions: ReadonlyArray<Transition>
   readonly fallback?: {
     readonly queued: number
@@ -262,6 +265,7 @@ export const summarize = (options: {
     p95Millis: round(percentile(latencies, 95), 1),
     p99Millis: round(percentile(latencies, 99), 1),
     gatewayCallsPerRequest: round(totalCalls / Math.max(1, samples.length)),
+    gatewayHealthChecks: options.gatewayHealthChecks ?? 0,
     errors,
     pendingCauses,
     recoverySeconds: recoveryTime(samples, recoveryStart),
@@ -372,7 +376,9 @@ export const breakerLine = (summary: RunSummary): string => {
     first ? ` (first at ${s1(first.at)})` : ""
   }, ${b.probes} probe(s) ${""}(${b.reopenings} failed and reopened it), closed ${b.closings} time(s)${
     last ? ` (last at ${s1(last.at)})` : ""
-  }; ${""}not closed for ${s1(b.secondsOpen)} in all`
+  }; ${""}not closed for ${s1(b.secondsOpen)} in all${
+    summary.gatewayHealthChecks > 0 ? `; ${summary.gatewayHealthChecks} health check(s) of the gateway while open` : ""
+  }`
 }
 
 /**
