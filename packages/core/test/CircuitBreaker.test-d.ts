@@ -1,7 +1,7 @@
 import { CircuitBreaker } from "@effect-resilience/core"
 import { describe, expectTypeOf, it } from "@effect/vitest"
 import type { Cause } from "effect"
-import { Data, Effect, Exit } from "effect"
+import { Data, type Duration, Effect, Exit } from "effect"
 
 class Transient extends Data.TaggedError("Transient")<{}> {}
 class Permanent extends Data.TaggedError("Permanent")<{}> {}
@@ -65,5 +65,28 @@ describe("CircuitBreaker: typed classification", () => {
       // @ts-expect-error a Cause's _tag is "Fail", "Die", ..., never "Transient": this would count nothing
       isFailureCause: (e) => e._tag === "Transient"
     })
+  })
+})
+
+describe("CircuitBreaker: healthCheck and probeLease", () => {
+  it("check receives the key (undefined for make), may fail with anything; probeLease takes a DurationInput", () => {
+    const options: CircuitBreaker.CircuitBreaker.Options = {
+      name: "checked",
+      halfOpen: { probeLease: "100 millis" },
+      healthCheck: {
+        check: (key) => {
+          expectTypeOf(key).toEqualTypeOf<string | undefined>()
+          return Effect.fail(new Transient())
+        },
+        interval: 100
+      }
+    }
+    expectTypeOf(options.healthCheck).toEqualTypeOf<
+      | {
+        readonly check: (key: string | undefined) => Effect.Effect<unknown, unknown>
+        readonly interval: Duration.DurationInput
+      }
+      | undefined
+    >()
   })
 })

@@ -1,4 +1,4 @@
-import { CircuitBreaker, InvalidOptionsError } from "@effect-resilience/core"
+import { CircuitBreaker, InvalidOptionsError, ResilientClient } from "@effect-resilience/core"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Scope, Stream, TestClock } from "effect"
 import { Boom, outcome } from "./utils/breaker.js"
@@ -182,6 +182,29 @@ describe("CircuitBreaker healthCheck", () => {
       expect(dep.state.keys).toEqual(["a", "a"])
       yield* Effect.yieldNow()
       expect(changes).toEqual(["Closed>Open@0", "Open>HalfOpen@200"])
+    }))
+
+  it.scoped("through ResilientClient: the client's own breaker is checked while open, its next call closes it", () =>
+    Effect.gen(function*() {
+      const dep = dependency()
+      const client = yield* ResilientClient.make({
+        name: "checked-client",
+        circuitBreaker: {
+          strategy: CircuitBreaker.consecutive(1),
+          openDuration: "10 seconds",
+          halfOpen: { probeLease: "100 millis" },
+          healthCheck: { check: dep.check, interval: "100 millis" }
+        }
+      })
+      expect(yield* outcome(client.execute(fail))).toBe("failure")
+      expect(yield* outcome(client.execute(ok))).toBe("rejected")
+      yield* TestClock.adjust("100 millis")
+      expect(dep.state.checks).toBe(1)
+      expect(yield* outcome(client.execute(ok))).toBe("rejected")
+      dep.state.up = true
+      yield* TestClock.adjust("100 millis")
+      expect(yield* outcome(client.execute(ok))).toBe("success")
+      expect(yield* client.stats).toMatchObject({ succeeded: 1, failed: 1, rejected: { CircuitOpen: 2 } })
     }))
 
   it.scoped("healthCheck is validated: a function and a positive, finite interval, named in the error", () =>
