@@ -474,6 +474,8 @@ const failFastTable = (title: string, f: FailFastResult): Table => ({
     } after. Figures: median (min … max) over rounds.`,
     `Ours' outage p99 ÷ the no-retry stack's: ${withSpread(f.outageP99VsNoRetry, 2)}; ours' recovery success ÷ ` +
     `naive: ${withSpread(f.recoverySuccessVsNaive, 3)} (paired per round).`,
+    "In the outage only a handful of requests reach the upstream (those before the breaker opens, and the probes): " +
+    "the p99 falls on the first ones, which the client retried once after a backoff before its breaker opened.",
     "A breaker still open when the upstream comes back rejects until its next probe (open 1 s here): no breaker " +
     "matches the naive caller at the start of the recovery."
   ],
