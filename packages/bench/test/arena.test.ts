@@ -28,7 +28,7 @@ describe("arena upstream", () => {
     expect(phaseIndexAt(phases, 10 * 60_000 * 10)).toBe(phases.length - 1)
   })
 
-  it("the same seed gives the same script; Retry-After is sent, carried, and a call before it passed counted", async () => {
+  it("the same seed gives the same script; Retry-After is sent, carried, enforced, and a call before it passed counted", async () => {
     const run = async (seed: number) => {
       const upstream = await start(phases, seed)
       let calls = 0
@@ -45,8 +45,18 @@ describe("arena upstream", () => {
         const told = retryAfter.findIndex((x) => x !== "ok")
         const sent = upstream.retryAfterSent()
         expect(transport.retryAfterReceived()).toBe(sent)
-        await outcome(transport.call, told)
-        return { errors, retryAfter, calls, early: transport.early(), received: transport.retryAfterReceived(), sent }
+        // enforced: it is refused again, 429 with the second left, without reaching the script
+        const tooEarly = await outcome(transport.call, told)
+        return {
+          errors,
+          retryAfter,
+          calls,
+          early: transport.early(),
+          received: transport.retryAfterReceived(),
+          sent,
+          tooEarly,
+          refused: upstream.refusedEarly()
+        }
       } finally {
         transport.close()
         await upstream.close()
@@ -62,6 +72,8 @@ describe("arena upstream", () => {
     expect(a.sent).toBeGreaterThan(0)
     expect(a.received).toBeGreaterThanOrEqual(a.sent)
     expect(a.early).toBe(1)
+    expect(a.tooEarly).toBe("429/1000")
+    expect(a.refused).toBe(1)
     expect(a.calls).toBe(81)
   })
 
@@ -90,6 +102,7 @@ const cell = (phase: string, goodput: ReadonlyArray<number>, amplification: Read
   id: phase as never,
   phase: phase as never,
   goodput: spread(goodput),
+  successes: spread(goodput),
   p50Millis: spread([1]),
   p99Millis: spread([2]),
   amplification: spread(amplification)
