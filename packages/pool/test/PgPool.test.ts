@@ -175,6 +175,19 @@ describe.skipIf(!postgres.available)("PgPool against PostgreSQL", () => {
       expect((yield* Metric.value(invalidated)).count).toBe(1)
     }))
 
+  it.scopedLive("queries that wait for a connection are counted in the acquire histogram, under the pool's name", () =>
+    Effect.gen(function*() {
+      const applicationName = Services.uniquePrefix("pgpool-acquire")
+      const db = yield* PgPool.make({ name: applicationName, url: postgres.url, max: 1 })
+      const acquire = Metric.tagged(ResilienceMetrics.poolAcquireDurationSeconds, "name", applicationName)
+      // No connection yet and one at most: all three wait (for its creation, then for each other).
+      yield* Effect.all(Array.from({ length: 3 }, () => db.query("SELECT 1")), { concurrency: "unbounded" })
+      expect((yield* Metric.value(acquire)).count).toBe(3)
+      // Lent at once from the idle stack: not a wait, not counted (the pool's histogram option is off).
+      yield* db.query("SELECT 1")
+      expect((yield* Metric.value(acquire)).count).toBe(3)
+    }))
+
   it.scopedLive("a long query hits the query timeout and the server really stops it", () =>
     Effect.gen(function*() {
       const applicationName = Services.uniquePrefix("pgpool-timeout")

@@ -110,14 +110,14 @@ class TaskRun<A, E, B, E2> implements Waiter<A, E>, TaskDone<B, E2> {
     const entry = this.running
     if (entry !== undefined) this.hook.background(this.task.stop(entry.value))
   }
-  wake(entry: Entry<A>) {
+  wake(entry: Entry<A>, now: number) {
     if (this.fiber.unsafePoll() !== null || !Cause.isEmpty(this.fiber.getFiberRef(FiberRef.interruptedCause))) {
       // Its caller is gone: the resource goes to the next waiter.
       const retiring = this.hook.giveBack(entry)
       if (retiring !== undefined) this.hook.background(retiring)
       return
     }
-    this.hook.recordWait(this.start, this.hook.now())
+    this.hook.recordWait(this.start, now)
     this.run(entry)
   }
   reject(outcome: Effect.Effect<never, PoolTimeoutError<E>>) {

@@ -15,6 +15,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as Metric from "effect/Metric"
+import * as MetricLabel from "effect/MetricLabel"
 import type * as Pool from "effect/Pool"
 import { hasProperty } from "effect/Predicate"
 import * as Scope from "effect/Scope"
@@ -100,8 +101,8 @@ export interface Waiter<A, E> {
   readonly start: number
   readonly deadline: number
   readonly fiber: Fiber.RuntimeFiber<unknown, unknown>
-  /** Handed an entry (already lent to it). */
-  wake(entry: Entry<A>): void
+  /** Handed an entry (already lent to it) at clock millis `now`. */
+  wake(entry: Entry<A>, now: number): void
   /** Timed out, or the pool is closing. */
   reject(outcome: Effect.Effect<never, PoolTimeoutError<E>>): void
 }
@@ -180,7 +181,12 @@ export interface LendingHook<A, E> {
 export class PoolMetrics {
   readonly idle: Metric.Metric.Gauge<number>
   readonly borrowed: Metric.Metric.Gauge<number>
-  readonly acquireSeconds: Metric.Metric.Histogram<number>
+  /**
+   * `name="<pool>"`, one array for the pool's life: the acquire histogram is updated on the hot path through the
+   * untagged metric with these labels, which finds its hook in one lookup (a `Metric.tagged` wrapper would merge the
+   * labels first, on every update).
+   */
+  readonly labels: ReadonlyArray<MetricLabel.MetricLabel>
   readonly timeouts: Metric.Metric.Counter<number>
   readonly invalidated: Metric.Metric.Counter<number>
   readonly leaks: Metric.Metric.Counter<number>
@@ -188,7 +194,7 @@ export class PoolMetrics {
     const resources = Metric.tagged(ResilienceMetrics.poolResources, "name", name)
     this.idle = Metric.tagged(resources, "state", "idle")
     this.borrowed = Metric.tagged(resources, "state", "borrowed")
-    this.acquireSeconds = Metric.tagged(ResilienceMetrics.poolAcquireDurationSeconds, "name", name)
+    this.labels = [MetricLabel.make("name", name)]
     this.timeouts = Metric.tagged(ResilienceMetrics.poolTimeoutsTotal, "name", name)
     this.invalidated = Metric.tagged(ResilienceMetrics.poolInvalidatedTotal, "name", name)
     this.leaks = Metric.tagged(poolLeaksTotal, "name", name)
@@ -283,16 +289,16 @@ export class PoolState<A, E> implements LendingHook<A, E> {
     const t = this.now()
     if (t >= entry.expiresAt) return this.retire(entry)
     entry.lastReturned = t
-    this.passOn(entry)
+    this.passOn(entry, t)
     return undefined
   }
 
-  /** A free entry goes to the first waiter (lent to it), or on the idle stack. */
-  passOn(entry: Entry<A>): void {
+  /** A free entry goes to the first waiter (lent to it), or on the idle stack; `t` is the clock's millis now. */
+  passOn(entry: Entry<A>, t: number): void {
     const waiter = this.waiters.shift()
     if (waiter === undefined) return void this.idle.push(entry)
     this.lend(entry, waiter.fiber)
-    waiter.wake(entry)
+    waiter.wake(entry, t)
   }
 
   /** Closes a checked-out entry for good: invalidated in Effect's pool, then handed back there. */
@@ -349,7 +355,7 @@ export class PoolState<A, E> implements LendingHook<A, E> {
   }
 
   recordWait(start: number, t: number): void {
-    this.metrics.acquireSeconds.unsafeUpdate((t - start) / 1000, [])
+    ResilienceMetrics.poolAcquireDurationSeconds.unsafeUpdate((t - start) / 1000, this.metrics.labels)
   }
 
   /** Marks a resource broken now; returns what closes it when that must run (it is idle). */

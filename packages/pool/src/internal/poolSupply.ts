@@ -108,7 +108,7 @@ const makeCreator = <A, E>(
               }
               stop()
               if (state.closed) return state.retire(entry)
-              state.passOn(entry)
+              state.passOn(entry, state.now())
               return Effect.void
             }
             return Effect.zipRight(
