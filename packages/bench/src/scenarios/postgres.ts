@@ -5,6 +5,12 @@
  * B A), and the ratios are taken per round (ours ÷ pg in the same round) and then their median over rounds, so the
  * drift of a shared machine falls on both sides of each ratio.
  *
+ * The warm-up runs each side through many short loads before a full one: a load's own code (starting and ending
+ * 32 workers: fibers on our side, async functions on pg's) runs once per load, so after a single warm-up load V8 is
+ * still compiling it during the measured rounds, and that compilation (on V8's background threads, in this
+ * process's CPU time) lands in whichever round it falls. No forced GC between loads: a forced full GC sends V8 back
+ * to recompiling (measured: +10 µs per query of background CPU on our side, +15 on pg's, in the load after it).
+ *
  * @since 0.1.0
  */
 import { Services } from "@effect-resilience/testing"
@@ -71,6 +77,8 @@ export interface PgResult {
   readonly concurrency: number
   readonly poolSize: number
   readonly rounds: number
+  /** Warm-up per side: `shortLoads` loads of `shortQueries`, then one load of `queries`. */
+  readonly warmUp?: { readonly shortLoads: number; readonly shortQueries: number }
   readonly sides: ReadonlyArray<PgSide>
   /** Ours ÷ pg per round (the same round), median (min … max) over rounds; `null` without our side. */
   readonly pairedRatios?: {
@@ -173,11 +181,12 @@ export const pgOptions: PgOptions = {
  */
 export const run = async (quick: boolean, progress: (line: string) => void): Promise<PgResult> => {
   const queries = quick ? 1_000 : 10_000
-  const rounds = quick ? 1 : 12
+  const rounds = quick ? 1 : 20
+  const warmUp = { shortLoads: quick ? 20 : 300, shortQueries: 100 }
   const concurrency = 32
   const poolSize = pgOptions.max
   const options = pgOptions
-  const base = { queries, concurrency, poolSize, rounds }
+  const base = { queries, concurrency, poolSize, rounds, warmUp }
   const unreachable = await Services.probe(options.host, options.port, 1_000)
   if (unreachable !== undefined) {
     return { ...base, skipped: `PostgreSQL is not reachable (${unreachable}): scenario skipped`, sides: [] }
@@ -208,7 +217,8 @@ export const run = async (quick: boolean, progress: (line: string) => void): Pro
     }
     const loads = new Map<string, Array<Load>>(runners.map((r) => [r.id, []]))
     progress("postgres: warm-up")
-    for (const r of runners) await r.load(queries / 2)
+    for (let i = 0; i < warmUp.shortLoads; i++) for (const r of runners) await r.load(warmUp.shortQueries)
+    for (const r of runners) await r.load(queries)
     for (let round = 0; round < rounds; round++) {
       progress(`postgres: round ${round + 1}/${rounds}`)
       const order = round % 2 === 0 ? runners : [...runners].reverse()
