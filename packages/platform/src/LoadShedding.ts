@@ -148,6 +148,25 @@ export declare namespace LoadShedding {
  * )
  * ```
  *
+ * @example
+ * ```ts
+ * // On Node: the front sheds in the server's request event, before a fiber is started.
+ * import { LoadShedding } from "@effect-resilience/platform"
+ * import { HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
+ * import { NodeHttpServer } from "@effect/platform-node"
+ * import { Effect, Layer } from "effect"
+ * import { createServer } from "node:http"
+ *
+ * const app = HttpRouter.empty.pipe(HttpRouter.get("/quote", HttpServerResponse.text("42")))
+ *
+ * const ServerLive = Layer.unwrapEffect(
+ *   Effect.map(LoadShedding.make({ limit: 64 }), (shedder) =>
+ *     HttpServer.serve(app, shedder.middleware).pipe(
+ *       Layer.provide(NodeHttpServer.layer(() => shedder.front(createServer()), { port: 3000 }))
+ *     ))
+ * )
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
