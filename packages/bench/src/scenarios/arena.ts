@@ -14,6 +14,7 @@ import * as os from "node:os"
 import { performance } from "node:perf_hooks"
 import { contenders, makeTransport, shared } from "../arena/contenders.js"
 import { type ArenaPhase, figures, phaseIndexAt, type PhaseName, phaseStart, script, start } from "../arena/upstream.js"
+import { openLoop } from "../openLoop.js"
 import { quantile, type Spread, spread } from "../stats.js"
 
 /**
@@ -120,9 +121,6 @@ export const runOnce = async (
   // warm-up: a few requests before the script (connections, JIT)
   // (one at a time: a cold start must not open a breaker before the script)
   for (let i = 0; i < 10; i++) await contender.call(1_000_000 + i)
-  const startAt = new Float64Array(count)
-  const endAt = new Float64Array(count).fill(Number.NaN)
-  const ok = new Uint8Array(count)
   const breakerSamples: Array<[number, boolean]> = []
   t0 = performance.now()
   upstream.restart(t0)
@@ -137,26 +135,7 @@ export const runOnce = async (
   const sampler = contender.breakerOpen === null ? undefined : setInterval(() => {
     breakerSamples.push([phaseIndexAt(phases, performance.now() - t0), contender.breakerOpen!()])
   }, 20)
-  const pending: Array<Promise<void>> = []
-  await new Promise<void>((resolve) => {
-    let next = 0
-    const tick = () => {
-      const now = performance.now() - t0
-      while (next < count && next * interval <= now) {
-        const i = next++
-        startAt[i] = performance.now() - t0
-        pending.push(
-          contender.call(i).then((success) => {
-            endAt[i] = performance.now() - t0
-            ok[i] = success ? 1 : 0
-          })
-        )
-      }
-      if (next < count) setTimeout(tick, Math.max(0, next * interval - (performance.now() - t0)))
-      else resolve()
-    }
-    tick()
-  })
+  const { endAt, ok, pending, startAt } = await openLoop(count, interval, t0, (i) => contender.call(i))
   await Promise.race([Promise.all(toggles), sleep(5_000)])
   await Promise.race([Promise.all(pending), sleep(10_000)])
   if (sampler !== undefined) clearInterval(sampler)

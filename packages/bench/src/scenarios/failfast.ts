@@ -32,6 +32,7 @@ import { Duration, Effect, Exit, Scope } from "effect"
 import { setMaxListeners } from "node:events"
 import * as os from "node:os"
 import { performance } from "node:perf_hooks"
+import { openLoop } from "../openLoop.js"
 import { quantile, type Spread, spread } from "../stats.js"
 
 /**
@@ -302,31 +303,9 @@ export const runOnce = async (
   const total = phaseMillis * phaseNames.length
   const interval = 1_000 / rate
   const count = Math.floor(total / interval)
-  const startAt = new Float64Array(count)
-  const endAt = new Float64Array(count).fill(Number.NaN)
-  const ok = new Uint8Array(count)
-  const pending: Array<Promise<void>> = []
   const t0 = performance.now()
   upstream.restart(t0)
-  await new Promise<void>((resolve) => {
-    let next = 0
-    const tick = () => {
-      const now = performance.now() - t0
-      while (next < count && next * interval <= now) {
-        const i = next++
-        startAt[i] = performance.now() - t0
-        pending.push(
-          contender.call(i).then((success) => {
-            endAt[i] = performance.now() - t0
-            ok[i] = success ? 1 : 0
-          })
-        )
-      }
-      if (next < count) setTimeout(tick, Math.max(0, next * interval - (performance.now() - t0)))
-      else resolve()
-    }
-    tick()
-  })
+  const { endAt, ok, pending, startAt } = await openLoop(count, interval, t0, (i) => contender.call(i))
   await Promise.race([Promise.all(pending), new Promise((resolve) => setTimeout(resolve, 15_000))])
   await contender.close()
   const figures: RunFigures = { success: [], p99: [], max: [], over500: [] }
