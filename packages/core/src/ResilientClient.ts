@@ -8,7 +8,8 @@
  * `RetryAfter` hint) holds none and the attempt after it queues again (a rejection by the client's own bulkhead
  * is never retried); each attempt passes the breaker (so an open breaker fails an attempt fast) and has its own
  * timeout. A rejection by the client's own breaker is never retried (nor is a failure once that breaker is open):
- * the call fails fast with `CircuitBreakerOpenError`, so no call waits behind a dependency known to be down. `retry.onOpenBreaker: "wait"` makes the retry
+ * the call fails fast with `CircuitBreakerOpenError`, so no call waits behind a dependency known to be down (a
+ * call sleeping its backoff when the breaker opens ends then). `retry.onOpenBreaker: "wait"` makes the retry
  * wait for the breaker instead, when its `retryAfter` fits in `retry.maxRetryAfter` (1 second by default in a
  * client) and what is left of the deadline. Any other `RetryAfter` hint (a `RateLimitedError` or HTTP 429 from
  * inside the effect) longer than `retry.maxRetryAfter` ends the retries at once; an isolated breaker is never
@@ -216,7 +217,8 @@ export declare namespace ResilientClient {
   export interface RetryOptions<E> extends Retry.Retry.Options<E> {
     /**
      * When the client's own breaker rejects an attempt (open, or half-open with its probes taken), or is open
-     * when an attempt fails: `"fail"` (default) ends the call at once with that error;
+     * when an attempt fails: `"fail"` (default) ends the call at once with that error, and a call sleeping
+     * between attempts when that breaker opens (or is isolated) ends at once with its `CircuitBreakerOpenError`;
      * `"wait"` retries as for any failure, waiting out the rejection's `RetryAfter` hint when it fits in
      * `maxRetryAfter` and the deadline. Waiting costs: the caller waits (holding no bulkhead slot), and the waiting
      * calls all come back when the breaker half-opens, where only `halfOpen.maxProbes` get through and the rest

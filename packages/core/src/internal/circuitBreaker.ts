@@ -25,7 +25,7 @@ import {
   readStats,
   resetMachine
 } from "./circuitBreakerExecute.js"
-import { CircuitBreakerOpenError, Machine, Sink } from "./circuitBreakerMachine.js"
+import { CircuitBreakerOpenError, Machine, openingSignal, Sink } from "./circuitBreakerMachine.js"
 import { makeKeyedSettings, makeSettings, type Settings } from "./circuitBreakerSettings.js"
 import { type Attachment, CircuitBreakerStore, type SharedConfig, type State } from "./circuitBreakerStore.js"
 import { attachStore, connectStore } from "./circuitBreakerSync.js"
@@ -88,7 +88,7 @@ export const make = (
       isolate: isolateMachine(m),
       reset: resetMachine(m)
     }
-    unsafeStates.set(breaker, () => m.state)
+    machines.set(breaker, m)
     yield* ResilienceRegistry.register({
       kind: "circuit_breaker",
       name: settings.name,
@@ -108,8 +108,8 @@ export const make = (
     return breaker
   })
 
-/** The state of each breaker `make` built, read synchronously. */
-const unsafeStates = new WeakMap<CircuitBreaker, () => State>()
+/** The machine of each breaker `make` built: its state read synchronously, its opening signal. */
+const machines = new WeakMap<CircuitBreaker, Machine>()
 
 /**
  * A breaker's state as last observed, read synchronously, without the clock (so `"Open"` may be due to turn
@@ -117,7 +117,19 @@ const unsafeStates = new WeakMap<CircuitBreaker, () => State>()
  *
  * @internal
  */
-export const unsafeStateOf = (breaker: CircuitBreaker): State | undefined => unsafeStates.get(breaker)?.()
+export const unsafeStateOf = (breaker: CircuitBreaker): State | undefined => machines.get(breaker)?.state
+
+/**
+ * What a client's retry races its wait against (`onOpenBreaker: "fail"`): fails with the breaker's
+ * `CircuitBreakerOpenError` once it opens or is isolated (see `openingSignal`); `undefined` for a breaker `make` did
+ * not build.
+ *
+ * @internal
+ */
+export const openingSignalOf = (breaker: CircuitBreaker): Effect.Effect<never, CircuitBreakerOpenError> | undefined => {
+  const m = machines.get(breaker)
+  return m === undefined ? undefined : openingSignal(m)
+}
 
 /** @internal */
 export const withBreaker: {

@@ -6,8 +6,11 @@
  */
 import * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
 import * as Metric from "effect/Metric"
 import * as PubSub from "effect/PubSub"
 import * as ScheduleDecision from "effect/ScheduleDecision"
@@ -146,6 +149,11 @@ export class Machine {
   rejected = 0
   pending: Array<StateChange> | undefined = undefined
   link: Link | undefined = undefined
+  /**
+   * Completed by the next transition to Open or Isolated, then dropped: made on demand by a client's retry that waits
+   * between attempts (`openingSignal`), so a breaker nobody retries on never has one.
+   */
+  opening: Deferred.Deferred<void> | undefined = undefined
   /** The transition being made settles a half-open probe (a store with probe leases checks the lease). */
   probeTransition = false
   // openDuration as a Schedule: the delays of the current run of openings, stepped on demand.
@@ -267,6 +275,12 @@ export class Machine {
       : { breakerName: sink.settings.name, from, to, at, key: this.key }
     if (this.pending === undefined) this.pending = [change]
     else this.pending.push(change)
+    // Local or applied from a store alike: the calls waiting to retry through this breaker learn it opened.
+    if ((to === "Open" || to === "Isolated") && this.opening !== undefined) {
+      const opening = this.opening
+      this.opening = undefined
+      Deferred.unsafeDone(opening, Exit.void)
+    }
     if (!remote && to !== "HalfOpen" && this.link !== undefined) {
       this.link.proposal = true
       this.link.byProbe = this.probeTransition
@@ -407,6 +421,25 @@ const runHook = (hook: (change: StateChange) => Effect.Effect<void>, change: Sta
 /** @internal */
 export const thenDrain = <A, E, R>(m: Machine, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   m.pending === undefined ? effect : Effect.zipRight(drain(m), effect)
+
+/**
+ * For a client's retry about to wait between attempts (`onOpenBreaker: "fail"`): fails with the breaker's rejection
+ * as soon as the breaker opens or is isolated (at once if it already is), never succeeds; the retry races its wait
+ * against it. The call ends as it would have after the wait, turned away by the open breaker, only sooner (and the
+ * rejection is counted as such). Costs nothing until a retry waits: the signal is made then, one per opening.
+ *
+ * @internal
+ */
+export const openingSignal = (m: Machine): Effect.Effect<never, CircuitBreakerOpenError> =>
+  Effect.clockWith((clock) => {
+    const now = clock.unsafeCurrentTimeMillis()
+    if (m.state === "Isolated" || (m.state === "Open" && now < m.openUntil)) return reject(m, now)
+    const opening = m.opening ??= Deferred.unsafeMake<void>(FiberId.none)
+    return Effect.zipRight(
+      Deferred.await(opening),
+      Effect.clockWith((clock) => reject(m, clock.unsafeCurrentTimeMillis()))
+    )
+  })
 
 /** A call the breaker turns away: counted, and failed with its `retryAfter`. @internal */
 export const reject = (m: Machine, now: number): Effect.Effect<never, CircuitBreakerOpenError> => {

@@ -26,10 +26,12 @@ import * as Timeout from "../Timeout.js"
 // The client composes the policies through their public modules. What it takes from internals has no public
 // equivalent: the breaker's state read without an Effect (`stopsAtBreaker` runs inside the retry's synchronous
 // `while`), a hedge that takes tokens from a budget without recording requests in it (when the retry shares the
-// budget and records each call already), the tracing/histogram wrapper every policy shares, and the option checks.
-import { unsafeStateOf } from "./circuitBreaker.js"
+// budget and records each call already), the tracing/histogram wrapper every policy shares, the option checks, and
+// a retry whose waits end when the client's own breaker opens (its machine's opening signal).
+import { openingSignalOf, unsafeStateOf } from "./circuitBreaker.js"
 import { hedgeResolved, resolve as resolveHedge } from "./hedge.js"
 import { instrument } from "./instrument.js"
+import { retryWaking } from "./retry.js"
 import { configDuration, configInteger, nestedSync, relabel, validated } from "./validate.js"
 
 /** A nested policy's option error, restated as the client's (`bulkhead.maxConcurrent`). */
@@ -76,7 +78,8 @@ const rejectionOf = (error: unknown): Reason | undefined => {
  * itself: never retried. With `onOpenBreaker: "fail"` (the default), neither is a rejection by the client's own
  * breaker, nor any failure once that breaker is open (it opened on this attempt or meanwhile; the next attempt would
  * be turned away after the backoff): the call ends at once and frees its bulkhead slot, rather than park on it
- * behind a dependency known to be down.
+ * behind a dependency known to be down. A call already sleeping its backoff when the breaker opens is woken with the
+ * breaker's rejection (`retryWaking`, `openingSignal`).
  */
 const stopsAtBreaker = (error: unknown, own: CircuitBreaker.CircuitBreaker | undefined, failFast: boolean): boolean => {
   if (error instanceof CircuitBreaker.CircuitBreakerOpenError) {
@@ -337,13 +340,24 @@ export const make = (
     const deadline = checked.deadline !== undefined && Duration.isFinite(checked.deadline)
       ? Deadline.within(checked.deadline)
       : undefined
+    // Fail-fast also wakes the calls sleeping between attempts when the client's own breaker opens (or is isolated):
+    // each ends at once with the breaker's rejection, the one its next attempt would meet after the backoff, rather
+    // than sleep it out. The signal is raced only during such a wait, never on a first attempt.
+    const wake: Effect.Effect<never, unknown> | undefined = failFast && breaker !== undefined
+      ? openingSignalOf(breaker)
+      : undefined
     // Prepared once (options checked here, so a bad option fails `make`); costs one `catchAllCause` per call until
     // the first failure.
     const retried = retry === undefined
       ? undefined
       : yield* validated(
         "ResilientClient.make",
-        () => nestedSync("ResilientClient.make", "retry", () => Retry.retry(retry))
+        () =>
+          nestedSync(
+            "ResilientClient.make",
+            "retry",
+            () => wake === undefined ? Retry.retry(retry) : retryWaking(retry, wake)
+          )
       )
     const instrumented = options.tracing === true || options.histogram === true
       ? instrument({ policy: "client", name, tracing: options.tracing, histogram: options.histogram })

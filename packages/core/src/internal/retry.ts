@@ -68,9 +68,10 @@ const retryableError = <E>(cause: Cause.Cause<E>): Option.Option<E> =>
 
 /**
  * Validates the options once and returns the operator: an operator kept in a constant
- * (`const withRetry = Retry.retry(options)`) pays for this once, not per call.
+ * (`const withRetry = Retry.retry(options)`) pays for this once, not per call. `wake` (a client's, see
+ * `retryWaking`) is raced against every wait between attempts.
  */
-const prepare = <E, R2>(options: Retry.Retry.Options<E, R2>) => {
+const prepare = <E, R2>(options: Retry.Retry.Options<E, R2>, wake?: Effect.Effect<never, E>) => {
   const config = resolve(options)
   const { maxAttempts, maxRetryAfter, respectRetryAfter, schedule } = config
   const shouldRetry = options.while
@@ -113,7 +114,8 @@ const prepare = <E, R2>(options: Retry.Retry.Options<E, R2>) => {
               if (budget !== undefined && !budget.unsafeTryAcquire(now)) return Effect.failCause(cause)
               const wait = Duration.millis(delay)
               const nextAttempt = Effect.catchAllCause(self, (c) => afterFailure(c, attempt + 1, next))
-              const sleepThenRetry = Effect.zipRight(Effect.zipRight(counted(), Effect.sleep(wait)), nextAttempt)
+              const sleep = wake === undefined ? Effect.sleep(wait) : Effect.raceFirst(Effect.sleep(wait), wake)
+              const sleepThenRetry = Effect.zipRight(Effect.zipRight(counted(), sleep), nextAttempt)
               return onRetry === undefined
                 ? sleepThenRetry
                 : Effect.zipRight(onRetry({ attempt, error, delay: wait }), sleepThenRetry)
@@ -132,6 +134,19 @@ const prepare = <E, R2>(options: Retry.Retry.Options<E, R2>) => {
     })
   }
 }
+
+/**
+ * `retry` whose waits between attempts end early when `wake` fails: the call then ends with `wake`'s error, without
+ * another attempt. `wake` runs only while a retry waits (raced against the sleep, interrupted when the sleep ends
+ * first), so a call that succeeds on its first attempt never meets it. `ResilientClient` passes its own breaker's
+ * opening signal, so a call sleeping its backoff fails as soon as that breaker opens.
+ *
+ * @internal
+ */
+export const retryWaking = <E, R2>(
+  options: Retry.Retry.Options<E, R2>,
+  wake: Effect.Effect<never, E> | undefined
+): <A, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R | R2> => prepare(options, wake)
 
 /**
  * Written out rather than with `dual`: `dual`'s data-last form would run `prepare` again on every application.
