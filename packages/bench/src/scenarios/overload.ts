@@ -249,7 +249,12 @@ export const run = async (quick: boolean, progress: (line: string) => void): Pro
       serviceCpu
     )
     try {
+      // Warm-up, not measured: a round of every multiple, so that the first measured 1x peak does not run on code
+      // V8 has not compiled yet (a cold first peak made the first round's ratios look better than the others).
       await generator.drive(service.port, "/work", 1, saturating, 2)
+      for (const multiple of multiples) {
+        await generator.drive(service.port, "/work", multiple, saturating * multiple, seconds)
+      }
       for (let round = 0; round < rounds; round++) {
         const phases: Array<OverloadPhase> = []
         for (const multiple of multiples) {
