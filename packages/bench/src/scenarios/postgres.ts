@@ -181,7 +181,7 @@ export const pgOptions: PgOptions = {
  */
 export const run = async (quick: boolean, progress: (line: string) => void): Promise<PgResult> => {
   const queries = quick ? 1_000 : 10_000
-  const rounds = quick ? 1 : 20
+  const rounds = quick ? 1 : 40
   const warmUp = { shortLoads: quick ? 20 : 300, shortQueries: 100 }
   const concurrency = 32
   const poolSize = pgOptions.max
