@@ -148,24 +148,18 @@ export const naive = (gatewayUrl: string): Effect.Effect<Caller, never, HttpClie
   Effect.map(HttpClient.HttpClient, (http) => ({
     name: "naive",
     label: "naive",
-    charge: (order) =>
-      http.execute(HttpClientRequest.post(url(gatewayUrl, order))).pipe(
-        Effect.flatMap((response) =>
-          response.status === 200
-            ? Effect.asVoid(response.text)
-            : Effect.zipRight(response.text, Effect.fail(new GatewayError({ status: response.status })))
-        ),
-        Effect.scoped,
-        Effect.catchTag("RequestError", "ResponseError", () => Effect.fail(new GatewayError({ status: 0 })))
-      ),
+    charge: (order) => answered(http, HttpClientRequest.post(url(gatewayUrl, order))),
     breakerState: Option.none(),
     changes: () => [],
     reset: Effect.void
   }))
 
-/** `GET /health` of the gateway at `host`: succeeds on a 200. */
-const ping = (http: HttpClient.HttpClient, host: string): Effect.Effect<void, GatewayError> =>
-  http.execute(HttpClientRequest.get(`http://${host}/health`)).pipe(
+/** One request to the gateway: a 200 succeeds (its body read), anything else fails with `GatewayError`. */
+const answered = (
+  http: HttpClient.HttpClient,
+  request: HttpClientRequest.HttpClientRequest
+): Effect.Effect<void, GatewayError> =>
+  http.execute(request).pipe(
     Effect.flatMap((response) =>
       response.status === 200
         ? Effect.asVoid(response.text)
@@ -174,6 +168,10 @@ const ping = (http: HttpClient.HttpClient, host: string): Effect.Effect<void, Ga
     Effect.scoped,
     Effect.catchTag("RequestError", "ResponseError", () => Effect.fail(new GatewayError({ status: 0 })))
   )
+
+/** `GET /health` of the gateway at `host`: succeeds on a 200. */
+const ping = (http: HttpClient.HttpClient, host: string): Effect.Effect<void, GatewayError> =>
+  answered(http, HttpClientRequest.get(`http://${host}/health`))
 
 /**
  * Ours: `ResilientHttpClient` over the `HttpClient` in context.
