@@ -77,8 +77,7 @@ const rejectionOf = (error: unknown): Reason | undefined => {
  * Whether the client's retry stops at this failure because of a breaker. An isolated breaker will not come back by
  * itself: never retried. With `onOpenBreaker: "fail"` (the default), neither is a rejection by the client's own
  * breaker, nor any failure once that breaker is open (it opened on this attempt or meanwhile; the next attempt would
- * be turned away after the backoff): the call ends at once and frees its bulkhead slot, rather than park on it
- * behind a dependency known to be down. A call already sleeping its backoff when the breaker opens is woken with the
+ * be turned away after the backoff): the call ends at once, rather than wait behind a dependency known to be down. A call already sleeping its backoff when the breaker opens is woken with the
  * breaker's rejection (`retryWaking`, `openingSignal`).
  */
 const stopsAtBreaker = (error: unknown, own: CircuitBreaker.CircuitBreaker | undefined, failFast: boolean): boolean => {
