@@ -4,6 +4,7 @@
  *
  * @since 0.1.0
  */
+import * as os from "node:os"
 import { performance } from "node:perf_hooks"
 
 /**
@@ -57,4 +58,36 @@ export const openLoop = (
     }
     tick()
   })
+}
+
+/**
+ * The load average over 1, 5 and 15 minutes, to two decimals (recorded before and after a scenario).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const loadAverage = (): Array<number> => os.loadavg().map((x) => Math.round(x * 100) / 100)
+
+/**
+ * Runs each contender once per round, `rounds` rounds, the order rotated by one each round (so none always runs
+ * first), and gives each contender's runs in round order.
+ *
+ * @since 0.1.0
+ * @category drivers
+ */
+export const rotatedRounds = async <C extends { readonly id: string }, R>(
+  contenders: ReadonlyArray<C>,
+  rounds: number,
+  progress: (round: number, contender: C) => void,
+  runOnce: (contender: C) => Promise<R>
+): Promise<Map<string, Array<R>>> => {
+  const runs = new Map<string, Array<R>>(contenders.map((c) => [c.id, []]))
+  for (let round = 0; round < rounds; round++) {
+    for (let k = 0; k < contenders.length; k++) {
+      const contender = contenders[(k + round) % contenders.length]!
+      progress(round, contender)
+      runs.get(contender.id)!.push(await runOnce(contender))
+    }
+  }
+  return runs
 }

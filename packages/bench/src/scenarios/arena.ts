@@ -10,11 +10,10 @@
  * @since 0.1.0
  */
 import * as fs from "node:fs"
-import * as os from "node:os"
 import { performance } from "node:perf_hooks"
 import { contenders, makeTransport, shared } from "../arena/contenders.js"
 import { type ArenaPhase, figures, phaseIndexAt, type PhaseName, phaseStart, script, start } from "../arena/upstream.js"
-import { openLoop } from "../openLoop.js"
+import { loadAverage, openLoop, rotatedRounds } from "../openLoop.js"
 import { quantile, type Spread, spread } from "../stats.js"
 
 /**
@@ -196,8 +195,6 @@ export const runOnce = async (
   return { goodput, successes, p50, p99, amplification, falseOpen, recovery, early, earliest, sent }
 }
 
-const loadAverage = () => os.loadavg().map((x) => Math.round(x * 100) / 100)
-
 /**
  * Runs the arena: `rounds` rounds, each contender once per round through the whole script, in a rotated order.
  *
@@ -210,14 +207,12 @@ export const run = async (quick: boolean, progress: (line: string) => void): Pro
   const rate = 100
   const seed = 20
   const before = loadAverage()
-  const runs = new Map<string, Array<RunFigures>>(contenders.map((c) => [c.id, []]))
-  for (let round = 0; round < rounds; round++) {
-    for (let k = 0; k < contenders.length; k++) {
-      const spec = contenders[(k + round) % contenders.length]!
-      progress(`arena: round ${round + 1}/${rounds}, ${spec.id}`)
-      runs.get(spec.id)!.push(await runOnce(spec, phases, rate, seed))
-    }
-  }
+  const runs = await rotatedRounds(
+    contenders,
+    rounds,
+    (round, spec) => progress(`arena: round ${round + 1}/${rounds}, ${spec.id}`),
+    (spec) => runOnce(spec, phases, rate, seed)
+  )
   const sides: Array<ArenaSide> = contenders.map((spec) => {
     const mine = runs.get(spec.id)!
     const sideOf = spec.id === "none" ? "none" : spec.id.startsWith("ours") ? "ours" : "peer"

@@ -30,9 +30,8 @@ import {
 } from "cockatiel"
 import { Duration, Effect, Exit, Scope } from "effect"
 import { setMaxListeners } from "node:events"
-import * as os from "node:os"
 import { performance } from "node:perf_hooks"
-import { openLoop } from "../openLoop.js"
+import { loadAverage, openLoop, rotatedRounds } from "../openLoop.js"
 import { quantile, type Spread, spread } from "../stats.js"
 
 /**
@@ -326,8 +325,6 @@ export const runOnce = async (
   return figures
 }
 
-const loadAverage = () => os.loadavg().map((x) => Math.round(x * 100) / 100)
-
 const paired = (
   runs: Map<string, Array<RunFigures>>,
   a: string,
@@ -357,14 +354,12 @@ export const run = async (quick: boolean, progress: (line: string) => void): Pro
   const rate = 100
   const seed = 17
   const before = loadAverage()
-  const runs = new Map<string, Array<RunFigures>>(contenders.map((c) => [c.id, []]))
-  for (let round = 0; round < rounds; round++) {
-    for (let k = 0; k < contenders.length; k++) {
-      const spec = contenders[(k + round) % contenders.length]!
-      progress(`failfast: round ${round + 1}/${rounds}, ${spec.id}`)
-      runs.get(spec.id)!.push(await runOnce(spec, phaseMillis, rate, seed))
-    }
-  }
+  const runs = await rotatedRounds(
+    contenders,
+    rounds,
+    (round, spec) => progress(`failfast: round ${round + 1}/${rounds}, ${spec.id}`),
+    (spec) => runOnce(spec, phaseMillis, rate, seed)
+  )
   const outage = phaseNames.indexOf("outage")
   const recovery = phaseNames.indexOf("recovery")
   return {
