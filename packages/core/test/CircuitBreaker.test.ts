@@ -26,7 +26,7 @@ import {
   Stream,
   TestClock
 } from "effect"
-import { Boom, outcome } from "./utils/breaker.js"
+import { Boom, outcome, recordChanges } from "./utils/breaker.js"
 
 class NotFound extends Data.TaggedError("NotFound")<{}> {}
 
@@ -35,18 +35,6 @@ const ok = Effect.succeed("ok")
 
 const openError = (state: "Open" | "HalfOpen" | "Isolated", retryAfter: Duration.DurationInput, name = "test") =>
   new CircuitBreaker.CircuitBreakerOpenError({ breakerName: name, state, retryAfter: Duration.decode(retryAfter) })
-
-/** Collects the breaker's changes from now on (subscribed before it returns). */
-const recordChanges = (changes: Stream.Stream<CircuitBreaker.StateChange>) =>
-  Effect.gen(function*() {
-    const seen: Array<string> = []
-    yield* Stream.runForEach(changes, (c) => Effect.sync(() => seen.push(`${c.from}>${c.to}@${c.at}`))).pipe(
-      Effect.forkScoped
-    )
-    // Let the reader subscribe before anything happens.
-    for (let i = 0; i < 20; i++) yield* Effect.yieldNow()
-    return seen
-  })
 
 describe("CircuitBreaker", () => {
   describe("strategies", () => {

@@ -1,7 +1,7 @@
 import { CircuitBreaker, InvalidOptionsError, ResilientClient } from "@effect-resilience/core"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Scope, Stream, TestClock } from "effect"
-import { Boom, outcome } from "./utils/breaker.js"
+import { Effect, Exit, Scope, TestClock } from "effect"
+import { Boom, outcome, recordChanges } from "./utils/breaker.js"
 
 const fail = Effect.fail(new Boom({}))
 const ok = Effect.succeed("ok")
@@ -18,16 +18,6 @@ const dependency = () => {
   return { state, check }
 }
 
-const changesOf = (changes: Stream.Stream<CircuitBreaker.StateChange>) =>
-  Effect.gen(function*() {
-    const seen: Array<string> = []
-    yield* Stream.runForEach(changes, (c) => Effect.sync(() => seen.push(`${c.from}>${c.to}@${c.at}`))).pipe(
-      Effect.forkScoped
-    )
-    for (let i = 0; i < 20; i++) yield* Effect.yieldNow()
-    return seen
-  })
-
 describe("CircuitBreaker healthCheck", () => {
   it.scoped("while open, a check every interval; the first success turns it half-open before openDuration", () =>
     Effect.gen(function*() {
@@ -38,7 +28,7 @@ describe("CircuitBreaker healthCheck", () => {
         openDuration: "10 seconds",
         healthCheck: { check: dep.check, interval: "100 millis" }
       })
-      const changes = yield* changesOf(breaker.changes)
+      const changes = yield* recordChanges(breaker.changes)
       // No checks while closed.
       yield* TestClock.adjust("1 second")
       expect(dep.state.checks).toBe(0)
@@ -170,7 +160,7 @@ describe("CircuitBreaker healthCheck", () => {
         maxKeys: 10,
         idleTtl: "1 minute"
       })
-      const changes = yield* changesOf(breaker.changes)
+      const changes = yield* recordChanges(breaker.changes)
       expect(yield* outcome(breaker.execute("a", fail))).toBe("failure")
       expect(yield* outcome(breaker.execute("b", ok))).toBe("success")
       yield* TestClock.adjust("100 millis")

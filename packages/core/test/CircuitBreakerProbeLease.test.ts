@@ -1,7 +1,7 @@
 import { CircuitBreaker, InvalidOptionsError } from "@effect-resilience/core"
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Duration, Effect, Exit, FastCheck as fc, Fiber, Stream, TestClock } from "effect"
-import { Boom, outcome } from "./utils/breaker.js"
+import { Deferred, Duration, Effect, Exit, FastCheck as fc, Fiber, TestClock } from "effect"
+import { Boom, outcome, recordChanges } from "./utils/breaker.js"
 
 const fail = Effect.fail(new Boom({}))
 const ok = Effect.succeed("ok")
@@ -32,16 +32,6 @@ const stuckProbe = (breaker: CircuitBreaker.CircuitBreaker) =>
     return { gate, fiber }
   })
 
-const changesOf = (breaker: CircuitBreaker.CircuitBreaker) =>
-  Effect.gen(function*() {
-    const seen: Array<string> = []
-    yield* Stream.runForEach(breaker.changes, (c) => Effect.sync(() => seen.push(`${c.from}>${c.to}@${c.at}`))).pipe(
-      Effect.forkScoped
-    )
-    for (let i = 0; i < 20; i++) yield* Effect.yieldNow()
-    return seen
-  })
-
 describe("CircuitBreaker halfOpen.probeLease", () => {
   it.scoped("without a lease, a stuck probe holds its slot until it ends", () =>
     Effect.gen(function*() {
@@ -58,7 +48,7 @@ describe("CircuitBreaker halfOpen.probeLease", () => {
   it.scoped("a probe stuck past its lease frees the slot: the next call probes and closes; the late failure counts as nothing", () =>
     Effect.gen(function*() {
       const breaker = yield* makeBreaker({ probeLease: "100 millis" })
-      const changes = yield* changesOf(breaker)
+      const changes = yield* recordChanges(breaker.changes)
       yield* toHalfOpen(breaker)
       const probe = yield* stuckProbe(breaker)
       yield* TestClock.adjust("60 millis")

@@ -1,5 +1,5 @@
 import { CircuitBreaker } from "@effect-resilience/core"
-import { Data, Effect, Either } from "effect"
+import { Data, Effect, Either, Stream } from "effect"
 
 /** The failure the breaker tests count. */
 export class Boom extends Data.TaggedError("Boom")<{ readonly n?: number }> {}
@@ -13,3 +13,15 @@ export const outcome = <A, E>(effect: Effect.Effect<A, E | CircuitBreaker.Circui
       onLeft: (e) => e instanceof CircuitBreaker.CircuitBreakerOpenError ? ("rejected" as const) : ("failure" as const)
     })
   )
+
+/** Collects the breaker's changes from now on as `From>To@at` (subscribed before it returns). */
+export const recordChanges = (changes: Stream.Stream<CircuitBreaker.StateChange>) =>
+  Effect.gen(function*() {
+    const seen: Array<string> = []
+    yield* Stream.runForEach(changes, (c) => Effect.sync(() => seen.push(`${c.from}>${c.to}@${c.at}`))).pipe(
+      Effect.forkScoped
+    )
+    // Let the reader subscribe before anything happens.
+    for (let i = 0; i < 20; i++) yield* Effect.yieldNow()
+    return seen
+  })
