@@ -122,6 +122,20 @@ export declare namespace Bulkhead {
      * wait only, not the run.
      */
     readonly queueTimeout?: Duration.DurationInput | undefined
+    /**
+     * An adaptive queue timeout (CoDel, as Facebook applies it to its servers' queues): once the queue has not
+     * been empty for `interval` (default 100 ms), it is a standing queue, not a burst, and a call that joins it
+     * waits at most `target` (default 5 ms) before it is rejected with `QueueTimeout`. A burst
+     * shorter than `interval` queues as usual (up to `queueTimeout`). Under sustained overload the queue then
+     * drains instead of holding calls until their callers have given up, and the calls it serves have waited
+     * little. Default: off. See docs/bulkhead.md.
+     *
+     * @since 0.1.0
+     */
+    readonly codel?: {
+      readonly target?: Duration.DurationInput | undefined
+      readonly interval?: Duration.DurationInput | undefined
+    } | undefined
     /** Record `bulkhead_*` metrics (default true). */
     readonly metrics?: boolean | undefined
     /** A span per call, named `bulkhead <name>` (default false). */

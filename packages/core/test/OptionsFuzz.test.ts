@@ -278,6 +278,9 @@ const targets: ReadonlyArray<Fuzz.Target> = [
       maxConcurrent: required(int(1)),
       maxQueue: optional(int(0)),
       queueTimeout: optional(duration({ zero: zeroNone, infinity: noLimit })),
+      codel: optional(object()),
+      "codel.target": optional(duration({ zero: "reject", infinity: "reject" }), "default 5 ms"),
+      "codel.interval": optional(duration({ zero: "reject", infinity: "reject" }), "default 100 ms"),
       metrics: optional(boolean),
       tracing: optional(boolean),
       histogram: optional(boolean)
@@ -494,6 +497,8 @@ const configTarget: Fuzz.ConfigTarget = {
     SVC_BULKHEAD_MAX_CONCURRENT: Fuzz.config.int(1),
     SVC_BULKHEAD_MAX_QUEUE: Fuzz.config.int(0),
     SVC_BULKHEAD_QUEUE_TIMEOUT: Fuzz.config.duration({ zero: zeroNone }),
+    SVC_BULKHEAD_CODEL_TARGET: Fuzz.config.duration({ zero: "reject" }),
+    SVC_BULKHEAD_CODEL_INTERVAL: Fuzz.config.duration({ zero: "reject" }),
     SVC_CIRCUIT_BREAKER_CONSECUTIVE_FAILURES: Fuzz.config.int(1),
     SVC_CIRCUIT_BREAKER_OPEN_DURATION: Fuzz.config.duration({ zero: accept("zero: half-open at the next call") }),
     SVC_RATE_LIMITER_LIMIT: Fuzz.config.int(1),

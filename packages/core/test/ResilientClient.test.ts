@@ -326,6 +326,12 @@ describe("ResilientClient", () => {
       expect(options.bulkhead).toMatchObject({ maxConcurrent: 3, maxQueue: 100 })
       expect(options.timeout).toEqual(Duration.seconds(1))
       expect(options.circuitBreaker).toMatchObject({ openDuration: Duration.seconds(10) })
+      expect(options.bulkhead).not.toHaveProperty("codel")
+      const codel = yield* ResilientClient.config("PAYMENTS").pipe(
+        Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["PAYMENTS_BULKHEAD_CODEL_TARGET", "20 millis"]])))
+      )
+      expect(codel.bulkhead).toMatchObject({ codel: { target: Duration.millis(20) } })
+      expect(codel.bulkhead).not.toHaveProperty("codel.interval")
     }))
 
   it.effect("a bad config value is a ConfigError naming the key", () =>
@@ -344,6 +350,8 @@ describe("ResilientClient", () => {
       expect(String(zero)).toContain("PAYMENTS_BULKHEAD_MAX_CONCURRENT")
       const duration = yield* bad("PAYMENTS_TIMEOUT", "soon")
       expect(String(duration)).toContain("PAYMENTS_TIMEOUT")
+      const codelZero = yield* bad("PAYMENTS_BULKHEAD_CODEL_INTERVAL", "0 millis")
+      expect(String(codelZero)).toContain("PAYMENTS_BULKHEAD_CODEL_INTERVAL")
     }))
 
   it.scoped("stats count calls, not attempts; a fallback answer is counted as such", () =>

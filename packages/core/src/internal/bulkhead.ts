@@ -58,6 +58,8 @@ interface Resolved {
   readonly adaptive: AdaptiveLimit.AdaptiveLimit | undefined
   readonly maxQueue: number
   readonly queueTimeoutMillis: number | undefined
+  /** Adaptive queue timeout (`codel`), in millis; `undefined`: off. */
+  readonly codel: { readonly targetMillis: number; readonly intervalMillis: number } | undefined
 }
 
 const resolve = (v: OptionsValidator, options: Bulkhead.Bulkhead.Options): Resolved => {
@@ -69,6 +71,19 @@ const resolve = (v: OptionsValidator, options: Bulkhead.Bulkhead.Options): Resol
     ? undefined
     : v.duration("queueTimeout", options.queueTimeout)
   const limit = options.maxConcurrent
+  let codel: Resolved["codel"] = undefined
+  if (options.codel !== undefined) {
+    v.object("codel", options.codel)
+    const target = v.duration("codel.target", options.codel.target ?? codelDefaults.target, {
+      positive: true,
+      finite: true
+    })
+    const interval = v.duration("codel.interval", options.codel.interval ?? codelDefaults.interval, {
+      positive: true,
+      finite: true
+    })
+    codel = { targetMillis: Duration.toMillis(target), intervalMillis: Duration.toMillis(interval) }
+  }
   return {
     name: v.nonEmpty("name", options.name),
     maxConcurrent: adaptiveLimit.isAdaptiveLimit(limit) ? limit.initialLimit : v.int("maxConcurrent", limit, 1),
@@ -76,9 +91,13 @@ const resolve = (v: OptionsValidator, options: Bulkhead.Bulkhead.Options): Resol
     maxQueue: v.int("maxQueue", options.maxQueue ?? 0, 0),
     queueTimeoutMillis: queueTimeout === undefined || !Duration.isFinite(queueTimeout)
       ? undefined
-      : Duration.toMillis(queueTimeout)
+      : Duration.toMillis(queueTimeout),
+    codel
   }
 }
+
+/** `codel`'s defaults: Facebook's for its RPC servers' queues ("Fail at Scale", 2015). @internal */
+export const codelDefaults = { target: Duration.millis(5), interval: Duration.millis(100) }
 
 /** The state machine of one bulkhead, without registration: shared by `make` and `keyed`. @internal */
 export class BulkheadImpl implements Bulkhead.Bulkhead, ResilienceMetrics.Collector {
@@ -86,6 +105,9 @@ export class BulkheadImpl implements Bulkhead.Bulkhead, ResilienceMetrics.Collec
   readonly name: string
   readonly maxQueue: number
   readonly queueTimeoutMillis: number | undefined
+  readonly codel: Resolved["codel"]
+  /** With `codel`: when the queue last went from empty to not empty (Clock millis). */
+  private busySince = 0
   /** The calls that may run now: fixed, or learned by `adaptive`. */
   limit: number
   /** The learned limit's state, when the limit is adaptive. */
@@ -113,6 +135,7 @@ export class BulkheadImpl implements Bulkhead.Bulkhead, ResilienceMetrics.Collec
     this.limitGauge = ResilienceMetrics.adaptiveLimit.pipe(Metric.tagged("name", this.name))
     this.maxQueue = options.maxQueue
     this.queueTimeoutMillis = options.queueTimeoutMillis
+    this.codel = options.codel
     const rejected = ResilienceMetrics.bulkheadRejectedTotal.pipe(Metric.tagged("name", this.name))
     this.rejectedQueueFull = rejected.pipe(Metric.tagged("reason", "queue_full"))
     this.rejectedQueueTimeout = rejected.pipe(Metric.tagged("reason", "queue_timeout"))
@@ -252,6 +275,17 @@ export class BulkheadImpl implements Bulkhead.Bulkhead, ResilienceMetrics.Collec
     effect: Effect.Effect<A, E, R>,
     fiber: Fiber.RuntimeFiber<unknown, unknown>
   ): Effect.Effect<A, E | BulkheadRejectedError, R> {
+    // CoDel, as Facebook's queues apply it: a queue that has not been empty for `interval` is a standing queue,
+    // not a burst; a call joining it waits at most `target` (the queue drains, and the calls it serves have not
+    // waited out their callers). One read of the clock, on the queueing path only.
+    let waitMillis = this.queueTimeoutMillis
+    if (this.codel !== undefined) {
+      const now = clockOf(fiber).unsafeCurrentTimeMillis()
+      if (this.queued === 0) this.busySince = now
+      else if (now - this.busySince >= this.codel.intervalMillis) {
+        waitMillis = waitMillis === undefined ? this.codel.targetMillis : Math.min(waitMillis, this.codel.targetMillis)
+      }
+    }
     const waiter = new Waiter()
     if (this.tail === undefined) this.head = this.tail = waiter
     else {
@@ -262,8 +296,8 @@ export class BulkheadImpl implements Bulkhead.Bulkhead, ResilienceMetrics.Collec
     this.queued++
     // The wait is bounded by queueTimeout; a deadline that ends first interrupts the wait itself.
     const left = unsafeRemainingMillis(fiber)
-    const timerMillis = this.queueTimeoutMillis !== undefined && (left === undefined || this.queueTimeoutMillis < left)
-      ? this.queueTimeoutMillis
+    const timerMillis = waitMillis !== undefined && (left === undefined || waitMillis < left)
+      ? waitMillis
       : undefined
     const wait = Effect.async<void, BulkheadRejectedError>((resume) => {
       // Handed a slot before the wait began: go on at once.

@@ -423,6 +423,8 @@ export const config = (
     bulkheadMaxConcurrent: int("BULKHEAD_MAX_CONCURRENT", 1),
     bulkheadMaxQueue: int("BULKHEAD_MAX_QUEUE", 0),
     bulkheadQueueTimeout: duration("BULKHEAD_QUEUE_TIMEOUT"),
+    bulkheadCodelTarget: duration("BULKHEAD_CODEL_TARGET", true),
+    bulkheadCodelInterval: duration("BULKHEAD_CODEL_INTERVAL", true),
     breakerFailures: int("CIRCUIT_BREAKER_CONSECUTIVE_FAILURES", 1),
     breakerOpenDuration: duration("CIRCUIT_BREAKER_OPEN_DURATION"),
     limiterLimit: int("RATE_LIMITER_LIMIT", 1),
@@ -461,7 +463,16 @@ export const config = (
           bulkhead: {
             maxConcurrent: get(c.bulkheadMaxConcurrent, defaults.bulkhead.maxConcurrent),
             maxQueue: get(c.bulkheadMaxQueue, defaults.bulkhead.maxQueue),
-            queueTimeout: get(c.bulkheadQueueTimeout, Duration.decode(defaults.bulkhead.queueTimeout))
+            queueTimeout: get(c.bulkheadQueueTimeout, Duration.decode(defaults.bulkhead.queueTimeout)),
+            // either key turns CoDel on; the other keeps its default
+            ...(Option.isSome(c.bulkheadCodelTarget) || Option.isSome(c.bulkheadCodelInterval)
+              ? {
+                codel: {
+                  ...(Option.isSome(c.bulkheadCodelTarget) ? { target: c.bulkheadCodelTarget.value } : {}),
+                  ...(Option.isSome(c.bulkheadCodelInterval) ? { interval: c.bulkheadCodelInterval.value } : {})
+                }
+              }
+              : {})
           },
           circuitBreaker: {
             strategy: Option.isSome(c.breakerFailures)
