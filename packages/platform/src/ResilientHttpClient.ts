@@ -277,7 +277,8 @@ export const layer: (
  * Reads options from `effect/Config`; every key is optional: `<P>_TIMEOUT`, `<P>_DEADLINE`,
  * `<P>_RETRY_MAX_ATTEMPTS`, `<P>_RETRY_BASE_DELAY`, `<P>_RETRY_MAX_DELAY`, `<P>_RETRY_MAX_RETRY_AFTER`,
  * `<P>_RETRY_STATUSES` (comma separated), `<P>_BULKHEAD_MAX_CONCURRENT`, `<P>_BULKHEAD_MAX_QUEUE`,
- * `<P>_BULKHEAD_QUEUE_TIMEOUT`, `<P>_CIRCUIT_BREAKER_CONSECUTIVE_FAILURES`, `<P>_CIRCUIT_BREAKER_OPEN_DURATION`,
+ * `<P>_BULKHEAD_QUEUE_TIMEOUT`, `<P>_BULKHEAD_CODEL_TARGET`, `<P>_BULKHEAD_CODEL_INTERVAL` (either one turns the
+ * bulkhead's `codel` on), `<P>_CIRCUIT_BREAKER_CONSECUTIVE_FAILURES`, `<P>_CIRCUIT_BREAKER_OPEN_DURATION`,
  * `<P>_MAX_KEYS`, `<P>_HOSTS` (comma separated), `<P>_HEDGE_DELAY`. The client is named after the prefix in lower
  * case.
  *

@@ -231,6 +231,8 @@ const configTarget: Fuzz.ConfigTarget = {
     HTTP_BULKHEAD_MAX_CONCURRENT: Fuzz.config.int(1),
     HTTP_BULKHEAD_MAX_QUEUE: Fuzz.config.int(0),
     HTTP_BULKHEAD_QUEUE_TIMEOUT: Fuzz.config.duration({ zero: accept("zero: no wait in the queue") }),
+    HTTP_BULKHEAD_CODEL_TARGET: Fuzz.config.duration({ zero: "reject" }),
+    HTTP_BULKHEAD_CODEL_INTERVAL: Fuzz.config.duration({ zero: "reject" }),
     HTTP_CIRCUIT_BREAKER_CONSECUTIVE_FAILURES: Fuzz.config.int(1),
     HTTP_CIRCUIT_BREAKER_OPEN_DURATION: Fuzz.config.duration({ zero: accept("zero: half-open at the next call") }),
     HTTP_MAX_KEYS: Fuzz.config.int(1),

@@ -513,6 +513,13 @@ describe("ResilientHttpClient", () => {
         const error = failureOf(yield* Effect.exit(client.get(`${server.origin}/`)))
         assert.deepInclude(error, { status: 502 })
         assert.strictEqual(server.requests.length, 2)
+        // either CoDel key turns the bulkhead's codel on, over the bulkhead's defaults
+        const options = yield* ResilientHttpClient.config("UPSTREAM").pipe(
+          Effect.withConfigProvider(
+            ConfigProvider.fromMap(new Map([["UPSTREAM_BULKHEAD_CODEL_INTERVAL", "50 millis"]]))
+          )
+        )
+        assert.deepStrictEqual(options.bulkhead, { maxConcurrent: 100, codel: { interval: Duration.millis(50) } })
       }))
   })
 

@@ -183,6 +183,8 @@ export const config = (prefix: string): Config.Config<Api.ResilientHttpClient.Op
     bulkheadMaxConcurrent: int("BULKHEAD_MAX_CONCURRENT", 1),
     bulkheadMaxQueue: int("BULKHEAD_MAX_QUEUE", 0),
     bulkheadQueueTimeout: duration("BULKHEAD_QUEUE_TIMEOUT"),
+    bulkheadCodelTarget: duration("BULKHEAD_CODEL_TARGET", true),
+    bulkheadCodelInterval: duration("BULKHEAD_CODEL_INTERVAL", true),
     breakerFailures: int("CIRCUIT_BREAKER_CONSECUTIVE_FAILURES", 1),
     breakerOpenDuration: duration("CIRCUIT_BREAKER_OPEN_DURATION"),
     maxKeys: int("MAX_KEYS", 1),
@@ -214,14 +216,24 @@ export const config = (prefix: string): Config.Config<Api.ResilientHttpClient.Op
           openDuration: Option.getOrElse(c.breakerOpenDuration, () => Duration.seconds(5))
         }
       }
+    const codel = Option.isNone(c.bulkheadCodelTarget) && Option.isNone(c.bulkheadCodelInterval)
+      ? {}
+      : {
+        codel: {
+          ...(Option.isSome(c.bulkheadCodelTarget) ? { target: c.bulkheadCodelTarget.value } : {}),
+          ...(Option.isSome(c.bulkheadCodelInterval) ? { interval: c.bulkheadCodelInterval.value } : {})
+        }
+      }
     const bulkhead = Option.isNone(c.bulkheadMaxConcurrent) && Option.isNone(c.bulkheadMaxQueue) &&
-        Option.isNone(c.bulkheadQueueTimeout)
+        Option.isNone(c.bulkheadQueueTimeout) && Option.isNone(c.bulkheadCodelTarget) &&
+        Option.isNone(c.bulkheadCodelInterval)
       ? {}
       : {
         bulkhead: {
           maxConcurrent: Option.getOrElse(c.bulkheadMaxConcurrent, () => 100),
           ...(Option.isSome(c.bulkheadMaxQueue) ? { maxQueue: c.bulkheadMaxQueue.value } : {}),
-          ...(Option.isSome(c.bulkheadQueueTimeout) ? { queueTimeout: c.bulkheadQueueTimeout.value } : {})
+          ...(Option.isSome(c.bulkheadQueueTimeout) ? { queueTimeout: c.bulkheadQueueTimeout.value } : {}),
+          ...codel
         }
       }
     return Either.right({
