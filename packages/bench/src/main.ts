@@ -30,6 +30,7 @@ import * as memory from "./scenarios/memory.js"
 import * as overload from "./scenarios/overload.js"
 import * as pool from "./scenarios/pool.js"
 import * as postgres from "./scenarios/postgres.js"
+import * as queue from "./scenarios/queue.js"
 import * as redis from "./scenarios/redis.js"
 import * as retry from "./scenarios/retry.js"
 import * as storm from "./scenarios/storm.js"
@@ -46,7 +47,8 @@ const scenarioIds = [
   "http",
   "arena",
   "overload",
-  "failfast"
+  "failfast",
+  "queue"
 ] as const
 type ScenarioId = typeof scenarioIds[number]
 
@@ -96,7 +98,8 @@ const scenarios: Results["scenarios"] = {
   arena: await attempt("arena", () => arena.run(quick, progress)),
   // Child processes and ~25 s of load: not part of --quick.
   overload: quick ? undefined : await attempt("overload", () => overload.run(false, progress)),
-  failfast: await attempt("failfast", () => failfast.run(quick, progress))
+  failfast: await attempt("failfast", () => failfast.run(quick, progress)),
+  queue: await attempt("queue", () => queue.run(quick, progress))
 }
 
 const results: Results = {

@@ -13,6 +13,7 @@ import type { HttpResult } from "./scenarios/http.js"
 import type { MemoryResult } from "./scenarios/memory.js"
 import type { OverloadResult } from "./scenarios/overload.js"
 import type { PgResult } from "./scenarios/postgres.js"
+import type { QueueResult } from "./scenarios/queue.js"
 import type { RedisResult } from "./scenarios/redis.js"
 import type { StormResult } from "./scenarios/storm.js"
 import { check, ratio, type Spread, type Target, type TargetResult } from "./stats.js"
@@ -53,6 +54,7 @@ export interface Results {
     readonly arena?: Outcome<ArenaResult>
     readonly overload?: Outcome<OverloadResult>
     readonly failfast?: Outcome<FailFastResult>
+    readonly queue?: Outcome<QueueResult>
   }
   /** The ratios the targets are about. */
   readonly ratios: Record<RatioKey, number | null>
@@ -213,6 +215,11 @@ export const computeRatios = (s: Results["scenarios"]): Pick<Results, "ratios" |
     arena_budget_hedge_outage_amplification_above_lowest_peer: arenaVariant?.outage.excess ?? null,
     arena_budget_hedge_brownout_amplification_above_lowest_peer: arenaVariant?.brownout.excess ?? null,
     arena_budget_hedge_retry_after_early_calls: arenaVariant?.earlyAfterRetryAfter ?? null,
+    bulkhead_codel_overload_goodput_vs_fifo: s.queue?.ok ? s.queue.value.codelVsFifo.median : null,
+    bulkhead_codel_overload_goodput_vs_cockatiel: s.queue?.ok ? s.queue.value.codelVsCockatiel.median : null,
+    bulkhead_codel_burst_rejected_share: s.queue?.ok
+      ? s.queue.value.sides.find((x) => x.id === "ours-codel")?.rejected.bursts.max ?? null
+      : null,
     // Reported, no target: a breaker open when the upstream comes back rejects until its next probe (issue 17).
     client_recovery_success_vs_naive: s.failfast?.ok ? s.failfast.value.recoverySuccessVsNaive?.median ?? null : null
   }
@@ -447,6 +454,11 @@ export const tables = (r: Results): Array<Table> => {
     if (!s.failfast.ok) out.push(failed(title, s.failfast.error))
     else out.push(failFastTable(title, s.failfast.value))
   }
+  if (s.queue !== undefined) {
+    const title = "12. A standing queue: the bulkhead's codel"
+    if (!s.queue.ok) out.push(failed(title, s.queue.error))
+    else out.push(queueTable(title, s.queue.value))
+  }
   out.push({
     title: "Ratios and targets",
     notes: [
@@ -489,6 +501,32 @@ const failFastTable = (title: string, f: FailFastResult): Table => ({
       withSpread(c.p99Millis, 0),
       withSpread(c.maxMillis, 0),
       pct(c.over500.median)
+    ])
+  )
+})
+
+const queueTable = (title: string, q: QueueResult): Table => ({
+  title,
+  notes: [
+    `A dependency of ${q.config.callMillis} ms per call behind ${q.config.slots} slots and a queue of ${q.config.queue} ` +
+    `(it serves ${(q.config.slots * 1_000) / q.config.callMillis} calls/s); callers give up after ` +
+    `${q.config.deadlineMillis} ms. Overload: ${q.config.overloadPerSecond} calls/s; bursts: ${q.config.burstSize} ` +
+    `calls at once every ${q.config.burstEveryMillis / 1_000} s. ${q.seconds} s per load, ${q.rounds} round(s); load ` +
+    `average ${q.loadAverage.before.join(" / ")} before, ${q.loadAverage.after.join(" / ")} after. Figures: median ` +
+    `(min … max) over rounds.`,
+    `Goodput under overload, codel ÷ FIFO: ${withSpread(q.codelVsFifo, 2)}; codel ÷ cockatiel: ${
+      withSpread(q.codelVsCockatiel, 2)
+    } (paired per round).`
+  ],
+  header: ["contender", "load", "goodput /s", "rejected", "caller gave up"],
+  numeric: [false, false, true, true, true],
+  rows: q.sides.flatMap((s) =>
+    (["overload", "bursts"] as const).map((l) => [
+      s.label,
+      l,
+      withSpread(s.goodput[l], 1),
+      pct(s.rejected[l].median),
+      pct(s.late[l].median)
     ])
   )
 })
