@@ -203,7 +203,7 @@ export const runOnce = async (
  */
 export const run = async (quick: boolean, progress: (line: string) => void): Promise<ArenaResult> => {
   const phases = script(quick ? 400 : 4_000)
-  const rounds = quick ? 1 : 3
+  const rounds = quick ? 1 : 5
   const rate = 100
   const seed = 20
   const before = loadAverage()
