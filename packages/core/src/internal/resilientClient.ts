@@ -77,8 +77,9 @@ const rejectionOf = (error: unknown): Reason | undefined => {
  * Whether the client's retry stops at this failure because of a breaker. An isolated breaker will not come back by
  * itself: never retried. With `onOpenBreaker: "fail"` (the default), neither is a rejection by the client's own
  * breaker, nor any failure once that breaker is open (it opened on this attempt or meanwhile; the next attempt would
- * be turned away after the backoff): the call ends at once, rather than wait behind a dependency known to be down. A call already sleeping its backoff when the breaker opens is woken with the
- * breaker's rejection (`retryWaking`, `openingSignal`).
+ * be turned away after the backoff): the call ends at once, rather than wait behind a dependency known to be down.
+ * A call already sleeping its backoff when the breaker opens is woken with the breaker's rejection (`retryWaking`,
+ * `openingSignal`).
  */
 const stopsAtBreaker = (error: unknown, own: CircuitBreaker.CircuitBreaker | undefined, failFast: boolean): boolean => {
   if (error instanceof CircuitBreaker.CircuitBreakerOpenError) {
@@ -351,12 +352,8 @@ export const make = (
       ? undefined
       : yield* validated(
         "ResilientClient.make",
-        () =>
-          nestedSync(
-            "ResilientClient.make",
-            "retry",
-            () => wake === undefined ? Retry.retry(retry) : retryWaking(retry, wake)
-          )
+        // without a wake, `retryWaking` is `Retry.retry`
+        () => nestedSync("ResilientClient.make", "retry", () => retryWaking(retry, wake))
       )
     const instrumented = options.tracing === true || options.histogram === true
       ? instrument({ policy: "client", name, tracing: options.tracing, histogram: options.histogram })
