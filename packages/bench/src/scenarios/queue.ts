@@ -13,7 +13,7 @@
  */
 import { Bulkhead, Deadline } from "@effect-resilience/core"
 import { bulkhead as cockatielBulkhead, BulkheadRejectedError } from "cockatiel"
-import { Duration, Effect, Exit, Scope } from "effect"
+import { Cause, Duration, Effect, Exit, Scope } from "effect"
 import { performance } from "node:perf_hooks"
 import { setTimeout as sleep } from "node:timers/promises"
 import { loadAverage, openLoop, rotatedRounds } from "../openLoop.js"
@@ -105,8 +105,10 @@ const ours = (id: string, label: string, codel: boolean): Spec => ({
       call: () =>
         Effect.runPromiseExit(call).then((exit): Outcome => {
           if (Exit.isSuccess(exit)) return "ok"
-          const failure = exit.cause._tag === "Fail" ? exit.cause.error : undefined
-          return failure instanceof Bulkhead.BulkheadRejectedError ? "rejected" : "late"
+          const failure = Cause.failureOption(exit.cause)
+          return failure._tag === "Some" && failure.value instanceof Bulkhead.BulkheadRejectedError
+            ? "rejected"
+            : "late"
         }),
       close: () => Effect.runPromise(Scope.close(scope, Exit.void))
     }
